@@ -1,0 +1,242 @@
+"""The embedded demo corpus: music21 scores rendered with FluidSynth.
+
+Because the audio is rendered from symbolic scores, tempo, key, meter,
+chords and instruments are known exactly, and every later stage can be
+audited against them. Each piece gets a General MIDI instrument and a tempo
+drawn deterministically from the seed, so timbre and tempo vary.
+
+Ground truth is derived *after* `expandRepeats()`, because the MIDI file
+music21 writes is the expanded performance.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import random
+import re
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from musicflamingo.schemas import PITCH_CLASSES
+
+
+class PieceRejected(Exception):
+    """A score that cannot become a trustworthy demo piece (logged, not rendered)."""
+
+
+class RenderError(Exception):
+    """FluidSynth failed, ran past its time limit or wrote past its size limit."""
+
+
+@dataclass(frozen=True)
+class PieceSpec:
+    corpus_path: str  # relative to music21's corpus root
+    number: int | None  # tune number inside an ABC opus file
+    tradition: str
+    gm_program: int
+    tempo_bpm: int
+
+    @property
+    def piece_id(self) -> str:
+        stem = re.sub(r"[^A-Za-z0-9]+", "_", self.corpus_path.rsplit(".", 1)[0]).strip("_")
+        return f"{stem}_{self.number}" if self.number is not None else stem
+
+
+GM_NAMES = {
+    0: "acoustic grand piano", 6: "harpsichord", 12: "marimba", 19: "church organ",
+    24: "nylon-string guitar", 40: "violin", 48: "string ensemble", 52: "choir aahs",
+    71: "clarinet", 73: "flute", 42: "cello", 56: "trumpet", 68: "oboe", 46: "harp",
+}
+
+
+def _corpus_root() -> Path:
+    from music21 import corpus
+
+    return Path(corpus.__file__).resolve().parent.parent / "corpus"
+
+
+def _abc_tune_numbers(path: Path) -> list[int]:
+    text = path.read_text(encoding="latin-1", errors="replace")
+    return [int(m) for m in re.findall(r"^X:\s*(\d+)", text, flags=re.M)]
+
+
+def candidates(glob: str) -> list[tuple[str, int | None]]:
+    """All (corpus path, tune number) pairs a source glob names."""
+    root = _corpus_root()
+    out: list[tuple[str, int | None]] = []
+    for p in sorted(root.glob(glob.split("/")[0] + "/**/*")):
+        rel = p.relative_to(root).as_posix()
+        if not fnmatch.fnmatch(rel, glob):
+            continue
+        if p.suffix == ".abc":
+            nums = _abc_tune_numbers(p)
+            if len(nums) > 1:
+                out.extend((rel, n) for n in nums)
+                continue
+        out.append((rel, None))
+    return out
+
+
+def plan(sources: list[dict], num_pieces: int, gm_programs: list[int], tempo_range: list[int], seed: int):
+    """Yield PieceSpecs round-robin over the traditions, deterministic in `seed`.
+
+    Yields more than `num_pieces` candidates so the caller can skip scores
+    that fail (for example, repeats that music21 cannot expand).
+    """
+    rng = random.Random(seed)
+    pools = []
+    for src in sources:
+        pool = candidates(src["glob"])
+        rng.shuffle(pool)
+        pools.append((src["tradition"], pool))
+    i = 0
+    while any(pool for _, pool in pools):
+        for tradition, pool in pools:
+            if not pool:
+                continue
+            path, number = pool.pop()
+            yield PieceSpec(
+                corpus_path=path,
+                number=number,
+                tradition=tradition,
+                gm_program=gm_programs[i % len(gm_programs)],
+                tempo_bpm=rng.randrange(tempo_range[0], tempo_range[1] + 1, 2),
+            )
+            i += 1
+
+
+def _pitch_class_name(pitch) -> str:
+    return PITCH_CLASSES[pitch.pitchClass]
+
+
+def _harte(chord) -> str:
+    quality = {"major": "maj", "minor": "min", "diminished": "dim", "augmented": "aug"}.get(chord.quality)
+    if quality is None or len(chord.pitchClasses) < 3:
+        return "X"  # not a triad (passing sonority, dyad): unknown, not guessed
+    return f"{_pitch_class_name(chord.root())}:{quality}"
+
+
+def prepare(spec: PieceSpec, max_seconds: float):
+    """Parse, expand repeats, set tempo and instrument, truncate; return (score, truth dict)."""
+    from music21 import corpus, instrument, meter, stream, tempo
+
+    try:
+        score = corpus.parse(spec.corpus_path, number=spec.number) if spec.number is not None else corpus.parse(spec.corpus_path)
+    except Exception as e:  # music21 raises many types on odd files
+        raise PieceRejected(f"music21 cannot parse it: {e}") from e
+    if isinstance(score, stream.Opus):
+        score = score.scores[0]
+    if not isinstance(score, stream.Score):
+        score = stream.Score([score]) if isinstance(score, stream.Part) else score
+    try:
+        score = score.expandRepeats()
+    except Exception as e:
+        raise PieceRejected(f"repeats cannot be expanded: {e}") from e
+
+    for mm in list(score.recurse().getElementsByClass(tempo.TempoIndication)):
+        mm.activeSite.remove(mm)
+    for inst in list(score.recurse().getElementsByClass(instrument.Instrument)):
+        inst.activeSite.remove(inst)
+
+    seconds_per_quarter = 60.0 / spec.tempo_bpm
+    max_quarters = max_seconds / seconds_per_quarter
+    parts = list(score.parts)
+    if not parts:
+        raise PieceRejected("score has no parts")
+    measures = list(parts[0].getElementsByClass(stream.Measure))
+    if not measures:
+        raise PieceRejected("score has no measures")
+    last = measures[0].number
+    for m in measures:
+        if m.offset + m.duration.quarterLength > max_quarters:
+            break
+        last = m.number
+    if measures[-1].number != last:
+        score = score.measures(measures[0].number, last)
+    parts = list(score.parts)
+    gm_name = GM_NAMES.get(spec.gm_program, f"GM program {spec.gm_program}")
+    for part in parts:
+        # A bare Instrument, not music21's Clarinet etc.: those carry a
+        # transposition that MIDI export would apply, moving the key.
+        inst = instrument.Instrument(instrumentName=gm_name)
+        inst.midiProgram = spec.gm_program
+        part.insert(0, inst)
+    parts[0].insert(0, tempo.MetronomeMark(number=spec.tempo_bpm, referent=1.0))
+
+    ts = next(iter(score.recurse().getElementsByClass(meter.TimeSignature)), None)
+    analysed = score.analyze("key")
+    key_name = f"{_pitch_class_name(analysed.tonic)} {analysed.mode}"
+    total_quarters = float(score.highestTime)
+    if total_quarters <= 0:
+        raise PieceRejected("score is empty after truncation")
+
+    chords: list[list] = []
+    chordified = score.chordify()
+    for c in chordified.recurse().getElementsByClass("Chord"):
+        start = float(c.getOffsetInHierarchy(chordified)) * seconds_per_quarter
+        end = start + float(c.duration.quarterLength) * seconds_per_quarter
+        label = _harte(c)
+        if chords and chords[-1][2] == label and abs(chords[-1][1] - start) < 1e-3:
+            chords[-1][1] = end
+        else:
+            chords.append([round(start, 4), round(end, 4), label])
+
+    meta = score.metadata
+    truth = {
+        "piece_id": spec.piece_id,
+        "spec": asdict(spec),
+        "title": (meta.title if meta and meta.title else spec.piece_id),
+        "tradition": spec.tradition,
+        "tempo_bpm": float(spec.tempo_bpm),
+        "time_signature": ts.ratioString if ts else None,
+        "key": key_name,
+        "key_source": "music21 Krumhansl-Schmuckler analysis of the score",
+        "instruments": [gm_name],
+        "gm_program": spec.gm_program,
+        "duration_s": round(total_quarters * seconds_per_quarter, 4),
+        "chords": [[s, e, lab] for s, e, lab in chords],
+        "repeats_expanded": True,
+        "num_parts": len(parts),
+    }
+    return score, truth
+
+
+def write_midi(score, path: Path) -> None:
+    try:
+        score.write("midi", fp=str(path))
+    except Exception as e:  # music21 fails on some hierarchies (duplicate meters, ...)
+        raise PieceRejected(f"music21 cannot write MIDI: {e}") from e
+
+
+def render(midi: Path, wav: Path, soundfont: Path, sample_rate: int, timeout_s: float, max_bytes: int) -> None:
+    """Render MIDI to WAV with FluidSynth, bounded in time and output size.
+
+    Some scores produce MIDI on which FluidSynth never stops (one wrote a
+    38 GB file), so the output is watched while it grows and the child is
+    killed past `max_bytes` or `timeout_s`. (RLIMIT_FSIZE is no use here:
+    libsndfile trips it on a header seek even for small files.)
+    """
+    cmd = ["fluidsynth", "-ni", "-q", "-g", "0.7", "-r", str(sample_rate), "-T", "wav", "-F", str(wav), str(soundfont), str(midi)]
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    except FileNotFoundError as e:
+        raise RenderError("fluidsynth is not installed (apt-get install fluidsynth)") from e
+    deadline = time.monotonic() + timeout_s
+    problem = None
+    while proc.poll() is None:
+        if time.monotonic() > deadline:
+            problem = f"fluidsynth ran past {timeout_s} s"
+        elif wav.exists() and wav.stat().st_size > max_bytes:
+            problem = f"fluidsynth output passed {max_bytes} bytes"
+        if problem:
+            proc.kill()
+            proc.wait()
+            wav.unlink(missing_ok=True)
+            raise RenderError(problem)
+        time.sleep(0.05)
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.returncode != 0 or not wav.exists() or wav.stat().st_size <= 44:
+        wav.unlink(missing_ok=True)
+        raise RenderError(f"fluidsynth exit {proc.returncode}: {err[-300:]}")

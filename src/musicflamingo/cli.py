@@ -1,0 +1,120 @@
+"""`musicflamingo`: the command line. Every subcommand is a thin call into the library.
+
+    musicflamingo configure [experiment=smoke] [key=value ...]   write params.yaml
+    musicflamingo run                                            materialize the whole graph through Dagster
+    musicflamingo stage <name>                                   run one stage (what dvc.yaml calls)
+    musicflamingo dvc-yaml [--check]                             regenerate dvc.yaml from the registry
+    musicflamingo stages                                         list the registry
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from musicflamingo import env, registry
+
+
+def _cmd_configure(args) -> int:
+    from musicflamingo.config import compose, write_params
+
+    root = env.find_root()
+    path = write_params(compose(args.overrides), root)
+    print(f"wrote {path}")
+    return 0
+
+
+def _cmd_stage(args) -> int:
+    from musicflamingo.config import load_params
+    from musicflamingo.stage import configure_logging, run_stage
+
+    configure_logging()
+    root = env.find_root()
+    env.apply(root)
+    cfg = load_params(root, args.overrides)
+    try:
+        from dagster_pipes import is_dagster_pipes_process, open_dagster_pipes
+    except ImportError:  # dagster-pipes is optional for plain `dvc repro`
+        is_dagster_pipes_process = lambda: False  # noqa: E731
+    if is_dagster_pipes_process():
+        with open_dagster_pipes() as pipes:
+            summary = run_stage(args.name, cfg, root, pipes=pipes)
+            pipes.report_asset_materialization(metadata={k: v for k, v in summary.items() if isinstance(v, (int, float, str, bool))})
+    else:
+        summary = run_stage(args.name, cfg, root)
+    print(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
+def _cmd_run(args) -> int:
+    from musicflamingo.orchestrate import materialize_all
+
+    root = env.find_root()
+    env.apply(root)
+    ok = materialize_all(root, selection=args.select)
+    return 0 if ok else 1
+
+
+def _cmd_dvc_yaml(args) -> int:
+    from musicflamingo import dvcgen
+
+    root = env.find_root()
+    if args.check:
+        current = (root / "dvc.yaml").read_text() if (root / "dvc.yaml").exists() else ""
+        if current != dvcgen.render():
+            print("dvc.yaml is out of date with the registry; run `musicflamingo dvc-yaml`", file=sys.stderr)
+            return 1
+        print("dvc.yaml matches the registry")
+        return 0
+    print(f"wrote {dvcgen.write(root)}")
+    return 0
+
+
+def _cmd_stages(args) -> int:
+    for s in registry.STAGES:
+        print(f"{s.name:14s} [{s.group}] deps={','.join(s.deps) or '-'} params={','.join(s.params)}\n{'':14s} {s.description}")
+    return 0
+
+
+def _cmd_env(args) -> int:
+    for k, v in env.defaults(env.find_root()).items():
+        if k != "PATH":
+            print(f"export {k}={v!s}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="musicflamingo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("configure", help="compose conf/ with Hydra overrides and write params.yaml")
+    c.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. experiment=smoke mir.jobs=2")
+    c.set_defaults(func=_cmd_configure)
+
+    s = sub.add_parser("stage", help="run one stage in this process (what each dvc.yaml cmd calls)")
+    s.add_argument("name", choices=list(registry.BY_NAME), help="stage name")
+    s.add_argument("overrides", nargs="*", help="dotted key=value overrides on top of params.yaml (not tracked by DVC)")
+    s.set_defaults(func=_cmd_stage)
+
+    r = sub.add_parser("run", help="materialize the whole asset graph (with checks) through Dagster")
+    r.add_argument("--select", default="*", help="Dagster asset selection, e.g. 'raw_audio' or 'mf_skills+' (default: all)")
+    r.set_defaults(func=_cmd_run)
+
+    d = sub.add_parser("dvc-yaml", help="write dvc.yaml from the stage registry")
+    d.add_argument("--check", action="store_true", help="exit 1 if the committed dvc.yaml is stale")
+    d.set_defaults(func=_cmd_dvc_yaml)
+
+    sub.add_parser("stages", help="list the stages of the registry").set_defaults(func=_cmd_stages)
+    sub.add_parser("env", help="print the embedded services' environment as shell exports").set_defaults(func=_cmd_env)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Typed records passed between stages. The Great Expectations suites are
+built from these schemas (see `expectations.py`)."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import BaseModel, Field
+
+PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+KEYS_24 = tuple(f"{p} {m}" for p in PITCH_CLASSES for m in ("major", "minor"))
+
+
+class Track(BaseModel):
+    """One decoded, validated audio file (a row of `data/raw_audio/tracks.jsonl`)."""
+
+    id: str = Field(description="sha256 of the file bytes")
+    path: str = Field(description="audio path relative to the project root")
+    source: str = Field(description="'demo' or 'input'")
+    duration_s: float
+    sample_rate: int
+    channels: int
+    licence: str = "unknown"
+    title: Optional[str] = None
+    tags: dict = Field(default_factory=dict, description="catalogue tags: tradition, instruments, ...")
+    truth: Optional[str] = Field(default=None, description="ground-truth sidecar path, demo pieces only")
+
+
+class Segment(BaseModel):
+    track_id: str
+    index: int
+    start_s: float
+    end_s: float
+    partial: bool
+
+
+class QuarantineRow(BaseModel):
+    path: str
+    reason: str
+    stage: str
+    sha256: Optional[str] = None
+
+
+class MirFacts(BaseModel):
+    """Per-track MIR facts (a row of `data/mir_metadata/tracks.jsonl`). Times in seconds."""
+
+    track_id: str
+    path: str
+    duration_s: float
+    tempo_bpm: float
+    tempo_confidence: float
+    time_signature: str
+    beats: list[float]
+    downbeats: list[float]
+    key: str
+    key_confidence: float
+    chords: list[tuple[float, float, str]] = Field(description="[start_s, end_s, Harte label]")
+    tools: dict = Field(default_factory=dict, description="tool name -> version/settings used")
+    segments: list[dict] = Field(default_factory=list)
+
+
+class Turn(BaseModel):
+    from_: Literal["human", "gpt"] = Field(alias="from")
+    value: str
+
+    model_config = {"populate_by_name": True}
+
+
+class Conversation(BaseModel):
+    """Audio Flamingo conversation format, plus the fields we need for audit and scoring."""
+
+    id: str
+    sound: str
+    duration: float
+    conversations: list[Turn]
+    track_id: str
+    task: Literal["caption", "mcq", "think"]
+    options: Optional[list[str]] = None
+    answer: Optional[str] = None
+    answer_letter: Optional[str] = None
+    fact_ids: list[str] = Field(default_factory=list)
+    skill: Optional[str] = None
+
+    def dump(self) -> dict:
+        return self.model_dump(by_alias=True, mode="json", exclude_none=True)

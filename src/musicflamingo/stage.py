@@ -1,0 +1,75 @@
+"""What every stage entry point receives, and how a stage is run.
+
+A stage is `run_<name>(cfg, ctx) -> dict`: it reads its inputs from
+`ctx.root/data/<dep>/`, writes its outputs under `ctx.out`, and returns a
+small summary that becomes `metrics/<name>.json`, Dagster metadata and, for
+training stages, MLflow params. It never knows whether DVC, Dagster or a
+test called it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from musicflamingo import registry
+from musicflamingo.io import write_json
+
+log = logging.getLogger("musicflamingo")
+
+
+@dataclass
+class StageContext:
+    root: Path
+    stage: registry.Stage
+    dagster_run_id: str | None = None
+    pipes: Any = None  # an open dagster_pipes context when launched by Dagster
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def out(self) -> Path:
+        return self.root / self.stage.out
+
+    def input(self, stage_name: str) -> Path:
+        if stage_name not in self.stage.deps:
+            raise KeyError(f"{self.stage.name} does not declare {stage_name} as a dependency")
+        return self.root / registry.get(stage_name).out
+
+    @property
+    def cache_dir(self) -> Path:
+        """Per-item cache that outlives a DVC-cleaned out dir, so killed runs resume."""
+        return self.root / ".cache" / self.stage.name
+
+    def log(self, msg: str) -> None:
+        log.info("[%s] %s", self.stage.name, msg)
+        if self.pipes is not None:
+            self.pipes.log.info(msg)
+
+
+def configure_logging() -> None:
+    logging.basicConfig(level=os.environ.get("MF_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def run_stage(name: str, cfg: DictConfig, root: Path, pipes: Any = None) -> dict:
+    """Run one stage in this process and write its metrics file."""
+    stage = registry.get(name)
+    ctx = StageContext(root=root.resolve(), stage=stage, dagster_run_id=os.environ.get("MF_DAGSTER_RUN_ID"), pipes=pipes)
+    missing = [d for d in stage.deps if not (root / registry.get(d).out).exists()]
+    if missing:
+        raise FileNotFoundError(f"stage {name} needs {missing} first; run `musicflamingo run` or `dvc repro {name}`")
+    if ctx.out.exists():
+        shutil.rmtree(ctx.out)  # outs are rebuilt whole (as DVC does); finished items come back from .cache
+    ctx.out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    summary = stage.load_entry()(cfg, ctx) or {}
+    summary = {"stage": name, "seconds": round(time.perf_counter() - t0, 2), **summary}
+    write_json(root / stage.metrics_file, summary)
+    ctx.log(f"done in {summary['seconds']} s -> {stage.out}")
+    return summary
