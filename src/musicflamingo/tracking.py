@@ -1,0 +1,181 @@
+"""MLflow lineage for training and eval stages.
+
+Every run records: the DVC md5 of each input (`mlflow.log_input` with the
+md5 in the dataset digest and tags), the git commit, the Dagster run id and
+the resolved config. Runs are nested under one parent run per Dagster run
+(or per `musicflamingo run`), and models are registered as `music-flamingo`
+with one alias per stage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import yaml
+from omegaconf import DictConfig, OmegaConf
+
+from musicflamingo import registry
+from musicflamingo.stage import StageContext
+
+MODEL_NAME = "music-flamingo"
+
+
+def experiment_name(cfg: DictConfig) -> str:
+    return f"music-flamingo/{cfg.get('experiment', 'default')}"
+
+
+def git_commit(root: Path) -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=False)
+        sha = out.stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, timeout=10, check=False).stdout.strip()
+        return (sha + ("-dirty" if dirty else "")) if sha else "unknown"
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+
+
+def _md5_dir(folder: Path) -> str:
+    """DVC-style directory hash (md5 over sorted relpath/md5 entries) for runs outside DVC."""
+    entries = []
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            entries.append({"md5": hashlib.md5(p.read_bytes()).hexdigest(), "relpath": p.relative_to(folder).as_posix()})
+    return hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
+
+
+def dvc_md5(root: Path, out: str) -> tuple[str, str]:
+    """(md5, source) of an out folder: from dvc.lock when DVC recorded it, else computed."""
+    lock = root / "dvc.lock"
+    if lock.exists():
+        doc = yaml.safe_load(lock.read_text()) or {}
+        for stage in (doc.get("stages") or {}).values():
+            for o in stage.get("outs", []):
+                if o.get("path") == out and o.get("md5"):
+                    return o["md5"], "dvc.lock"
+    return _md5_dir(root / out), "computed"
+
+
+def _parent_run_id(client, experiment_id: str, dagster_run_id: str | None) -> str | None:
+    """One parent run per Dagster run; stage runs nest under it."""
+    if not dagster_run_id:
+        return None
+    found = client.search_runs([experiment_id], filter_string=f"tags.`dagster.run_id` = '{dagster_run_id}' and tags.`mf.kind` = 'pipeline'", max_results=1)
+    if found:
+        return found[0].info.run_id
+    run = client.create_run(experiment_id, run_name=f"pipeline-{dagster_run_id[:8]}", tags={"dagster.run_id": dagster_run_id, "mf.kind": "pipeline"})
+    client.set_terminated(run.info.run_id)  # a container for lineage, not a running process
+    return run.info.run_id
+
+
+@contextmanager
+def stage_run(ctx: StageContext, cfg: DictConfig) -> Iterator["object"]:
+    """Open the MLflow run of a stage with full lineage logged up front."""
+    import mlflow
+    from mlflow.data.meta_dataset import MetaDataset
+    from mlflow.tracking import MlflowClient
+
+    mlflow.set_experiment(experiment_name(cfg))
+    client = MlflowClient()
+    exp = client.get_experiment_by_name(experiment_name(cfg))
+    parent = _parent_run_id(client, exp.experiment_id, ctx.dagster_run_id)
+    tags = {
+        "mf.stage": ctx.stage.name,
+        "mf.kind": "stage",
+        "git.commit": git_commit(ctx.root),
+        "dagster.run_id": ctx.dagster_run_id or "none",
+    }
+    if parent:
+        tags["mlflow.parentRunId"] = parent
+    with mlflow.start_run(run_name=ctx.stage.name, tags=tags) as run:
+        for dep in ctx.stage.deps:
+            out = registry.get(dep).out
+            md5, source = dvc_md5(ctx.root, out)
+            ds = MetaDataset(source=_LocalSource(out), name=dep, digest=md5.replace(".dir", "")[:36])
+            mlflow.log_input(ds, context=ctx.stage.name, tags={"dvc.md5": md5, "dvc.path": out, "dvc.md5_source": source})
+            mlflow.set_tag(f"input.{dep}.dvc_md5", md5)
+        resolved = OmegaConf.to_yaml(cfg, resolve=True)
+        mlflow.log_text(resolved, "config/resolved_params.yaml")
+        mlflow.log_params({f"mf.{k}": v for k, v in _flat_params(cfg, ctx.stage.params).items()})
+        yield run
+
+
+def _flat_params(cfg: DictConfig, keys: tuple[str, ...]) -> dict:
+    flat: dict = {}
+
+    def walk(prefix: str, value) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}", v)
+        else:
+            flat[prefix] = str(value)[:500]
+
+    for key in keys:
+        value = OmegaConf.select(cfg, key)
+        walk(key, OmegaConf.to_container(value, resolve=True) if isinstance(value, DictConfig) else value)
+    return dict(list(flat.items())[:90])
+
+
+class _LocalSource:
+    """A minimal MLflow DatasetSource pointing at a DVC-tracked folder."""
+
+    def __new__(cls, path: str):
+        from mlflow.data.filesystem_dataset_source import FileSystemDatasetSource
+
+        class DvcOut(FileSystemDatasetSource):
+            def __init__(self, uri: str):
+                self._uri = uri
+
+            @property
+            def uri(self):
+                return self._uri
+
+            @staticmethod
+            def _get_source_type() -> str:
+                return "dvc"
+
+            def load(self, dst_path=None):
+                return self._uri
+
+            @staticmethod
+            def _can_resolve(raw_source) -> bool:
+                return False
+
+            @classmethod
+            def _resolve(cls, raw_source):
+                return cls(str(raw_source))
+
+            def to_dict(self):
+                return {"uri": self._uri}
+
+            @classmethod
+            def from_dict(cls, source_dict):
+                return cls(source_dict["uri"])
+
+        return DvcOut(path)
+
+
+def register(run_id: str, model_dir: Path, alias: str, root: Path) -> str:
+    """Register the model folder logged in `run_id` as a new `music-flamingo` version with `alias`."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    mlflow.log_artifacts(str(model_dir), artifact_path="model")
+    client = MlflowClient()
+    try:
+        client.create_registered_model(MODEL_NAME, description="Music Flamingo pipeline checkpoints; one alias per training stage.")
+    except mlflow.exceptions.MlflowException:
+        pass  # already there
+    run = client.get_run(run_id)
+    mv = client.create_model_version(MODEL_NAME, source=f"{run.info.artifact_uri}/model", run_id=run_id, tags={k: v for k, v in run.data.tags.items() if k.startswith(("input.", "git.", "dagster.", "mf."))})
+    client.set_registered_model_alias(MODEL_NAME, alias, mv.version)
+    return str(mv.version)
+
+
+def in_dagster() -> bool:
+    return bool(os.environ.get("MF_DAGSTER_RUN_ID"))
