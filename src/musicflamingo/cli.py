@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from musicflamingo import env, registry
@@ -34,11 +35,10 @@ def _cmd_stage(args) -> int:
     root = env.find_root()
     env.apply(root)
     cfg = load_params(root, args.overrides)
-    try:
-        from dagster_pipes import is_dagster_pipes_process, open_dagster_pipes
-    except ImportError:  # dagster-pipes is optional for plain `dvc repro`
-        is_dagster_pipes_process = lambda: False  # noqa: E731
-    if is_dagster_pipes_process():
+    from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
+
+    # Launched by a Dagster asset (through `dvc repro`): report back via Pipes.
+    if PipesEnvVarParamsLoader().is_dagster_pipes_process():
         with open_dagster_pipes() as pipes:
             summary = run_stage(args.name, cfg, root, pipes=pipes)
             pipes.report_asset_materialization(metadata={k: v for k, v in summary.items() if isinstance(v, (int, float, str, bool))})
@@ -53,7 +53,13 @@ def _cmd_run(args) -> int:
 
     root = env.find_root()
     env.apply(root)
+    t0 = time.perf_counter()
     ok = materialize_all(root, selection=args.select)
+    if ok and args.push:
+        from musicflamingo.orchestrate import dvc_push_and_status
+
+        ok = dvc_push_and_status(root)
+    print(f"\nmusicflamingo run: {'done' if ok else 'FAILED'} in {time.perf_counter() - t0:.1f} s")
     return 0 if ok else 1
 
 
@@ -99,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_stage)
 
     r = sub.add_parser("run", help="materialize the whole asset graph (with checks) through Dagster")
+    r.add_argument("--push", action="store_true", help="afterwards, `dvc push` to the configured remote and check `dvc status` is clean")
     r.add_argument("--select", default="*", help="Dagster asset selection, e.g. 'raw_audio' or 'mf_skills+' (default: all)")
     r.set_defaults(func=_cmd_run)
 

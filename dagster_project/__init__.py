@@ -1,0 +1,1 @@
+"""Dagster code location: decides *when* and *with what* stages run; no algorithm lives here."""
