@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="materialize the whole asset graph (with checks) through Dagster")
     r.add_argument("--push", action="store_true", help="afterwards, `dvc push` to the configured remote and check `dvc status` is clean")
-    r.add_argument("--select", default="*", help="Dagster asset selection, e.g. 'raw_audio' or 'mf_skills+' (default: all)")
+    r.add_argument("--select", default="*", help="Dagster asset selection: a stage name, '+mf_think' (with everything upstream), 'mf_skills+' (and downstream), or Dagster syntax like 'group:data' (default: all)")
     r.set_defaults(func=_cmd_run)
 
     d = sub.add_parser("dvc-yaml", help="write dvc.yaml from the stage registry")

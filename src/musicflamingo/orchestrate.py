@@ -20,24 +20,15 @@ def materialize_all(root: Path, selection: str = "*") -> bool:
     job = defs.resolve_job_def("pipeline")
     asset_selection = None
     if selection != "*":
-        # AssetSelection objects, not the string parser (see STACK_NOTES: antlr4 clash).
-        name = selection.rstrip("+")
-        asset_selection = [dg.AssetKey(name)] + ([dg.AssetKey(s.name) for s in _downstream(name)] if selection.endswith("+") else [])
+        # Dagster's selection syntax, e.g. `+key:mf_think` (with its upstream) or `key:mf_skills+`.
+        text = selection if ":" in selection else selection.replace(selection.strip("+"), f"key:{selection.strip('+')}")
+        asset_selection = list(dg.AssetSelection.from_string(text).resolve(defs.resolve_asset_graph()))
     t0 = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(instance=instance, asset_selection=asset_selection, raise_on_error=False)
     elapsed = time.perf_counter() - t0
     _print_summary(root, result, elapsed)
     return result.success
-
-
-def _downstream(name: str) -> list[registry.Stage]:
-    found, frontier = [], {name}
-    for s in registry.STAGES:
-        if frontier & set(s.deps):
-            found.append(s)
-            frontier.add(s.name)
-    return found
 
 
 def _print_summary(root: Path, result, elapsed: float) -> None:
