@@ -54,8 +54,11 @@ def _render_demo(cfg: DictConfig, ctx: StageContext, quarantine: list[Quarantine
                 score, truth = demo_corpus.prepare(spec, demo.max_seconds)
                 with atomic_path(item / "score.mid") as midi:
                     demo_corpus.write_midi(score, midi)
+                # A healthy render is the score's length plus a release tail; far beyond that
+                # FluidSynth is looping on a broken MIDI file, so stop it early.
+                expected = int((truth["duration_s"] + 10) * demo.sample_rate * 4) + 1024
                 with atomic_path(wav) as tmp_wav:
-                    demo_corpus.render(item / "score.mid", tmp_wav, Path(demo.soundfont), demo.sample_rate, demo.render_timeout_s, demo.render_max_bytes)
+                    demo_corpus.render(item / "score.mid", tmp_wav, Path(demo.soundfont), demo.sample_rate, demo.render_timeout_s, min(expected, demo.render_max_bytes))
                 write_json(truth_file, truth)
             except demo_corpus.PieceRejected as e:
                 log.info("demo piece %s skipped: %s", spec.piece_id, e)
