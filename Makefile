@@ -48,7 +48,7 @@ run: setup  ## run the whole pipeline on the embedded default, then dvc push
 test: setup  ## run the default test suite (< 20 min on 2 cores)
 	$(BIN)/python -m pytest -q -x --timeout=900
 
-test-slow: setup  ## run only the slow tests (DeepSpeed 2-process, full corpus)
+test-slow: setup  ## run only the slow tests (DeepSpeed ZeRO-2 on CPU with its op build)
 	$(BIN)/python -m pytest -q -m slow --timeout=1800
 
 test-all: setup  ## run every test

@@ -9,7 +9,7 @@ SNAPSHOT = {
     "mf_think": {"deps": ["mf_skills", "mir_metadata"], "group": "data", "checks": ["think_samples_are_well_tagged"]},
     "backbone": {"deps": [], "group": "training", "checks": []},
     "sft": {"deps": ["backbone", "mf_skills"], "group": "training", "checks": []},
-    "coldstart": {"deps": ["mf_think", "sft"], "group": "training", "checks": []},
+    "coldstart": {"deps": ["mf_skills", "mf_think", "sft"], "group": "training", "checks": []},
     "grpo": {"deps": ["coldstart", "mf_skills"], "group": "training", "checks": []},
     "eval": {"deps": ["backbone", "coldstart", "grpo", "mf_skills", "sft"], "group": "evaluation", "checks": []},
 }

@@ -59,6 +59,9 @@ def project(tmp_path_factory, smoke_cfg):
         mp.setenv(key, value)
     mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
     mp.setenv("MLFLOW_REGISTRY_URI", f"sqlite:///{root / 'mlflow.db'}")
+    mp.setenv("MLFLOW_ARTIFACTS_DESTINATION", (root / "mlartifacts").as_uri())
+    # Share DeepSpeed's JIT op build with the checkout: it costs ~80 s the first time.
+    mp.setenv("TORCH_EXTENSIONS_DIR", str(REPO / ".cache" / "torch_extensions"))
     subprocess.run([str(Path(sys.executable).with_name("dvc")), "init", "--no-scm", "-q"], cwd=root, check=True)
     first = _defs(root).resolve_job_def("pipeline").execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
     yield root, first

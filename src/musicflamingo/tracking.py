@@ -80,9 +80,14 @@ def stage_run(ctx: StageContext, cfg: DictConfig) -> Iterator["object"]:
     from mlflow.data.meta_dataset import MetaDataset
     from mlflow.tracking import MlflowClient
 
-    mlflow.set_experiment(experiment_name(cfg))
     client = MlflowClient()
     exp = client.get_experiment_by_name(experiment_name(cfg))
+    if exp is None:
+        # With a SQLite backend MLflow would put artifacts in ./mlruns of whatever the cwd is.
+        location = os.environ.get("MLFLOW_ARTIFACTS_DESTINATION") or (ctx.root / "mlartifacts").as_uri()
+        client.create_experiment(experiment_name(cfg), artifact_location=location)
+        exp = client.get_experiment_by_name(experiment_name(cfg))
+    mlflow.set_experiment(experiment_id=exp.experiment_id)
     parent = _parent_run_id(client, exp.experiment_id, ctx.dagster_run_id)
     tags = {
         "mf.stage": ctx.stage.name,

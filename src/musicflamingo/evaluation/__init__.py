@@ -1,0 +1,1 @@
+"""Evaluation: held-out multiple-choice accuracy for every checkpoint, next to chance."""

@@ -1,0 +1,75 @@
+"""Held-out multiple-choice evaluation of one checkpoint.
+
+Contract:
+- `evaluate_mcq(model, processor, items, audio, ...)` greedy-decodes every
+  MCQ item (the human turn as the prompt, plus the think/answer instruction
+  when `instruction` is given), reads the chosen letter with
+  `extract_choice` (the `<answer>` block if present, else the first
+  standalone letter, else the text of exactly one option) and returns one
+  prediction dict per item, in item order.
+- `summarise(predictions)` -> {"accuracy", "n", "correct", "unparsed",
+  "chance", "by_skill"}; chance is the mean over items of 1 / number of options.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from musicflamingo.model import inputs as mi
+from musicflamingo.model.answers import extract_choice
+
+__all__ = ["evaluate_mcq", "extract_choice", "summarise"]
+
+
+def evaluate_mcq(
+    model,
+    processor,
+    items: list[dict],
+    audio: mi.AudioLoader,
+    max_new_tokens: int,
+    batch_size: int,
+    instruction: str | None = None,
+) -> list[dict]:
+    model.eval()
+    preds: list[dict] = []
+    for start in range(0, len(items), batch_size):
+        chunk = items[start : start + batch_size]
+        humans = []
+        for r in chunk:
+            human = mi.human_turn(r)
+            humans.append(f"{human}\n{instruction}" if instruction and instruction not in human else human)
+        batch = mi.encode_prompts(
+            processor, [mi.prompt_text(processor, h) for h in humans], [audio(r["sound"]) for r in chunk]
+        )
+        _, texts = mi.generate(model, processor, batch, max_new_tokens=max_new_tokens, do_sample=False)
+        for r, text in zip(chunk, texts):
+            letter = extract_choice(text, r.get("options"))
+            preds.append(
+                {
+                    "id": r["id"],
+                    "track_id": r.get("track_id"),
+                    "skill": r.get("skill"),
+                    "answer_letter": r["answer_letter"],
+                    "predicted_letter": letter,
+                    "correct": letter == r["answer_letter"],
+                    "n_options": len(r.get("options") or []) or 4,
+                    "output": text,
+                }
+            )
+    return preds
+
+
+def summarise(preds: list[dict]) -> dict:
+    n = len(preds)
+    correct = sum(p["correct"] for p in preds)
+    by_skill: dict[str, list[bool]] = defaultdict(list)
+    for p in preds:
+        by_skill[p.get("skill") or "unknown"].append(p["correct"])
+    return {
+        "accuracy": round(correct / n, 4) if n else None,
+        "n": n,
+        "correct": correct,
+        "unparsed": sum(p["predicted_letter"] is None for p in preds),
+        "chance": round(sum(1 / p["n_options"] for p in preds) / n, 4) if n else None,
+        "by_skill": {k: {"accuracy": round(sum(v) / len(v), 4), "n": len(v)} for k, v in sorted(by_skill.items())},
+    }

@@ -1,0 +1,1 @@
+"""Training: supervised (SFT, cold start) under the HF Trainer + DeepSpeed, and audio-aware GRPO."""

@@ -1,0 +1,123 @@
+"""Supervised examples: conversation records -> processor inputs with assistant-only labels.
+
+Contract:
+- `encode_example(processor, record, audio, max_length)` returns a dict of
+  tensors for one record: `input_ids` and `labels` (1-D, same length),
+  `input_features` (windows x mel x frames) and `input_features_mask`
+  (windows x frames). The sequence is the chat-templated user turn (audio
+  expanded to its `<sound>` tokens) + the assistant header + the reply +
+  `<|im_end|>`. `labels` is -100 on every prompt, audio and header position
+  and equals `input_ids` on the reply and its closing `<|im_end|>` (so the
+  model learns to stop). When too long, the reply is cut, never the prompt
+  (the number of `<sound>` tokens must match the audio features).
+- The prompt part is tokenised exactly as at generation time
+  (`model.inputs.encode_prompts`), so training and inference see the same
+  prefix.
+- `ConversationDataset(records, processor, audio_loader, max_length)` encodes
+  lazily (one record per `__getitem__`).
+- `SupervisedCollator(pad_token_id)` right-pads ids (pad id), labels (-100)
+  and the attention mask (0), and concatenates the audio windows of the
+  batch along dim 0, as `MusicFlamingoProcessor` lays them out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from musicflamingo.io import read_jsonl
+from musicflamingo.model import inputs as mi
+from musicflamingo.model.tokenizer import IM_END
+
+IGNORE = -100
+
+
+def load_records(path: Path, task: str | None = None) -> list[dict]:
+    """Records of a JSONL file, optionally only those of one `task`."""
+    rows = read_jsonl(path)
+    if not rows and not Path(path).exists():
+        raise FileNotFoundError(f"missing dataset {path}")
+    return [r for r in rows if task is None or r.get("task") == task]
+
+
+def encode_example(
+    processor, record: dict, audio, max_length: int, human: str | None = None, reply: str | None = None
+) -> dict:
+    human = mi.human_turn(record) if human is None else human
+    reply = mi.gpt_turn(record) if reply is None else reply
+    prompt = mi.encode_prompts(processor, [mi.prompt_text(processor, human)], [audio])
+    prompt_ids = prompt["input_ids"][0]
+    reply_ids = torch.tensor(
+        processor.tokenizer(reply + IM_END, add_special_tokens=False)["input_ids"], dtype=torch.long
+    )
+    room = max_length - len(prompt_ids)
+    if room < 2:
+        raise ValueError(
+            f"record {record.get('id')}: prompt ({len(prompt_ids)} tokens incl. audio) "
+            f"leaves no room under max_length={max_length}"
+        )
+    reply_ids = reply_ids[:room]
+    return {
+        "input_ids": torch.cat([prompt_ids, reply_ids]),
+        "labels": torch.cat([torch.full_like(prompt_ids, IGNORE), reply_ids]),
+        "input_features": prompt["input_features"],
+        "input_features_mask": prompt["input_features_mask"],
+    }
+
+
+class ConversationDataset(torch.utils.data.Dataset):
+    def __init__(self, records: list[dict], processor, audio_loader: mi.AudioLoader, max_length: int):
+        if not records:
+            raise ValueError("no training records")
+        self.records, self.processor, self.audio, self.max_length = records, processor, audio_loader, int(max_length)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, i: int) -> dict:
+        rec = self.records[i]
+        return encode_example(self.processor, rec, self.audio(rec["sound"]), self.max_length)
+
+
+class SupervisedCollator:
+    def __init__(self, pad_token_id: int):
+        self.pad_token_id = pad_token_id
+
+    def __call__(self, items: list[dict]) -> dict:
+        n = max(len(x["input_ids"]) for x in items)
+        ids = torch.full((len(items), n), self.pad_token_id, dtype=torch.long)
+        labels = torch.full((len(items), n), IGNORE, dtype=torch.long)
+        mask = torch.zeros((len(items), n), dtype=torch.long)
+        for i, x in enumerate(items):
+            k = len(x["input_ids"])
+            ids[i, :k], labels[i, :k], mask[i, :k] = x["input_ids"], x["labels"], 1
+        return {
+            "input_ids": ids,
+            "attention_mask": mask,
+            "labels": labels,
+            "input_features": torch.cat([x["input_features"] for x in items]),
+            "input_features_mask": torch.cat([x["input_features_mask"] for x in items]),
+        }
+
+
+@torch.no_grad()
+def heldout_loss(model, dataset, collator, batch_size: int = 4) -> float:
+    """Token-weighted mean next-token NLL over the labelled (assistant) tokens of `dataset`."""
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    device = next(model.parameters()).device
+    for start in range(0, len(dataset), batch_size):
+        batch = collator([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
+        batch = {k: v.to(device) for k, v in batch.items()}
+        labels = batch.pop("labels")
+        logits = model(**batch).logits[:, :-1].float()
+        target = labels[:, 1:]
+        nll = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=IGNORE, reduction="sum"
+        )
+        total += float(nll)
+        count += int((target != IGNORE).sum())
+    model.train(was_training)
+    return total / max(count, 1)

@@ -1,0 +1,175 @@
+"""Supervised fine-tuning with the HF Trainer, under DeepSpeed ZeRO or plain.
+
+Contract of `train_supervised(...)`:
+- trains the model in `model_dir` on `train_records` (loss on assistant
+  tokens only, see `train.data`), with DeepSpeed when `stage_cfg.deepspeed`
+  is true (config from `cfg.deepspeed`; on a CPU a single gloo process on
+  loopback, see `train.distributed`) and the plain Trainer otherwise;
+- reports to MLflow through the Trainer's callback, which reuses the run the
+  caller opened (so everything lands in the stage's run);
+- measures the held-out loss (token-weighted, assistant tokens) before and
+  after training, overall and per task, and logs it as `heldout_loss*`;
+- saves the final model + processor to `out_dir` and returns a summary.
+Intermediate checkpoints go to `checkpoint_dir`; a rerun after a crash
+resumes from the last one there, and a finished run deletes them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from musicflamingo.model import build as mb
+from musicflamingo.model import inputs as mi
+from musicflamingo.train import data as td
+from musicflamingo.train import distributed as dist
+
+
+def training_arguments(stage_cfg, output_dir: Path, seed: int, ds_config: dict | None, report_to: list[str]):
+    from transformers import TrainingArguments
+
+    on_cuda = torch.cuda.is_available()
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        num_train_epochs=float(stage_cfg.epochs),
+        max_steps=int(stage_cfg.max_steps),
+        per_device_train_batch_size=int(stage_cfg.per_device_batch_size),
+        gradient_accumulation_steps=int(stage_cfg.gradient_accumulation_steps),
+        learning_rate=float(stage_cfg.learning_rate),
+        weight_decay=float(stage_cfg.weight_decay),
+        warmup_steps=float(stage_cfg.warmup_ratio),  # a float in [0, 1) is a ratio of the total steps
+        lr_scheduler_type=str(stage_cfg.lr_scheduler),
+        max_grad_norm=float(stage_cfg.get("max_grad_norm", 1.0)),
+        logging_steps=int(stage_cfg.logging_steps),
+        save_strategy="steps",
+        save_steps=int(stage_cfg.save_steps),
+        save_total_limit=1,
+        bf16=dist.resolve_bf16(stage_cfg.bf16),
+        activation_checkpointing=bool(stage_cfg.gradient_checkpointing),
+        deepspeed=ds_config,
+        # gloo only for DeepSpeed on a CPU: for the plain Trainer an explicit
+        # backend makes accelerate expect a multi-process CPU group.
+        ddp_backend="gloo" if (ds_config is not None and not on_cuda) else None,
+        use_cpu=(not on_cuda) and ds_config is None,
+        seed=int(seed),
+        data_seed=int(seed),
+        report_to=report_to,
+        remove_unused_columns=False,  # the collator builds exactly the model's inputs
+        dataloader_num_workers=0,
+        dataloader_pin_memory=on_cuda,
+        disable_tqdm=True,
+        save_only_model=False,
+    )
+
+
+def run_key(stage_cfg, ds_cfg, seed: int, train_file: Path, model_dir: Path) -> str:
+    """Hash of everything that determines a training run, naming its checkpoint folder."""
+    h = hashlib.sha256()
+    h.update(
+        json.dumps(
+            {
+                "stage": OmegaConf.to_container(stage_cfg, resolve=True),
+                "ds": OmegaConf.to_container(ds_cfg, resolve=True) if isinstance(ds_cfg, DictConfig) else ds_cfg,
+                "seed": seed,
+            },
+            sort_keys=True,
+        ).encode()
+    )
+    h.update(Path(train_file).read_bytes())
+    for p in sorted(Path(model_dir).iterdir()):  # names, sizes and mtimes: cheap even for 8B shards
+        if p.is_file():
+            st = p.stat()
+            h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
+def heldout_losses(
+    model, processor, records: list[dict], audio: mi.AudioLoader, max_length: int, batch_size: int
+) -> dict[str, float]:
+    """`heldout_loss` over all records, plus `heldout_loss_<task>` per task."""
+    if not records:
+        return {}
+    collator = td.SupervisedCollator(processor.tokenizer.pad_token_id)
+    out = {
+        "heldout_loss": td.heldout_loss(
+            model, td.ConversationDataset(records, processor, audio, max_length), collator, batch_size
+        )
+    }
+    for task in sorted({r.get("task", "") for r in records}):
+        subset = [r for r in records if r.get("task", "") == task]
+        if task and len(subset) < len(records):
+            out[f"heldout_loss_{task}"] = td.heldout_loss(
+                model, td.ConversationDataset(subset, processor, audio, max_length), collator, batch_size
+            )
+    return out
+
+
+def train_supervised(
+    cfg,
+    stage_name: str,
+    model_dir: Path,
+    train_records: list[dict],
+    heldout_records: list[dict],
+    root: Path,
+    out_dir: Path,
+    checkpoint_dir: Path,
+    log=print,
+) -> dict:
+    import mlflow
+    from transformers import Trainer
+    from transformers.trainer_utils import get_last_checkpoint
+
+    stage_cfg = cfg.train[stage_name]
+    use_ds = bool(stage_cfg.deepspeed)
+    model, processor = mb.load_pretrained(model_dir)
+    audio = mi.AudioLoader(root, float(cfg.model.max_audio_s))
+    max_length = int(stage_cfg.max_length)
+    train_ds = td.ConversationDataset(train_records, processor, audio, max_length)
+    collator = td.SupervisedCollator(processor.tokenizer.pad_token_id)
+    eval_bs = int(stage_cfg.per_device_batch_size)
+
+    before = heldout_losses(model, processor, heldout_records, audio, max_length, eval_bs)
+    if mlflow.active_run():
+        mlflow.log_metrics({f"{k}_initial": v for k, v in before.items()}, step=0)
+    log(f"held-out loss before training: {before}")
+
+    report_to = ["mlflow"] if mlflow.active_run() else []
+    ds_config = dist.deepspeed_config(cfg.deepspeed) if use_ds else None
+    # DeepSpeed needs a process group even for one process; ours rendezvous
+    # through a file, so no TCP store listens anywhere.
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    group = (
+        dist.single_process_group(checkpoint_dir.parent / "rendezvous", backend) if use_ds else contextlib.nullcontext()
+    )
+    with dist.isolated_accelerate_state(), group:
+        args = training_arguments(stage_cfg, checkpoint_dir, int(cfg.seed), ds_config, report_to)
+        trainer = Trainer(model=model, args=args, train_dataset=train_ds, data_collator=collator)
+        resume = get_last_checkpoint(str(checkpoint_dir)) if checkpoint_dir.is_dir() else None
+        if resume:
+            log(f"resuming from {resume}")
+        result = trainer.train(resume_from_checkpoint=resume)
+        trained = trainer.model  # the HF module (ZeRO-2 keeps full parameters on every rank)
+        after = heldout_losses(trained, processor, heldout_records, audio, max_length, eval_bs)
+        trainer.save_model(str(out_dir))
+        processor.save_pretrained(str(out_dir))
+        steps = int(trainer.state.global_step)
+    # Checkpoints exist for crash recovery only; a finished run must not "resume" next time.
+    shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    if mlflow.active_run():
+        mlflow.log_metrics(after, step=steps)
+    log(f"held-out loss after training: {after}")
+    return {
+        "train_records": len(train_records),
+        "heldout_records": len(heldout_records),
+        "steps": steps,
+        "train_loss": round(float(result.training_loss), 4),
+        "deepspeed": use_ds,
+        **{k: round(v, 4) for k, v in after.items()},
+        **{f"{k}_initial": round(v, 4) for k, v in before.items()},
+    }
