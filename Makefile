@@ -60,5 +60,6 @@ ui: setup  ## start Dagster (webserver + daemon) and the MLflow UI on 127.0.0.1
 bench: setup  ## print the benchmark figures
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-clean:  ## remove generated data, models, caches and local service state (keeps .venv)
-	rm -rf data models reports/*.png metrics .cache .dagster mlflow.db mlartifacts .dvc/cache .dvc-remote dvc.lock
+clean:  ## remove generated data, models, caches and local service state (keeps .venv and DeepSpeed's op build)
+	rm -rf data models reports metrics .dagster mlflow.db mlartifacts mlruns .dvc/cache .dvc/tmp .dvc-remote dvc.lock
+	find .cache -mindepth 1 -maxdepth 1 ! -name torch_extensions ! -name .apt-installed -exec rm -rf {} +

@@ -30,7 +30,9 @@ def _dvc_repro(context: dg.AssetExecutionContext, pipes: dg.PipesSubprocessClien
         cwd=str(root),
         env={"MF_DAGSTER_RUN_ID": context.run_id, "MF_ROOT": str(root), "PYTHONUNBUFFERED": "1"},
     )
-    reported = [r for r in invocation.get_results() if isinstance(r, dg.MaterializeResult)]
+    # Pipes adds an empty implicit result when the process reported nothing (DVC skipped the stage);
+    # a stage that ran reports its summary, which always names the stage.
+    reported = [r for r in invocation.get_results() if isinstance(r, dg.MaterializeResult) and "stage" in (r.metadata or {})]
     md5, _ = dvc_md5(root, stage.out)
     metrics_file = root / stage.metrics_file
     metadata: dict = {
