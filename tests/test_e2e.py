@@ -126,3 +126,30 @@ def test_second_run_recomputes_nothing(project):
     assert "up to date" in status.stdout.lower(), status.stdout
     recomputed = [e.asset_key.to_user_string() for e in again.get_asset_materialization_events() if e.materialization.metadata["recomputed"].value]
     assert recomputed == []
+
+
+def test_no_heldout_track_reaches_any_training_stage(project):
+    """Held-out tracks (by content hash) appear in no training input: audio, captions, QA or think samples."""
+    root, _ = project
+
+    def rows(path):
+        return [json.loads(l) for l in (root / path).read_text().splitlines() if l.strip()]
+
+    heldout = rows("data/mf_skills/heldout.jsonl")
+    held_tracks = {r["track_id"] for r in heldout}
+    held_audio = {r["sound"] for r in heldout}
+    assert held_tracks, "the smoke corpus must hold out at least one track"
+    training_inputs = rows("data/mf_skills/train.jsonl") + rows("data/mf_think/train.jsonl")
+    assert training_inputs
+    assert not held_tracks & {r["track_id"] for r in training_inputs}
+    assert not held_audio & {r["sound"] for r in training_inputs}
+    truth = rows("data/mf_skills/structured.jsonl")
+    assert {t["track_id"] for t in truth if t["split"] == "heldout"} == held_tracks
+
+
+def test_eval_report_has_every_checkpoint_next_to_chance(project):
+    root, _ = project
+    metrics = json.loads((root / "reports/eval.json").read_text())
+    demo = metrics["demo_mcq"]["accuracy"]
+    assert {"backbone", "sft", "coldstart", "grpo", "chance"} <= set(demo)
+    assert (root / "reports/eval.png").exists() and "paper: Music Flamingo" in (root / "reports/eval.md").read_text()

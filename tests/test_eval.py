@@ -77,12 +77,15 @@ def test_run_eval_writes_reports(tmp_path, monkeypatch):
     from musicflamingo.model import build as mb
     from musicflamingo.model.fixtures import isolated_mlflow, write_fixture
     from musicflamingo.stage import StageContext
+    from tests.test_benchmarks import _mucho_audio, copy_fixture
 
     write_fixture(tmp_path, n_tracks=2, seconds=1.0)
     mb.build_tiny(OmegaConf.load(ROOT / "conf/model/tiny.yaml"), tmp_path / "models/backbone", seed=0)
     for name in ("sft", "coldstart", "grpo"):
         shutil.copytree(tmp_path / "models/backbone", tmp_path / "models" / name)
     isolated_mlflow(monkeypatch, tmp_path)
+    mucho = copy_fixture("muchomusic", tmp_path / "bench")
+    _mucho_audio(mucho)
     cfg = OmegaConf.create(
         {
             "experiment": "test",
@@ -93,24 +96,32 @@ def test_run_eval_writes_reports(tmp_path, monkeypatch):
                 "max_new_tokens": 4,
                 "batch_size": 2,
                 "think_for": ["coldstart", "grpo"],
+                "embedding_similarity": False,
+                "benchmarks": {"muchomusic": {"annotations": str(mucho / "muchomusic.csv"), "musiccaps_metadata": str(mucho / "musiccaps-public.csv")}},
             },
         }
     )
     ctx = StageContext(root=tmp_path, stage=registry.get("eval"))
     ctx.out.mkdir(parents=True)
     summary = run_eval(cfg, ctx)
-    report = json.loads((tmp_path / "reports/eval.json").read_text())
-    assert report["chance"] == 0.25 and report["n_items"] == 2
-    assert set(report["checkpoints"]) == {"backbone", "sft", "coldstart", "grpo"}
-    for name, r in report["checkpoints"].items():
-        assert r["n"] == 2 and 0.0 <= r["accuracy"] <= 1.0
-        assert r["prompt"] == ("think" if name in ("coldstart", "grpo") else "plain")
-        assert summary[f"{name}_accuracy"] == r["accuracy"]
+    metrics = json.loads((tmp_path / "reports/eval.json").read_text())
+    demo = metrics["demo_mcq"]["accuracy"]
+    assert demo["chance"] == 0.25 and demo["n"] == 2
+    assert {"backbone", "sft", "coldstart", "grpo"} <= set(demo)
+    for name in ("backbone", "sft", "coldstart", "grpo"):
+        assert 0.0 <= demo[name] <= 1.0 and summary[f"{name}_accuracy"] == demo[name]
     # identical weights and identical prompts decode identically
-    assert report["checkpoints"]["backbone"]["accuracy"] == report["checkpoints"]["sft"]["accuracy"]
+    assert demo["backbone"] == demo["sft"]
+    assert metrics["muchomusic"]["accuracy"]["n"] == 3  # the 4th item's audio is missing: counted, not fatal
     md = (tmp_path / "reports/eval.md").read_text()
-    assert "| checkpoint |" in md and "| grpo | think |" in md
+    assert "| muchomusic | accuracy ↑ | 3 |" in md and "paper: Music Flamingo" in md and "missing audio: 1" in md
+    assert (tmp_path / "reports/eval.png").stat().st_size > 1000
     rows = [json.loads(x) for x in (ctx.out / "predictions.jsonl").read_text().splitlines()]
-    assert len(rows) == 8 and {r["checkpoint"] for r in rows} == set(report["checkpoints"])
-    run = mlflow.get_run(report["mlflow_run_id"])
-    assert "grpo.accuracy" in run.data.metrics and "chance" in run.data.metrics
+    assert {r["checkpoint"] for r in rows} == {"backbone", "sft", "coldstart", "grpo"}
+    assert {r["benchmark"] for r in rows} >= {"demo_mcq", "muchomusic"}
+    run = mlflow.search_runs(experiment_names=["music-flamingo/test"], output_format="list")[0]
+    assert "grpo.demo_mcq.accuracy" in run.data.metrics
+
+    # A second eval decodes nothing: every prediction comes from the per-item cache.
+    again = run_eval(cfg, ctx)
+    assert again["decoded_items"] == 0 and again["backbone_accuracy"] == demo["backbone"]

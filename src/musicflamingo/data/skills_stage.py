@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 from musicflamingo.data import builtin_writer, factcheck
 from musicflamingo.data.formats import conversation
 from musicflamingo.data.split import heldout_ids
+from musicflamingo.data.structured import structured_truth
 from musicflamingo.io import read_jsonl, write_jsonl
 from musicflamingo.stage import StageContext
 
@@ -28,10 +29,12 @@ def run_mf_skills(cfg: DictConfig, ctx: StageContext) -> dict:
     tracks = {t["id"]: t for t in read_jsonl(ctx.input("raw_audio") / "tracks.jsonl")}
     facts_by_id = {f["track_id"]: f for f in read_jsonl(ctx.input("mir_metadata") / "tracks.jsonl")}
     held = heldout_ids(sorted(facts_by_id), cfg.skills.heldout_fraction, cfg.skills.min_heldout_tracks)
-    train, heldout, checks, dropped = [], [], [], []
+    train, heldout, checks, dropped, structured = [], [], [], [], []
     for tid, facts in facts_by_id.items():
         track, rng = tracks[tid], _rng(cfg.seed, tid)
         tags = track.get("tags", {})
+        # Per-track structured ground truth (unknown stays None): the caption reward and caption eval use it.
+        structured.append({"track_id": tid, "split": "heldout" if tid in held else "train", "truth": structured_truth(facts, tags)})
         text = builtin_writer.caption(facts, tags, rng)
         records = [conversation(f"{tid[:12]}-caption", track, rng.choice(builtin_writer.CAPTION_PROMPTS), text, "caption", skill="caption", fact_ids=["tempo_bpm", "key", "time_signature", "chords"])]
         for k, item in enumerate(builtin_writer.mcq_items(facts, tags, rng)[: cfg.skills.qa_per_track]):
@@ -50,6 +53,7 @@ def run_mf_skills(cfg: DictConfig, ctx: StageContext) -> dict:
     write_jsonl(ctx.out / "train.jsonl", train)
     write_jsonl(ctx.out / "heldout.jsonl", heldout)
     write_jsonl(ctx.out / "factcheck.jsonl", checks)
+    write_jsonl(ctx.out / "structured.jsonl", structured)
     write_jsonl(ctx.out / "quarantine.jsonl", dropped)
     words = [len(r["conversations"][1]["value"].split()) for r in train + heldout if r["task"] == "caption"]
     return {

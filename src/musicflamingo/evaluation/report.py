@@ -1,0 +1,108 @@
+"""The evaluation report: the paper's Table 1 shape, for every checkpoint.
+
+Rows are (benchmark, metric); columns are the checkpoints, chance level and
+the paper's published Music Flamingo and previous-best numbers. Written as
+markdown, JSON (the DVC metrics file, so `dvc metrics diff` compares runs)
+and a bar plot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from musicflamingo.evaluation import paper
+
+
+@dataclass
+class Row:
+    benchmark: str
+    metric: str
+    values: dict[str, float | None]  # checkpoint -> value (fractions for accuracy, WER/CER as fractions)
+    n: int
+    chance: float | None = None
+    higher_is_better: bool = True
+    paper_variant: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def reference(self) -> paper.PaperResult | None:
+        try:
+            return paper.reference(self.benchmark, self.paper_variant)
+        except ValueError:
+            return None
+
+
+def _fmt(v: float | None) -> str:
+    return "–" if v is None else f"{v:.3f}"
+
+
+def _paper_cells(row: Row) -> tuple[str, str]:
+    ref = row.reference()
+    if ref is None:
+        return "–", "–"
+    if ref.unit == "percent":
+        mf, prev = ref.as_fraction()
+        return f"{mf:.3f}", f"{prev:.3f} ({ref.previous_best_model})"
+    return f"{ref.music_flamingo} ({ref.unit})", f"{ref.previous_best} ({ref.previous_best_model})"
+
+
+def markdown(rows: list[Row], checkpoints: list[str], header: str, footnotes: list[str]) -> str:
+    cols = ["benchmark", "metric", "n", *checkpoints, "chance", "paper: Music Flamingo", "paper: previous best"]
+    lines = [header, "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        arrow = "↑" if r.higher_is_better else "↓"
+        cells = [r.benchmark, f"{r.metric} {arrow}", str(r.n), *(_fmt(r.values.get(c)) for c in checkpoints), _fmt(r.chance), *_paper_cells(r)]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.extend(f"- {f}" for f in footnotes)
+    lines.append("")
+    return "\n".join(lines)
+
+
+def metrics_json(rows: list[Row]) -> dict:
+    """Nested {benchmark: {metric: {checkpoint: value, chance: ..}}}: what `dvc metrics diff` compares."""
+    out: dict = {}
+    for r in rows:
+        entry = {k: v for k, v in r.values.items() if v is not None}
+        if r.chance is not None:
+            entry["chance"] = r.chance
+        entry["n"] = r.n
+        out.setdefault(r.benchmark, {})[r.metric] = entry
+    return out
+
+
+def bar_plot(rows: list[Row], checkpoints: list[str], path: Path) -> Path:
+    """Grouped bars per (benchmark, metric), chance as a black tick, paper MF as a red tick."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = [r for r in rows if any(v is not None for v in r.values.values())]
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(shown) + 2), 4.2))
+    width = 0.8 / max(len(checkpoints), 1)
+    for i, ck in enumerate(checkpoints):
+        xs = [j + i * width for j in range(len(shown))]
+        ax.bar(xs, [r.values.get(ck) or 0.0 for r in shown], width, label=ck)
+    for j, r in enumerate(shown):
+        span = (j - width / 2, j + width * (len(checkpoints) - 0.5))
+        if r.chance is not None:
+            ax.hlines(r.chance, *span, colors="black", linestyles="dashed", linewidth=1)
+        ref = r.reference()
+        if ref is not None and ref.unit == "percent":
+            ax.hlines(ref.as_fraction()[0], *span, colors="red", linewidth=1.5)
+    ax.set_xticks([j + width * (len(checkpoints) - 1) / 2 for j in range(len(shown))])
+    ax.set_xticklabels([f"{r.benchmark}\n{r.metric}" for r in shown], fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("score (fraction)")
+    ax.set_title("Evaluation per checkpoint (dashed: chance, red: paper's Music Flamingo)")
+    ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def as_dicts(rows: list[Row]) -> list[dict]:
+    return [asdict(r) for r in rows]
