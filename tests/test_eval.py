@@ -125,3 +125,28 @@ def test_run_eval_writes_reports(tmp_path, monkeypatch):
     # A second eval decodes nothing: every prediction comes from the per-item cache.
     again = run_eval(cfg, ctx)
     assert again["decoded_items"] == 0 and again["backbone_accuracy"] == demo["backbone"]
+
+
+from tests.test_judge import GOOD, conf, server  # noqa: E402,F401  (the real HTTP judge server fixture)
+
+
+def test_run_eval_with_llm_judge_puts_scores_and_rubric_in_the_report(tmp_path, monkeypatch, server):  # noqa: F811
+    from musicflamingo import registry
+    from musicflamingo.evaluation.stage import run_eval
+    from musicflamingo.model import build as mb
+    from musicflamingo.model.fixtures import isolated_mlflow, write_fixture
+    from musicflamingo.stage import StageContext
+
+    write_fixture(tmp_path, n_tracks=2, seconds=1.0)
+    mb.build_tiny(OmegaConf.load(ROOT / "conf/model/tiny.yaml"), tmp_path / "models/backbone", seed=0)
+    isolated_mlflow(monkeypatch, tmp_path)
+    judge = {"enabled": True, **conf(server, "ok")}
+    cfg = OmegaConf.create({"experiment": "test", "seed": 0, "model": OmegaConf.load(ROOT / "conf/model/tiny.yaml"),
+                            "eval": {"checkpoints": ["backbone"], "max_new_tokens": 4, "batch_size": 2, "embedding_similarity": False, "judge": judge}})
+    ctx = StageContext(root=tmp_path, stage=registry.get("eval"))
+    ctx.out.mkdir(parents=True)
+    run_eval(cfg, ctx)
+    metrics = json.loads((tmp_path / "reports/eval.json").read_text())
+    assert metrics["demo_captions"]["judge_coverage"]["backbone"] == GOOD["coverage"]
+    assert "rubric:" in (tmp_path / "reports/eval.md").read_text()
+    assert server.requests and server.requests[0]["auth"] == "Bearer sk-test-123"

@@ -45,7 +45,7 @@ def _demo_mcq(items: list[dict], predictor: Predictor, think: bool) -> tuple[dic
     return summarise(preds), preds
 
 
-def _demo_captions(items: list[dict], predictor: Predictor, truths: dict[str, dict], embed: bool) -> tuple[dict, list[dict]]:
+def _demo_captions(items: list[dict], predictor: Predictor, truths: dict[str, dict], embed: bool, judge_cfg: dict | None) -> tuple[dict, list[dict]]:
     from musicflamingo.evaluation.captions import coverage_correctness, embedding_similarity
 
     preds = predictor([Request(r["id"], mi.human_turn(r), r["sound"]) for r in items])
@@ -59,6 +59,16 @@ def _demo_captions(items: list[dict], predictor: Predictor, truths: dict[str, di
         "coverage": round(sum(x["coverage"] for x in rows) / n, 4) if n else None,
         "correctness": round(sum(x["correctness"] for x in rows) / n, 4) if n else None,
     }
+    if judge_cfg and n:
+        from musicflamingo.evaluation.judge import judge_captions
+
+        verdicts = judge_captions([{"caption": x["output"] or "", "truth": truths.get(r["track_id"], {}), "reference": mi.gpt_turn(r)} for x, r in zip(rows, items)], judge_cfg)
+        for x, v in zip(rows, verdicts):
+            x["judge"] = v
+        ok = [v for v in verdicts if "error" not in v]
+        summary["judge_errors"] = n - len(ok)
+        for k in ("coverage", "correctness"):
+            summary[f"judge_{k}"] = round(sum(v[k] for v in ok) / len(ok), 3) if ok else None
     if embed and n:
         sims = embedding_similarity([x["output"] or "" for x in rows], [mi.gpt_turn(r) for r in items])
         for x, s in zip(rows, sims):
@@ -92,6 +102,12 @@ def _external(name: str, bcfg: dict, predictors: dict[str, Predictor]) -> tuple[
     return table, rows, audit
 
 
+def _rubric() -> str:
+    from musicflamingo.evaluation.judge import RUBRIC
+
+    return RUBRIC
+
+
 def run_eval(cfg, ctx) -> dict:
     import mlflow
 
@@ -106,6 +122,9 @@ def run_eval(cfg, ctx) -> dict:
     think_for = set(e.get("think_for", []) or [])
     checkpoints = [str(c) for c in e.checkpoints]
     cache = ctx.root / ".cache" / "eval"
+    judge = OmegaConf.to_container(e.judge, resolve=True) if e.get("judge") is not None else {}
+    # The LLM judge is optional; server, model and key come from config or MF_JUDGE_* variables.
+    judge_cfg = {k: v for k, v in judge.items() if k != "enabled" and v is not None} if judge.get("enabled") else None
     predictors = {
         ck: Predictor(ctx.input(ck), ctx.root, float(cfg.model.max_audio_s), int(e.max_new_tokens), int(e.batch_size), cache)
         for ck in checkpoints
@@ -117,7 +136,7 @@ def run_eval(cfg, ctx) -> dict:
         mcq_by_ck[ck], preds = _demo_mcq(mcq_items, predictor, ck in think_for)
         predictions += [{"checkpoint": ck, "benchmark": "demo_mcq", **p} for p in preds]
         if caption_items and e.get("captions", True):
-            cap_by_ck[ck], cps = _demo_captions(caption_items, predictor, truths, bool(e.get("embedding_similarity", True)))
+            cap_by_ck[ck], cps = _demo_captions(caption_items, predictor, truths, bool(e.get("embedding_similarity", True)), judge_cfg)
             predictions += [{"checkpoint": ck, "benchmark": "demo_captions", **p} for p in cps]
         ctx.log(f"{ck}: demo MCQ accuracy {mcq_by_ck[ck]['accuracy']} on {mcq_by_ck[ck]['n']} items")
     chance = mcq_by_ck[checkpoints[0]]["chance"]
@@ -126,7 +145,7 @@ def run_eval(cfg, ctx) -> dict:
         rows.append(rpt.Row(f"demo_mcq/{skill}", "accuracy", {ck: s["by_skill"][skill]["accuracy"] for ck, s in mcq_by_ck.items()},
                             n=mcq_by_ck[checkpoints[0]]["by_skill"][skill]["n"], chance=chance))
     if cap_by_ck:
-        for metric in ("coverage", "correctness", "embedding_similarity"):
+        for metric in ("coverage", "correctness", "embedding_similarity", "judge_coverage", "judge_correctness"):
             if metric in cap_by_ck[checkpoints[0]]:
                 rows.append(rpt.Row("demo_captions", metric, {ck: s.get(metric) for ck, s in cap_by_ck.items()}, n=len(caption_items)))
     audits = {}
@@ -145,6 +164,7 @@ def run_eval(cfg, ctx) -> dict:
         f"demo_*: held-out demo tracks (split by content hash; never seen in training), greedy decoding, at most {int(e.max_new_tokens)} new tokens.",
         f"Prompts with the think/answer instruction for: {', '.join(sorted(think_for)) or 'none'}.",
         "demo_captions: coverage = share of known structured-truth categories the caption mentions; correctness = share of mentioned ones that match the facts.",
+        ("demo_captions judge_*: LLM judge (0-10 scale), rubric: " + " ".join(_rubric().split())) if judge_cfg else "LLM judge: off (eval.judge.enabled=false).",
         "Paper columns: Music Flamingo and the previous best from the paper's Table 1 (fractions; judge scores on their own scale).",
         f"Throughput (items/s, newly decoded): {throughput}; {decoded} items decoded this run, the rest from the per-item cache.",
         *[f"{n}: rule: {a['rule']}" + (f"; normalisation: {a['normalisation']}" if a["normalisation"] else "") + f"; missing audio: {a['missing_audio']}" for n, a in audits.items()],
