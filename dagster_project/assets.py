@@ -8,8 +8,6 @@ Dagster through Pipes.
 """
 
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -23,7 +21,6 @@ from musicflamingo.tracking import dvc_md5
 
 def _dvc_repro(context: dg.AssetExecutionContext, pipes: dg.PipesSubprocessClient, stage: registry.Stage, root: Path) -> dg.MaterializeResult:
     dvc = str(Path(sys.executable).with_name("dvc"))
-    before = dvc_md5(root, stage.out)[0] if (root / "dvc.lock").exists() and (root / stage.out).exists() else None
     invocation = pipes.run(
         command=[dvc, "--wait-for-lock", "repro", "--single-item", stage.name],
         context=context,

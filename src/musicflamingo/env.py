@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -77,3 +79,18 @@ telemetry:
 run_queue:
   max_concurrent_runs: 1
 """
+
+
+@contextmanager
+def temporary(**values: str) -> Iterator[None]:
+    """Set environment variables for a block, restoring (or removing) them afterwards."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

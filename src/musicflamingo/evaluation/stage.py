@@ -18,7 +18,6 @@ greedy and batched; predictions are cached per item, so a killed eval resumes.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from omegaconf import OmegaConf
 

@@ -30,7 +30,8 @@ from pathlib import Path
 
 import torch
 
-_ENV_KEYS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "GLOO_SOCKET_IFNAME")
+from musicflamingo.env import temporary
+
 
 
 def free_loopback_port() -> int:
@@ -71,8 +72,7 @@ def single_process_group(scratch: Path, backend: str = "gloo") -> Iterator[None]
     if launched_externally():
         yield
         return
-    saved = {k: os.environ.get(k) for k in _ENV_KEYS}
-    os.environ.update(
+    with temporary(
         RANK="0",
         WORLD_SIZE="1",
         LOCAL_RANK="0",
@@ -80,16 +80,9 @@ def single_process_group(scratch: Path, backend: str = "gloo") -> Iterator[None]
         MASTER_ADDR="127.0.0.1",
         MASTER_PORT=str(free_loopback_port()),
         GLOO_SOCKET_IFNAME="lo",
-    )
-    try:
+    ):
         _ensure_group(Path(scratch), backend)
         yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 @contextmanager
