@@ -153,3 +153,25 @@ def test_eval_report_has_every_checkpoint_next_to_chance(project):
     demo = metrics["demo_mcq"]["accuracy"]
     assert {"backbone", "sft", "coldstart", "grpo", "chance"} <= set(demo)
     assert (root / "reports/eval.png").exists() and "paper: Music Flamingo" in (root / "reports/eval.md").read_text()
+
+
+def test_lineage_matches_dvc_lock_and_finds_the_model_from_a_track(project):
+    from musicflamingo import lineage
+
+    root, _ = project
+    lock = yaml.safe_load((root / "dvc.lock").read_text())["stages"]
+    out_md5 = {o["path"]: o["md5"] for st in lock.values() for o in st.get("outs", [])}
+    report = lineage.model_report(root, "music-flamingo", "grpo", list_tracks=True)
+    stages = [n["stage"] for n in report["chain"]]
+    assert stages == ["grpo", "coldstart", "sft", "backbone"]
+    for node in report["chain"]:
+        assert node["output_dvc_md5"] == out_md5[registry.get(node["stage"]).out]
+        for dep, md5 in node["inputs_dvc_md5"].items():
+            assert md5 == out_md5[registry.get(dep).out]
+    train_tracks = {json.loads(l)["track_id"] for l in (root / "data/mf_skills/train.jsonl").read_text().splitlines()}
+    assert report["track_count"] == len(train_tracks) and set(report["tracks"]) == train_tracks
+    some = sorted(train_tracks)[0]
+    found = lineage.track_report(root, some)
+    assert {"sft", "coldstart", "grpo"} <= {a for m in found["model_versions"] for a in m["aliases"]}
+    held = json.loads((root / "data/mf_skills/heldout.jsonl").read_text().splitlines()[0])["track_id"]
+    assert lineage.track_report(root, held)["model_versions"] == []

@@ -5,6 +5,8 @@
     musicflamingo stage <name>                                   run one stage (what dvc.yaml calls)
     musicflamingo dvc-yaml [--check]                             regenerate dvc.yaml from the registry
     musicflamingo stages                                         list the registry
+    musicflamingo lineage model music-flamingo grpo [--tracks]   data, config, code and runs behind a model
+    musicflamingo lineage track <path|sha256>                    which dataset and model versions used a track
 """
 
 from __future__ import annotations
@@ -77,6 +79,36 @@ def _cmd_dvc_yaml(args) -> int:
     return 0
 
 
+def _cmd_lineage(args) -> int:
+    from musicflamingo import lineage
+
+    root = env.find_root()
+    env.apply(root)
+    if args.what == "model":
+        report = lineage.model_report(root, args.name, args.ref, list_tracks=args.tracks)
+    else:
+        report = lineage.track_report(root, args.name)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    elif args.what == "model":
+        print(f"{report['model']} v{report['version']} (aliases: {', '.join(report['aliases']) or '-'})")
+        for node in report["chain"]:
+            print(f"  {node['stage']:10s} run {node['mlflow_run_id']}  git {node['git_commit']}  dagster {node['dagster_run_id']}")
+            print(f"  {'':10s} config {node['config']}")
+            for dep, md5 in node["inputs_dvc_md5"].items():
+                print(f"  {'':10s} input  {dep:12s} dvc md5 {md5}")
+        print(f"  training data: {report['training_datasets']}")
+        print(f"  tracks: {report['track_count']}")
+        for t in report.get("tracks", []):
+            print(f"    {t}")
+    else:
+        print(f"track {report['track_id']}")
+        print("  dataset versions: " + (", ".join(report["dataset_versions"]) or "none"))
+        for m in report["model_versions"]:
+            print(f"  model {m['model']} v{m['version']} aliases={m['aliases']}")
+    return 0
+
+
 def _cmd_stages(args) -> int:
     for s in registry.STAGES:
         print(f"{s.name:14s} [{s.group}] deps={','.join(s.deps) or '-'} params={','.join(s.params)}\n{'':14s} {s.description}")
@@ -111,6 +143,14 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("dvc-yaml", help="write dvc.yaml from the stage registry")
     d.add_argument("--check", action="store_true", help="exit 1 if the committed dvc.yaml is stale")
     d.set_defaults(func=_cmd_dvc_yaml)
+
+    lin = sub.add_parser("lineage", help="audit lineage: `lineage model music-flamingo grpo` or `lineage track <path|sha256>`")
+    lin.add_argument("what", choices=["model", "track"])
+    lin.add_argument("name", help="registered model name (model) or audio path / sha256 (track)")
+    lin.add_argument("ref", nargs="?", default="grpo", help="model version number or alias (default: grpo)")
+    lin.add_argument("--tracks", action="store_true", help="list the track ids, not only their count")
+    lin.add_argument("--json", action="store_true", help="print JSON")
+    lin.set_defaults(func=_cmd_lineage)
 
     sub.add_parser("stages", help="list the stages of the registry").set_defaults(func=_cmd_stages)
     sub.add_parser("env", help="print the embedded services' environment as shell exports").set_defaults(func=_cmd_env)

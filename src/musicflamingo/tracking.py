@@ -176,8 +176,10 @@ def register(run_id: str, model_dir: Path, alias: str, root: Path) -> str:
         client.create_registered_model(MODEL_NAME, description="Music Flamingo pipeline checkpoints; one alias per training stage.")
     except mlflow.exceptions.MlflowException:
         pass  # already there
+    # The same hash DVC will record for this out: lineage finds a model's producer by it.
+    client.set_tag(run_id, "output.dvc_md5", _md5_dir(Path(model_dir)))
     run = client.get_run(run_id)
-    mv = client.create_model_version(MODEL_NAME, source=f"{run.info.artifact_uri}/model", run_id=run_id, tags={k: v for k, v in run.data.tags.items() if k.startswith(("input.", "git.", "dagster.", "mf."))})
+    mv = client.create_model_version(MODEL_NAME, source=f"{run.info.artifact_uri}/model", run_id=run_id, tags={k: v for k, v in run.data.tags.items() if k.startswith(("input.", "output.", "git.", "dagster.", "mf."))})
     client.set_registered_model_alias(MODEL_NAME, alias, mv.version)
     return str(mv.version)
 
