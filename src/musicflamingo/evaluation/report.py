@@ -72,7 +72,7 @@ def metrics_json(rows: list[Row]) -> dict:
 
 
 def bar_plot(rows: list[Row], checkpoints: list[str], path: Path) -> Path:
-    """Grouped bars per (benchmark, metric), chance as a black tick, paper MF as a red tick."""
+    """Grouped bars per (benchmark, metric); chance as a grey dashed line, the paper's Music Flamingo as a black line."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -87,15 +87,15 @@ def bar_plot(rows: list[Row], checkpoints: list[str], path: Path) -> Path:
     for j, r in enumerate(shown):
         span = (j - width / 2, j + width * (len(checkpoints) - 0.5))
         if r.chance is not None:
-            ax.hlines(r.chance, *span, colors="black", linestyles="dashed", linewidth=1)
+            ax.hlines(r.chance, *span, colors="grey", linestyles="dashed", linewidth=1.2)
         ref = r.reference()
         if ref is not None and ref.unit == "percent":
-            ax.hlines(ref.as_fraction()[0], *span, colors="red", linewidth=1.5)
+            ax.hlines(ref.as_fraction()[0], *span, colors="black", linewidth=2)
     ax.set_xticks([j + width * (len(checkpoints) - 1) / 2 for j in range(len(shown))])
     ax.set_xticklabels([f"{r.benchmark}\n{r.metric}" for r in shown], fontsize=8)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("score (fraction)")
-    ax.set_title("Evaluation per checkpoint (dashed: chance, red: paper's Music Flamingo)")
+    ax.set_title("Evaluation per checkpoint (grey dashed: chance; black: the paper's Music Flamingo)")
     ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
