@@ -75,10 +75,8 @@ def select(cfg: DictConfig, key: str) -> Any:
 
 def section_hash(cfg: DictConfig, *keys: str) -> str:
     """Stable hash of some config sections: cache keys change only when these do."""
-    payload = {k: OmegaConf.to_container(select(cfg, k), resolve=True) if isinstance(select(cfg, k), DictConfig) else select(cfg, k) for k in keys}
+    values = {k: select(cfg, k) for k in keys}
+    payload = {k: OmegaConf.to_container(v, resolve=True) if isinstance(v, DictConfig) else v for k, v in values.items()}
     blob = json.dumps(payload, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
-
-def to_plain(cfg: DictConfig) -> dict:
-    return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]

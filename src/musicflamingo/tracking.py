@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -101,7 +102,7 @@ def stage_run(ctx: StageContext, cfg: DictConfig) -> Iterator["object"]:
         for dep in ctx.stage.deps:
             out = registry.get(dep).out
             md5, source = dvc_md5(ctx.root, out)
-            ds = MetaDataset(source=_LocalSource(out), name=dep, digest=md5.replace(".dir", "")[:36])
+            ds = MetaDataset(source=_dvc_source_class()(out), name=dep, digest=md5.replace(".dir", "")[:36])
             mlflow.log_input(ds, context=ctx.stage.name, tags={"dvc.md5": md5, "dvc.path": out, "dvc.md5_source": source})
             mlflow.set_tag(f"input.{dep}.dvc_md5", md5)
         resolved = OmegaConf.to_yaml(cfg, resolve=True)
@@ -126,43 +127,42 @@ def _flat_params(cfg: DictConfig, keys: tuple[str, ...]) -> dict:
     return dict(list(flat.items())[:90])
 
 
-class _LocalSource:
-    """A minimal MLflow DatasetSource pointing at a DVC-tracked folder."""
+@lru_cache(maxsize=None)
+def _dvc_source_class():
+    """An MLflow DatasetSource naming a DVC-tracked folder (built lazily: mlflow imports are slow)."""
+    from mlflow.data.filesystem_dataset_source import FileSystemDatasetSource
 
-    def __new__(cls, path: str):
-        from mlflow.data.filesystem_dataset_source import FileSystemDatasetSource
+    class DvcOut(FileSystemDatasetSource):
+        def __init__(self, uri: str):
+            self._uri = uri
 
-        class DvcOut(FileSystemDatasetSource):
-            def __init__(self, uri: str):
-                self._uri = uri
+        @property
+        def uri(self):
+            return self._uri
 
-            @property
-            def uri(self):
-                return self._uri
+        @staticmethod
+        def _get_source_type() -> str:
+            return "dvc"
 
-            @staticmethod
-            def _get_source_type() -> str:
-                return "dvc"
+        def load(self, dst_path=None):
+            return self._uri
 
-            def load(self, dst_path=None):
-                return self._uri
+        @staticmethod
+        def _can_resolve(raw_source) -> bool:
+            return False
 
-            @staticmethod
-            def _can_resolve(raw_source) -> bool:
-                return False
+        @classmethod
+        def _resolve(cls, raw_source):
+            return cls(str(raw_source))
 
-            @classmethod
-            def _resolve(cls, raw_source):
-                return cls(str(raw_source))
+        def to_dict(self):
+            return {"uri": self._uri}
 
-            def to_dict(self):
-                return {"uri": self._uri}
+        @classmethod
+        def from_dict(cls, source_dict):
+            return cls(source_dict["uri"])
 
-            @classmethod
-            def from_dict(cls, source_dict):
-                return cls(source_dict["uri"])
-
-        return DvcOut(path)
+    return DvcOut
 
 
 def register(run_id: str, model_dir: Path, alias: str, root: Path) -> str:
@@ -183,6 +183,3 @@ def register(run_id: str, model_dir: Path, alias: str, root: Path) -> str:
     client.set_registered_model_alias(MODEL_NAME, alias, mv.version)
     return str(mv.version)
 
-
-def in_dagster() -> bool:
-    return bool(os.environ.get("MF_DAGSTER_RUN_ID"))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-from musicflamingo.mir.harte import simple_name
 from musicflamingo.mir.tools import key_name
 
 BPM_RE = re.compile(r"(\d+(?:\.\d+)?)\s*BPM", re.I)
@@ -44,10 +43,6 @@ def check_text(text: str, facts: dict, bpm_tolerance: float = 0.04) -> list[Verd
         ts = facts.get("time_signature")
         out.append(Verdict(claimed, "meter", "unverifiable" if ts in (None, "unknown") else ("supported" if claimed == ts else "contradicted")))
     return out
-
-
-def chord_is_present(name: str, facts: dict) -> bool:
-    return any(simple_name(lab) == name for _, _, lab in facts.get("chords", []))
 
 
 def score(verdicts: list[Verdict]) -> float:

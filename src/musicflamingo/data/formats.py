@@ -34,6 +34,3 @@ def is_well_tagged(text: str) -> bool:
     m = THINK_RE.match(text.strip())
     return bool(m) and text.count("<think>") == 1 and text.count("<answer>") == 1
 
-
-def split_steps(think: str) -> list[str]:
-    return [s.strip() for s in re.split(r"(?:^|\n)\s*Step \d+:\s*", think) if s.strip()]
