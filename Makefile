@@ -5,11 +5,14 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
-APT_PACKAGES := fluidsynth timgm6mb-soundfont fluid-soundfont-gm espeak-ng ffmpeg libsndfile1 sox
+# postgresql: the production-storage test starts a throw-away cluster; chromium: the browser test.
+APT_PACKAGES := fluidsynth timgm6mb-soundfont fluid-soundfont-gm espeak-ng ffmpeg libsndfile1 sox postgresql chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Reinstall python packages only when the dependency list changes.
 PY_STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml 2>/dev/null | md5sum | cut -c1-12)
-APT_STAMP := .cache/.apt-installed
+APT_STAMP := .cache/.apt-installed-$(shell echo $(APT_PACKAGES) | md5sum | cut -c1-8)
+# Playwright drives Debian's chromium (tests/test_browser.py); it must never download browsers.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 .PHONY: help setup apt run test test-slow test-all ui bench clean dvc-setup
 
@@ -21,7 +24,7 @@ $(APT_STAMP):
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "apt: installing$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
-	@touch $@
+	@rm -f .cache/.apt-installed*; touch $@
 
 apt: $(APT_STAMP)  ## install the Debian packages (fluidsynth, soundfonts, espeak-ng, ffmpeg)
 
@@ -34,6 +37,9 @@ $(PY_STAMP): pyproject.toml
 	# vamp's build needs numpy at build time: no build isolation.
 	$(BIN)/pip install -q --no-build-isolation vamp==1.1.0
 	$(BIN)/pip install -q -e '.[test]'
+	# dagster-postgres 0.29.27 (the newest) pins dagster 1.13.27; its code works with 1.13.28
+	# (tests/test_postgres.py proves it), so it goes in without its dependency pins.
+	$(BIN)/pip install -q --no-deps dagster-postgres==0.29.27
 	@rm -f $(VENV)/.installed-*; touch $@
 
 setup: apt $(PY_STAMP) dvc-setup  ## create .venv and install everything (idempotent)
@@ -62,4 +68,5 @@ bench: setup  ## print the benchmark figures
 
 clean:  ## remove generated data, models, caches and local service state (keeps .venv and DeepSpeed's op build)
 	rm -rf data models reports metrics .dagster mlflow.db mlartifacts mlruns .dvc/cache .dvc/tmp .dvc-remote dvc.lock
-	find .cache -mindepth 1 -maxdepth 1 ! -name torch_extensions ! -name .apt-installed -exec rm -rf {} +
+	rm -rf batches reports/screenshots
+	find .cache -mindepth 1 -maxdepth 1 ! -name torch_extensions ! -name '.apt-installed*' -exec rm -rf {} +

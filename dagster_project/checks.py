@@ -8,15 +8,18 @@ the downstream stages (the checked asset itself is already stored).
 import dagster as dg
 
 from dagster_project.resources import ProjectRoot
-from musicflamingo import registry
+from musicflamingo import inbox, registry
 
 
-def _gx_check(dataset: str, name: str, description: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=dg.AssetKey(dataset), name=name, description=description, blocking=True)
-    def _check(project: ProjectRoot) -> dg.AssetCheckResult:
+def _gx_check(dataset: str, name: str, description: str, per_batch: bool = False) -> dg.AssetChecksDefinition:
+    key = dg.AssetKey(["batch", dataset]) if per_batch else dg.AssetKey(dataset)
+
+    @dg.asset_check(asset=key, name=name, description=description, blocking=True)
+    def _check(context: dg.AssetCheckExecutionContext, project: ProjectRoot) -> dg.AssetCheckResult:
         from musicflamingo.expectations import validate_folder
 
-        outcome = validate_folder(dataset, project.path / registry.get(dataset).out)
+        base = inbox.batches_dir(project.path) / context.partition_key if per_batch else project.path
+        outcome = validate_folder(dataset, base / registry.get(dataset).out)
         return dg.AssetCheckResult(
             passed=outcome.success,
             severity=dg.AssetCheckSeverity.ERROR,
@@ -31,9 +34,12 @@ def _gx_check(dataset: str, name: str, description: str) -> dg.AssetChecksDefini
     return _check
 
 
-dataset_checks = [
-    _gx_check("raw_audio", "tracks_are_decodable_and_unique", "Every track decodes, has a unique content hash and a duration in 1-1200 s."),
-    _gx_check("mir_metadata", "mir_facts_are_in_range", "Tempo in 20-300 BPM, key in the 24-key set, known meter, sorted beats."),
-    _gx_check("mf_skills", "qa_answers_are_among_options", "Every MCQ answer is one of its 4 options; held-out tracks never in train."),
-    _gx_check("mf_think", "think_samples_are_well_tagged", "Every sample is strictly <think>..</think><answer>..</answer> and answers its letter."),
+CHECKS = [
+    ("raw_audio", "tracks_are_decodable_and_unique", "Every track decodes, has a unique content hash and a duration in 1-1200 s."),
+    ("mir_metadata", "mir_facts_are_in_range", "Tempo in 20-300 BPM, key in the 24-key set, known meter, sorted beats."),
+    ("mf_skills", "qa_answers_are_among_options", "Every MCQ answer is one of its 4 options; held-out tracks never in train."),
+    ("mf_think", "think_samples_are_well_tagged", "Every sample is strictly <think>..</think><answer>..</answer> and answers its letter."),
 ]
+dataset_checks = [_gx_check(*c) for c in CHECKS]
+# The same gates on every ingest batch: a bad batch stops before it reaches the next stage.
+batch_checks = [_gx_check(*c, per_batch=True) for c in CHECKS]

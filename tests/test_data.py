@@ -17,10 +17,11 @@ TAGS = {"instruments": ["violin"], "tradition": "Irish fiddle tune"}
 def test_caption_states_the_facts_and_only_them():
     text = builtin_writer.caption(FACTS, TAGS, random.Random(0))
     assert "120 BPM" in text and "A minor" in text and "3/4" in text and "violin" in text
-    verdicts = factcheck.check_text(text, FACTS)
-    assert verdicts and all(v.verdict == "supported" for v in verdicts)
+    verdicts = factcheck.check_text(text, FACTS, TAGS)
+    assert verdicts and not factcheck.contradicted(verdicts)
+    assert {v.kind for v in verdicts if v.verdict == "supported"} >= {"tempo", "key", "meter", "chord", "instrument"}
     no_tags = builtin_writer.caption(FACTS, {}, random.Random(0))
-    assert "violin" not in no_tags and "tradition" not in no_tags
+    assert "violin" not in no_tags and "Irish" not in no_tags and "no instrument is named" in no_tags
 
 
 def test_phrasing_varies_across_seeds():
@@ -50,7 +51,7 @@ def test_think_samples_are_well_tagged_and_grounded():
             continue
         human, gpt, steps = made
         assert is_well_tagged(gpt) and "<think>" in human
-        assert all(v.verdict != "contradicted" for s in steps for v in factcheck.check_text(s, FACTS))
+        assert all(v.verdict != "contradicted" for s in steps for v in factcheck.check_text(s, FACTS, TAGS))
 
 
 def test_heldout_split_is_stable_and_never_empty():

@@ -21,18 +21,10 @@ pytestmark = pytest.mark.e2e
 
 
 def _defs(root: Path):
-    from dagster_project.assets import stage_assets
-    from dagster_project.checks import dataset_checks
-    from dagster_project.definitions import pipeline_job
-    from dagster_project.resources import ProjectRoot
+    from dagster_project.definitions import build_definitions
+    from dagster_project.resources import Operations, ProjectRoot
 
-    return dg.Definitions(
-        assets=stage_assets,
-        asset_checks=dataset_checks,
-        jobs=[pipeline_job],
-        resources={"project": ProjectRoot(root=str(root)), "pipes_subprocess_client": dg.PipesSubprocessClient()},
-        executor=dg.in_process_executor,
-    )
+    return build_definitions(ProjectRoot(root=str(root)), Operations())
 
 
 @pytest.fixture(scope="module")

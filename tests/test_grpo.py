@@ -38,7 +38,7 @@ def _trainer(world, reward_fn=None, **overrides):
     return AudioGRPO(policy, processor, settings, reward_fn=reward_fn), prompts
 
 
-def _length_reward(texts, letters, options):
+def _length_reward(texts, **columns):
     """A reward with spread inside every group, so advantages are non-zero."""
     r = [float(len(t)) for t in texts]
     return r, {"length": r}

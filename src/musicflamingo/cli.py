@@ -7,6 +7,8 @@
     musicflamingo stages                                         list the registry
     musicflamingo lineage model music-flamingo grpo [--tracks]   data, config, code and runs behind a model
     musicflamingo lineage track <path|sha256>                    which dataset and model versions used a track
+    musicflamingo mir annotate <folder|manifest> --out <dir>     MIR facts for any audio (what mir_metadata runs)
+    musicflamingo mir evaluate --truth <dir> --pred <jsonl>      MIR facts against ground truth, per tool and fused
 """
 
 from __future__ import annotations
@@ -154,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("stages", help="list the stages of the registry").set_defaults(func=_cmd_stages)
     sub.add_parser("env", help="print the embedded services' environment as shell exports").set_defaults(func=_cmd_env)
+    from musicflamingo.mir.cli import add_commands as add_mir_commands
+
+    add_mir_commands(sub)
     return p
 
 

@@ -27,6 +27,33 @@ def render() -> str:
     return HEADER + yaml.safe_dump(doc, sort_keys=False, width=120)
 
 
+BATCH_HEADER = "# Generated from src/musicflamingo/registry.py when the batch was claimed (musicflamingo.inbox). Do not edit.\n"
+BATCHES_DIR = "batches"
+"""Per ingest batch: `batches/<id>/` holds a dvc.yaml (below), its dvc.lock and data/<stage>/."""
+
+
+def batch_entry(stage: registry.Stage, batch_id: str) -> dict:
+    """The registry stage, run inside `batches/<id>/` on that batch's audio only.
+
+    Paths are relative to the batch folder (DVC's wdir); `params.yaml` and `.cache/` there
+    are links to the project's, so a batch is annotated with the same config and shares the
+    per-track caches that make the union (`data/<stage>/`) cheap to rebuild.
+    """
+    up = "../../"
+    entry = stage_entry(stage)
+    entry["deps"] = [up + d if d.startswith(f"{PKG}/") else d for d in entry["deps"] if d not in stage.extra_deps]
+    if stage.name == "raw_audio":
+        inbox = f"{up}audio_in/{batch_id}"
+        entry["deps"].append(inbox)
+        entry["cmd"] += f" data.demo.enabled=false data.input_dir={inbox}"
+    return entry
+
+
+def render_batch(batch_id: str) -> str:
+    doc = {"stages": {s.name: batch_entry(s, batch_id) for s in registry.BATCH_STAGES}}
+    return BATCH_HEADER + yaml.safe_dump(doc, sort_keys=False, width=120)
+
+
 def write(root: Path) -> Path:
     path = root / "dvc.yaml"
     path.write_text(render(), encoding="utf-8")

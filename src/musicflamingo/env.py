@@ -71,13 +71,21 @@ def apply(root: Path) -> dict[str, str]:
     return env
 
 
-# SQLite storage is Dagster's default under DAGSTER_HOME; we only turn
-# telemetry off and keep run concurrency at one (2 cores, one DVC lock).
+# SQLite storage is Dagster's default under DAGSTER_HOME; we turn telemetry off and queue runs:
+# one at a time here (2 cores, one DVC lock), and never two GPU (training) runs at once.
 DAGSTER_YAML = """\
 telemetry:
   enabled: false
-run_queue:
-  max_concurrent_runs: 1
+concurrency:
+  runs:
+    max_concurrent_runs: 1
+    tag_concurrency_limits:
+      - key: mf/resource
+        value: gpu
+        limit: 1
+      - key: mf/resource
+        value: annotation
+        limit: 1
 """
 
 

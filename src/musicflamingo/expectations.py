@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from musicflamingo.data.builtin_writer import SKILLS
 from musicflamingo.data.formats import LETTERS, is_well_tagged
 from musicflamingo.io import read_jsonl
 from musicflamingo.schemas import KEYS_24
@@ -53,6 +54,11 @@ def skills_frame(folder: Path) -> pd.DataFrame:
         for task, opts, ans, let in zip(df["task"], df.get("options", [None] * len(df)), df.get("answer", [None] * len(df)), df.get("answer_letter", ["A"] * len(df)))
     ]
     df["starts_with_sound"] = df["conversations"].map(lambda c: c[0]["from"] == "human" and c[0]["value"].startswith("<sound>")) if len(df) else []
+    # Every answer names the facts it comes from; every released item passed the claim-level fact check.
+    df["has_fact_ids"] = df["fact_ids"].map(lambda f: isinstance(f, list) and len(f) > 0) if "fact_ids" in df else False
+    df["skill"] = df["skill"] if "skill" in df else None
+    outcomes = {r["id"]: r.get("outcome", "kept" if r.get("factuality", 0) >= 1.0 else "dropped") for r in read_jsonl(folder / "factcheck.jsonl")}
+    df["passed_factcheck"] = df["id"].map(lambda i: outcomes.get(i) in ("kept", "repaired")) if len(df) else []
     return df
 
 
@@ -61,6 +67,10 @@ def think_frame(folder: Path) -> pd.DataFrame:
     replies = df["conversations"].map(lambda c: c[1]["value"]) if len(df) else pd.Series(dtype=str)
     df["well_tagged"] = replies.map(is_well_tagged) if len(df) else []
     df["answer_matches_letter"] = [f"<answer>({let}) {ans}</answer>" in r for r, let, ans in zip(replies, df["answer_letter"], df["answer"])] if len(df) else []
+    # Every step has a stored verdict, and no released step still contradicts the facts.
+    verdicts = df["step_verdicts"] if "step_verdicts" in df else pd.Series([None] * len(df), dtype=object)
+    df["steps_verified"] = [isinstance(v, list) and len(v) > 0 and all(s.get("outcome") in ("kept", "rewritten", "removed") for s in v)
+                            and not any(s.get("contradicted") and s.get("outcome") == "kept" for s in v) for v in verdicts] if len(df) else []
     return df
 
 
@@ -97,10 +107,13 @@ def _suites():
             "mf_skills",
             gxe.ExpectTableRowCountToBeBetween(min_value=1),
             gxe.ExpectColumnValuesToBeUnique(column="id"),
-            gxe.ExpectColumnValuesToBeInSet(column="task", value_set=["caption", "mcq"]),
+            gxe.ExpectColumnValuesToBeInSet(column="task", value_set=["caption", "mcq", "open"]),
+            gxe.ExpectColumnValuesToBeInSet(column="skill", value_set=["caption", *SKILLS]),
             gxe.ExpectColumnValuesToBeInSet(column="answer_in_options", value_set=[True]),
             gxe.ExpectColumnValuesToBeInSet(column="split_by_track", value_set=[True]),
             gxe.ExpectColumnValuesToBeInSet(column="starts_with_sound", value_set=[True]),
+            gxe.ExpectColumnValuesToBeInSet(column="has_fact_ids", value_set=[True]),
+            gxe.ExpectColumnValuesToBeInSet(column="passed_factcheck", value_set=[True]),
         ),
         "mf_think": suite(
             "mf_think",
@@ -108,6 +121,7 @@ def _suites():
             gxe.ExpectColumnValuesToBeUnique(column="id"),
             gxe.ExpectColumnValuesToBeInSet(column="well_tagged", value_set=[True]),
             gxe.ExpectColumnValuesToBeInSet(column="answer_matches_letter", value_set=[True]),
+            gxe.ExpectColumnValuesToBeInSet(column="steps_verified", value_set=[True]),
         ),
     }
 

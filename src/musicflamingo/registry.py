@@ -36,6 +36,8 @@ class Stage:
     extra_outs: tuple[str, ...] = ()
     extra_deps: tuple[str, ...] = ()
     metrics: tuple[str, ...] = field(default=())
+    per_batch: bool = False
+    """Also materialized per ingest batch (a Dagster dynamic partition with its own `batches/<id>/dvc.yaml`)."""
 
     @property
     def out(self) -> str:
@@ -59,6 +61,7 @@ COMMON_CODE = ("config.py", "io.py", "schemas.py", "stage.py")
 STAGES: tuple[Stage, ...] = (
     Stage(
         name="raw_audio",
+        per_batch=True,
         description="Decoded, validated full-length tracks with a 30 s segment index; bad files quarantined with a reason.",
         group="data",
         entry="musicflamingo.audio.stage:run_raw_audio",
@@ -69,6 +72,7 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         name="mir_metadata",
+        per_batch=True,
         description="Beats, tempo and meter (madmom), key and mode (essentia), timed chords (Chordino) per track and segment.",
         group="data",
         entry="musicflamingo.mir.stage:run_mir_metadata",
@@ -79,6 +83,7 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         name="mf_skills",
+        per_batch=True,
         description="MF-Skills: grounded captions and multiple-choice QA in the Audio Flamingo conversation format, split by track.",
         group="data",
         entry="musicflamingo.data.skills_stage:run_mf_skills",
@@ -89,6 +94,7 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         name="mf_think",
+        per_batch=True,
         description="MF-Think: fact-checked <think>/<answer> chain-of-thought samples for a subset of MF-Skills QA.",
         group="data",
         entry="musicflamingo.data.think_stage:run_mf_think",
@@ -156,6 +162,7 @@ STAGES: tuple[Stage, ...] = (
 )
 
 BY_NAME: dict[str, Stage] = {s.name: s for s in STAGES}
+BATCH_STAGES: tuple[Stage, ...] = tuple(s for s in STAGES if s.per_batch)
 
 
 def get(name: str) -> Stage:

@@ -57,6 +57,22 @@ class MirFacts(BaseModel):
     chords: list[tuple[float, float, str]] = Field(description="[start_s, end_s, Harte label]")
     tools: dict = Field(default_factory=dict, description="tool name -> version/settings used")
     segments: list[dict] = Field(default_factory=list)
+    # Richer facts (optional: absent or null = not known, never invented).
+    tempo_alternatives: list[float] = Field(default_factory=list, description="other plausible tempi (BPM), best first")
+    key_alternatives: list[tuple[str, float]] = Field(default_factory=list, description="[key, score], best first")
+    harmonic_rhythm: Optional[float] = Field(None, description="chord changes per bar")
+    sections: list[tuple[float, float, str]] = Field(default_factory=list, description="[start_s, end_s, label A/B/...]")
+    section_keys: list[tuple[float, float, str]] = Field(default_factory=list, description="[start_s, end_s, key]; a change is a modulation")
+    loudness_lufs: Optional[float] = Field(None, description="EBU R128 integrated loudness")
+    loudness_range_lu: Optional[float] = Field(None, description="EBU R128 loudness range (dynamic range)")
+    brightness_hz: Optional[float] = Field(None, description="mean spectral centroid")
+    onset_density: Optional[float] = Field(None, description="onsets per second")
+    vocals: Optional[bool] = None
+    vocal_score: Optional[float] = None
+    lyrics: str = ""
+    words: list[tuple[float, float, str]] = Field(default_factory=list, description="[start_s, end_s, word]")
+    per_tool: dict = Field(default_factory=dict, description="tool -> its own raw estimates (tempo_bpm, beats, key, chords, ...)")
+    timings_s: dict = Field(default_factory=dict, description="seconds spent per tool on this track")
 
 
 class Turn(BaseModel):
@@ -74,12 +90,13 @@ class Conversation(BaseModel):
     duration: float
     conversations: list[Turn]
     track_id: str
-    task: Literal["caption", "mcq", "think"]
+    task: Literal["caption", "mcq", "open", "think"]
     options: Optional[list[str]] = None
     answer: Optional[str] = None
     answer_letter: Optional[str] = None
     fact_ids: list[str] = Field(default_factory=list)
-    skill: Optional[str] = None
+    skill: Optional[str] = Field(default=None, description="caption or a skill family: temporal, attribute, harmony, lyric_vocal, structural")
+    qtype: Optional[str] = Field(default=None, description="question type within the skill family, e.g. chord_at_time")
 
     def dump(self) -> dict:
         return self.model_dump(by_alias=True, mode="json", exclude_none=True)

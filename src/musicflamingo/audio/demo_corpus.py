@@ -37,6 +37,7 @@ class PieceSpec:
     tradition: str
     gm_program: int
     tempo_bpm: int
+    voice: str | None = None  # espeak-ng voice that sings the score's lyrics; None = instrumental
 
     @property
     def piece_id(self) -> str:
@@ -90,19 +91,20 @@ def plan(sources: list[dict], num_pieces: int, gm_programs: list[int], tempo_ran
     for src in sources:
         pool = candidates(src["glob"])
         rng.shuffle(pool)
-        pools.append((src["tradition"], pool))
+        pools.append((src, pool))
     i = 0
     while any(pool for _, pool in pools):
-        for tradition, pool in pools:
+        for src, pool in pools:
             if not pool:
                 continue
             path, number = pool.pop()
             yield PieceSpec(
                 corpus_path=path,
                 number=number,
-                tradition=tradition,
+                tradition=src["tradition"],
                 gm_program=gm_programs[i % len(gm_programs)],
                 tempo_bpm=rng.randrange(tempo_range[0], tempo_range[1] + 1, 2),
+                voice=src.get("voice"),
             )
             i += 1
 
@@ -183,6 +185,9 @@ def prepare(spec: PieceSpec, max_seconds: float):
         else:
             chords.append([round(start, 4), round(end, 4), label])
 
+    beats, downbeats, beat_quarters = _beat_grid(parts[0], seconds_per_quarter)
+    words = _lyric_words(parts, seconds_per_quarter) if spec.voice else []
+
     meta = score.metadata
     truth = {
         "piece_id": spec.piece_id,
@@ -197,10 +202,83 @@ def prepare(spec: PieceSpec, max_seconds: float):
         "gm_program": spec.gm_program,
         "duration_s": round(total_quarters * seconds_per_quarter, 4),
         "chords": [[s, e, lab] for s, e, lab in chords],
+        # Notated beats (the time signature's beat unit: a dotted quarter in 6/8) and bar starts.
+        "beat_bpm": round(spec.tempo_bpm / beat_quarters, 4),
+        "beats": beats,
+        "downbeats": downbeats,
+        # Filled in by `vocals.sing` when the piece is sung: the words with their exact placement.
+        "vocals": False,
+        "voice": None,
+        "lyrics": "",
+        "words": [],
+        "lyric_notes": words,
         "repeats_expanded": True,
         "num_parts": len(parts),
     }
     return score, truth
+
+
+def _beat_grid(part, seconds_per_quarter: float) -> tuple[list[float], list[float], float]:
+    """Beat and downbeat times (s) from the measures and time signatures of one part.
+
+    A pickup measure (`paddingLeft`) has beats but no downbeat. Returns the
+    first meter's beat length in quarters too (1.5 in 6/8, 2 in 2/2).
+    """
+    from music21 import stream
+
+    beats: list[float] = []
+    downbeats: list[float] = []
+    ts = None
+    first_beat_q = None
+    for m in part.getElementsByClass(stream.Measure):
+        ts = m.timeSignature or ts
+        if ts is None:
+            continue
+        beat_q = float(ts.beatDuration.quarterLength)
+        first_beat_q = first_beat_q or beat_q
+        start, pad, length = float(m.offset), float(m.paddingLeft), float(m.duration.quarterLength)
+        pos = 0.0
+        while pos < float(ts.barDuration.quarterLength) - 1e-6:
+            t = start + pos - pad
+            if start - 1e-6 <= t < start + length - 1e-6:
+                beats.append(round(t * seconds_per_quarter, 4))
+                if pos == 0.0 and pad == 0.0:
+                    downbeats.append(round(t * seconds_per_quarter, 4))
+            pos += beat_q
+    return beats, downbeats, first_beat_q or 1.0
+
+
+_CLEAN = re.compile(r"[^\w']+")
+
+
+def _lyric_words(parts, seconds_per_quarter: float) -> list[list]:
+    """Words of the first verse in the part that carries most lyrics: [[start_s, end_s, word, midi_pitch]].
+
+    Syllables (`begin`/`middle`/`end`) are joined into words; a word spans its
+    first syllable's onset to its last syllable's end.
+    """
+    best = max(parts, key=lambda p: sum(1 for n in p.recurse().notes if n.lyrics), default=None)
+    if best is None:
+        return []
+    words: list[list] = []
+    open_word = None
+    for n in best.flatten().notes:
+        if not n.lyrics or n.isChord:
+            continue
+        lyr = n.lyrics[0]
+        text = _CLEAN.sub("", (lyr.text or "").replace("\xad", "")).lower()
+        if not text:
+            continue
+        start = float(n.offset) * seconds_per_quarter
+        end = start + float(n.duration.quarterLength) * seconds_per_quarter
+        if lyr.syllabic in ("middle", "end") and open_word is not None:
+            open_word[1], open_word[2] = end, open_word[2] + text
+        else:
+            open_word = [start, end, text, int(n.pitch.midi)]
+            words.append(open_word)
+        if lyr.syllabic in ("single", "end", None):
+            open_word = None
+    return [[round(s, 4), round(e, 4), w, p] for s, e, w, p in words]
 
 
 def write_midi(score, path: Path) -> None:
@@ -240,3 +318,84 @@ def render(midi: Path, wav: Path, soundfont: Path, sample_rate: int, timeout_s: 
     if proc.returncode != 0 or not wav.exists() or wav.stat().st_size <= 44:
         wav.unlink(missing_ok=True)
         raise RenderError(f"fluidsynth exit {proc.returncode}: {err[-300:]}")
+
+
+# Settings that choose *which* pieces are used, not how each one sounds: they stay out of the render cache key.
+NOT_RENDER_SETTINGS = ("enabled", "num_pieces", "corpus_size")
+
+
+def render_cache_key(demo: dict, seed: int) -> str:
+    import hashlib
+    import json
+
+    relevant = {k: v for k, v in demo.items() if k not in NOT_RENDER_SETTINGS}
+    return hashlib.sha256(json.dumps([relevant, seed], sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def render_piece(spec: PieceSpec, item: Path, demo: dict) -> dict:
+    """Prepare, render (and voice, if the piece is sung) one piece into `item/`; return its truth.
+
+    Cached: a piece with `audio.wav` + `truth.json` is not redone. Raises
+    PieceRejected (score unusable; remembered in `rejected.txt`) or RenderError.
+    """
+    from musicflamingo.audio import vocals
+    from musicflamingo.io import atomic_path, read_json, write_json
+
+    wav, truth_file, rejected_file = item / "audio.wav", item / "truth.json", item / "rejected.txt"
+    if rejected_file.exists():
+        raise PieceRejected(rejected_file.read_text())
+    if wav.exists() and truth_file.exists():
+        return read_json(truth_file)
+    item.mkdir(parents=True, exist_ok=True)
+    try:
+        score, truth = prepare(spec, demo["max_seconds"])
+        with atomic_path(item / "score.mid") as midi:
+            write_midi(score, midi)
+        # A healthy render is the score's length plus a release tail; far beyond that
+        # FluidSynth is looping on a broken MIDI file, so stop it early.
+        sr = int(demo["sample_rate"])
+        expected = int((truth["duration_s"] + 10) * sr * 4) + 1024
+        with atomic_path(wav) as tmp_wav:
+            render(item / "score.mid", tmp_wav, Path(demo["soundfont"]), sr, demo["render_timeout_s"], min(expected, demo["render_max_bytes"]))
+            notes = truth.pop("lyric_notes")
+            if spec.voice and len(notes) >= int(demo.get("min_sung_words", 4)):
+                import soundfile as sf
+
+                voice, words = vocals.sing(notes, spec.voice, sr, sf.info(str(tmp_wav)).frames)
+                vocals.mix_into(tmp_wav, voice, float(demo.get("vocal_gain_db", 3.0)))
+                truth.update(vocals=True, voice=spec.voice, words=words, lyrics=" ".join(w for _, _, w in words))
+    except PieceRejected as e:
+        rejected_file.write_text(str(e))
+        raise
+    except (RenderError, vocals.VocalError) as e:
+        rejected_file.write_text(str(e))
+        raise RenderError(str(e)) from e
+    write_json(truth_file, truth)
+    return truth
+
+
+def render_corpus(demo: dict, seed: int, cache: Path, count: int, desc: str = "render demo corpus"):
+    """Yield (wav, truth) for the first `count` usable pieces of the deterministic plan.
+
+    Failed renders are yielded as (None, reason-string spec) so the caller can
+    quarantine them; rejected scores are skipped (they never had audio).
+    """
+    from tqdm import tqdm
+
+    root = Path(cache) / render_cache_key(demo, seed)
+    specs = plan(list(demo["sources"]), count, list(demo["gm_programs"]), list(demo["tempo_bpm_range"]), seed)
+    done = 0
+    with tqdm(total=count, desc=desc, unit="piece") as bar:
+        for spec in specs:
+            if done >= count:
+                return
+            try:
+                truth = render_piece(spec, root / spec.piece_id, demo)
+            except PieceRejected:
+                continue
+            except RenderError as e:
+                yield None, (spec, str(e))
+                continue
+            done += 1
+            bar.update(1)
+            yield root / spec.piece_id / "audio.wav", truth

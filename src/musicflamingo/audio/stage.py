@@ -10,74 +10,41 @@ Outputs (under `data/raw_audio/`):
 
 from __future__ import annotations
 
-import json
-import logging
 import math
 import shutil
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from musicflamingo.audio import demo_corpus, validate
 from musicflamingo.config import section_hash
-from musicflamingo.io import JsonCache, atomic_path, sha256_file, write_json, write_jsonl
+from musicflamingo.io import JsonCache, sha256_file, write_json, write_jsonl
 from musicflamingo.schemas import QuarantineRow, Segment, Track
 from musicflamingo.stage import StageContext
 
-log = logging.getLogger(__name__)
 IGNORED_INPUT_NAMES = {"README.md", ".gitkeep"}
 DEMO_LICENCE = "public-domain score from the music21 corpus, rendered with FluidSynth"
 
 
 def _render_demo(cfg: DictConfig, ctx: StageContext, quarantine: list[QuarantineRow]) -> list[tuple[Path, dict]]:
-    """Render `num_pieces` demo pieces; return (wav path, truth) pairs."""
-    demo = cfg.data.demo
-    cache = ctx.cache_dir / "renders"
-    cache_key = section_hash(cfg, "data.demo", "seed")
+    """Render `num_pieces` demo pieces (cached per piece); return (wav path, truth) pairs."""
+    demo = OmegaConf.to_container(cfg.data.demo, resolve=True)
     audio_dir, truth_dir = ctx.out / "audio" / "demo", ctx.out / "truth"
     audio_dir.mkdir(parents=True, exist_ok=True)
     truth_dir.mkdir(parents=True, exist_ok=True)
     done: list[tuple[Path, dict]] = []
-    specs = demo_corpus.plan(list(demo.sources), demo.num_pieces, list(demo.gm_programs), list(demo.tempo_bpm_range), cfg.seed)
-    bar = tqdm(total=demo.num_pieces, desc="raw_audio: render demo corpus", unit="piece")
-    for spec in specs:
-        if len(done) >= demo.num_pieces:
-            break
-        item = cache / cache_key / spec.piece_id
-        wav, truth_file, rejected_file = item / "audio.wav", item / "truth.json", item / "rejected.txt"
-        if rejected_file.exists():
+    for wav, truth in demo_corpus.render_corpus(demo, cfg.seed, ctx.cache_dir / "renders", demo["num_pieces"], desc="raw_audio: render demo corpus"):
+        if wav is None:
+            spec, reason = truth
+            quarantine.append(QuarantineRow(path=f"music21:{spec.corpus_path}#{spec.number}", reason=f"render failed: {reason}", stage="raw_audio"))
             continue
-        if not (wav.exists() and truth_file.exists()):
-            item.mkdir(parents=True, exist_ok=True)
-            try:
-                score, truth = demo_corpus.prepare(spec, demo.max_seconds)
-                with atomic_path(item / "score.mid") as midi:
-                    demo_corpus.write_midi(score, midi)
-                # A healthy render is the score's length plus a release tail; far beyond that
-                # FluidSynth is looping on a broken MIDI file, so stop it early.
-                expected = int((truth["duration_s"] + 10) * demo.sample_rate * 4) + 1024
-                with atomic_path(wav) as tmp_wav:
-                    demo_corpus.render(item / "score.mid", tmp_wav, Path(demo.soundfont), demo.sample_rate, demo.render_timeout_s, min(expected, demo.render_max_bytes))
-                write_json(truth_file, truth)
-            except demo_corpus.PieceRejected as e:
-                log.info("demo piece %s skipped: %s", spec.piece_id, e)
-                rejected_file.write_text(str(e))
-                continue
-            except demo_corpus.RenderError as e:
-                quarantine.append(QuarantineRow(path=f"music21:{spec.corpus_path}#{spec.number}", reason=f"render failed: {e}", stage="raw_audio"))
-                rejected_file.write_text(str(e))
-                continue
-        truth = json.loads(truth_file.read_text())
-        target = audio_dir / f"{spec.piece_id}.wav"
+        target = audio_dir / f"{truth['piece_id']}.wav"
         shutil.copyfile(wav, target)
-        truth_path = truth_dir / f"{spec.piece_id}.json"
-        write_json(truth_path, truth)
+        write_json(truth_dir / f"{truth['piece_id']}.json", truth)
         done.append((target, truth))
-        bar.update(1)
-    bar.close()
-    if len(done) < demo.num_pieces:
-        raise RuntimeError(f"only {len(done)} of {demo.num_pieces} demo pieces could be rendered; widen data.demo.sources")
+    if len(done) < demo["num_pieces"]:
+        raise RuntimeError(f"only {len(done)} of {demo['num_pieces']} demo pieces could be rendered; widen data.demo.sources")
     return done
 
 

@@ -129,7 +129,7 @@ def decode(path: Path, timeout_s: float = 120.0, max_file_bytes: int = 2_000_000
     return Decoded(data.mean(axis=1).astype(np.float32), sr, info.channels)
 
 
-def check_signal(d: Decoded, min_duration_s: float, max_duration_s: float, silence_dbfs: float) -> None:
+def check_signal(d: Decoded, min_duration_s: float, max_duration_s: float, silence_dbfs: float, max_clipped_fraction: float = 0.001) -> None:
     if d.duration_s < min_duration_s:
         raise Rejected(f"too short: {d.duration_s:.2f} s < {min_duration_s} s")
     if d.duration_s > max_duration_s:
@@ -139,3 +139,15 @@ def check_signal(d: Decoded, min_duration_s: float, max_duration_s: float, silen
     rms = float(np.sqrt(np.mean(np.square(d.samples, dtype=np.float64))))
     if rms <= 10 ** (silence_dbfs / 20):
         raise Rejected(f"silent: RMS {20 * np.log10(max(rms, 1e-12)):.1f} dBFS <= {silence_dbfs} dBFS")
+    clipped = clipped_fraction(d.samples)
+    if clipped > max_clipped_fraction:
+        raise Rejected(f"clipped: {100 * clipped:.2f} % of samples sit at full scale (> {100 * max_clipped_fraction:.2f} %)")
+
+
+def clipped_fraction(x: np.ndarray, level: float = 0.999) -> float:
+    """Fraction of samples in runs of >= 3 consecutive full-scale samples (a lone peak is not clipping)."""
+    at = np.abs(x) >= level
+    if not at.any():
+        return 0.0
+    run3 = at[:-2] & at[1:-1] & at[2:]
+    return float(run3.sum()) / len(x)

@@ -1,21 +1,54 @@
-"""Claim-level fact checking against MIR facts.
+"""Claim-level fact checking against MIR facts and catalogue tags: the quality filter.
 
-Extracts checkable claims (tempo in BPM, key and mode, meter, chord names)
-from any text and gives each a verdict: `supported`, `contradicted` or
-`unverifiable`. Tolerances come from config. The MF-Think filter drops a
-sample when too many of its steps carry a contradicted claim.
+Any text (caption, answer, reasoning step) is split into sentences; each
+sentence yields checkable claims of these kinds:
+
+    tempo       "142 BPM"                    vs facts.tempo_bpm (relative tolerance; x2 and /2 are wrong)
+    key         "in E major"                 vs facts.key, or a section key (modulations)
+    meter       "4/4", "triple meter"        vs facts.time_signature
+    chord       "B7", "the chord C#m"        present in facts.chords (near the sentence's times, if any)
+    time        "at 1:30", "12.5 s"          inside the track
+    section     "the chorus starts at 0:45"  a section with that label has a boundary near the time
+    sections    "three sections"             len(facts.sections)
+    instrument  "violin"                     among tags.instruments (names, synonyms, head nouns)
+    vocals      "sung", "instrumental"       facts.vocals
+    lyric       'the word "love"'            in facts.lyrics / facts.words (near the sentence's times)
+    loudness    "-14.2 LUFS"                 facts.loudness_lufs
+
+Each claim gets a verdict: `supported`, `contradicted` or `unverifiable` (the
+fact is unknown: nothing is assumed). A sentence that attributes a value to a
+tool or alternative ("madmom reports 71 BPM", "a candidate key") is checked
+against `per_tool`, `tempo_alternatives` and `key_alternatives` instead.
+Tolerances come from config (`Tolerances`). An item's factuality is the share
+of checkable claims supported; `repair` removes contradicting sentences.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Iterable, Mapping
 
-from musicflamingo.mir.tools import key_name
+from musicflamingo.data.structured import instrument_aliases, stated_chords, stated_keys, stated_meters
+from musicflamingo.mir.harte import root_and_quality
+from musicflamingo.schemas import PITCH_CLASSES
 
-BPM_RE = re.compile(r"(\d+(?:\.\d+)?)\s*BPM", re.I)
-KEY_RE = re.compile(r"\b([A-G](?:#|b)?)\s+(major|minor)\b")
-METER_RE = re.compile(r"\b(\d{1,2})/(\d{1,2})\b")
+
+@dataclass(frozen=True)
+class Tolerances:
+    """How far a stated value may be from the fact and still count as supported."""
+
+    bpm_relative: float = 0.04      # 4 % of the tempo
+    time_s: float = 1.5             # times, section boundaries, chord and word positions
+    lufs: float = 1.5               # loudness in LU
+    min_factuality: float = 1.0     # items below this are dropped (or repaired, when allowed)
+
+    @classmethod
+    def from_cfg(cls, cfg: Mapping | None) -> "Tolerances":
+        if not cfg:
+            return cls()
+        return cls(**{k: float(v) for k, v in dict(cfg).items() if k in cls.__dataclass_fields__})
 
 
 @dataclass
@@ -23,26 +56,361 @@ class Verdict:
     claim: str
     kind: str
     verdict: str  # supported | contradicted | unverifiable
+    reason: str = ""
 
 
-def check_text(text: str, facts: dict, bpm_tolerance: float = 0.04) -> list[Verdict]:
-    out: list[Verdict] = []
-    tempo = facts.get("tempo_bpm")
-    for m in BPM_RE.finditer(text):
+# ------------------------------------------------------------------ patterns
+
+_SENTENCE_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'0-9])|(?<=;)\s+|\n+")
+_BPM_RE = re.compile(r"(\d{2,3}(?:\.\d+)?)\s*(?:BPM|beats per minute)\b", re.I)
+_MMSS_RE = re.compile(r"(?<![\d:.])(\d{1,2}):([0-5]\d)(?:\.(\d))?(?![\d:])")
+_SECONDS_RE = re.compile(r"(?<![\w.:])(\d{1,4}(?:\.\d+)?)\s*(?:s|sec|secs|seconds)\b")
+_LUFS_RE = re.compile(r"(-\d{1,2}(?:\.\d+)?)\s*LUFS\b", re.I)
+_ATTRIBUTED_RE = re.compile(
+    r"\b(madmom|essentia|chordino|librosa|tool|tools|tracker|estimator|estimators|alternative|alternatives|"
+    r"candidate|candidates|disagree|disagrees|disagreement|reading|readings|one analysis|another analysis)\b", re.I)
+_NEGATED_VOCALS_RE = re.compile(r"\b(?:no|without|absence of)\s+(?:vocals?|voice|singing|singer|lyrics)\b|\binstrumental\b", re.I)
+_VOCALS_RE = re.compile(r"\b(?:vocals?|vocalist|singer|sung|sings|singing)\b(?![\s-]+(?:tone|quality|timbre|line|melody|style|lines|phrases|bass)\b)", re.I)
+_QUOTED_RE = re.compile(r"[\"“‘']([A-Za-z][A-Za-z'\-]{0,30})[\"”’']")
+_LYRIC_CONTEXT_RE = re.compile(r"\b(?:word|words|lyric|lyrics|sung|sings|sing)\b", re.I)
+_SECTION_LETTER_RE = re.compile(r"\b(?:section|part)\s+([A-H])\b|\b([A-H])\s+(?:section|part)\b")
+_SECTION_WORDS = ("intro", "verse", "chorus", "pre-chorus", "refrain", "bridge", "outro", "coda", "interlude",
+                  "breakdown", "solo")
+_SECTION_WORD_RE = re.compile(r"\b(" + "|".join(map(re.escape, _SECTION_WORDS)) + r")s?\b", re.I)
+_METER_HINT_RE = re.compile(r"meter|metre|time\b|waltz|duple|triple|quadruple|breve|-four|-eight", re.I)
+_YES_NO_RE = re.compile(r"^\W*(?:is|are|does|do|did|was|were|can|could|has|have|will|would)\b", re.I)
+_COUNT_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+                "ten": 10, "eleven": 11, "twelve": 12}
+_SECTION_COUNT_RE = re.compile(r"\b(\d{1,2}|" + "|".join(_COUNT_WORDS) + r")\s+(?:distinct\s+|contrasting\s+|formal\s+)?sections\b", re.I)
+# Instrument nouns that are unambiguous in a music description ("bass" and "keys" are not: bass line, key).
+INSTRUMENT_NOUNS = (
+    "piano", "synthesizer", "synth", "organ", "harpsichord", "celesta", "guitar", "violin", "fiddle", "viola",
+    "cello", "double bass", "contrabass", "harp", "banjo", "mandolin", "ukulele", "lute", "sitar", "erhu", "pipa",
+    "guzheng", "koto", "shamisen", "oud", "flute", "piccolo", "recorder", "clarinet", "oboe", "bassoon",
+    "saxophone", "harmonica", "accordion", "bagpipes", "tin whistle", "trumpet", "trombone", "french horn", "tuba",
+    "drums", "drum kit", "percussion", "timpani", "cymbals", "marimba", "xylophone", "vibraphone", "glockenspiel",
+    "tabla", "choir", "string ensemble", "strings", "brass section", "electric guitar", "bass guitar",
+)
+_INSTRUMENT_RE = re.compile(r"(?<![\w-])(" + "|".join(sorted(map(re.escape, INSTRUMENT_NOUNS), key=len, reverse=True)) + r")s?(?![\w-])", re.I)
+_GENRE_TERMS_RE = re.compile(r"\bfiddle[\s-]+(?:tunes?|music|traditions?)\b|\bpiano[\s-]+rolls?\b|\borgan[\s-]+points?\b", re.I)
+_INSTRUMENT_NEGATION_RE = re.compile(r"\b(?:no|without|absence of|not)\s+(?:\w+\s+){0,2}$", re.I)
+
+_KEY_PHRASE_RE = re.compile(r"\b[A-G](?:#|b|♯|♭)?[\s-]+(?:major|minor)\b(?!\s+(?:chord|triad)s?\b)")
+
+_CHORD_NAME = r"[A-G](?:#|b)?(?:maj7|m7b5|m7|m6|maj|min|m|dim7|dim|aug|sus2|sus4|7|6)?"
+_CHORD_AFTER_RE = re.compile(r"\bchords?\s+(?:is\s+|are\s+|of\s+|on\s+|was\s+)?(" + _CHORD_NAME + r"(?:\s*(?:,|and|then|to)\s*" + _CHORD_NAME + r")*)(?![\w#])")
+
+
+def _harte(name: str) -> str:
+    from musicflamingo.mir.harte import to_harte
+
+    try:
+        return to_harte(name.replace("maj", "maj7") if name.endswith("maj") else name.replace("min", "m"))
+    except (ValueError, KeyError):
+        return "N"
+
+
+_FAMILY = {"maj": "maj", "maj7": "maj", "maj6": "maj", "7": "maj", "9": "maj", "min": "min", "min7": "min", "min6": "min",
+           "minmaj7": "min", "dim": "dim", "dim7": "dim", "hdim7": "dim", "aug": "aug", "sus2": "sus", "sus4": "sus"}
+
+
+def _pc(name: str) -> int:
+    base = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}[name[0].upper()]
+    return (base + name[1:].count("#") - name[1:].count("b")) % 12
+
+
+def chord_id(harte: str) -> tuple[int, str] | None:
+    """(root pitch class, triad family) of a Harte label; the family is what a caption can name."""
+    rq = root_and_quality(harte)
+    if rq is None:
+        return None
+    return _pc(rq[0]), _FAMILY.get(rq[1], "maj")
+
+
+def _key_id(key: str | None) -> tuple[int, str] | None:
+    if not key or " " not in key:
+        return None
+    tonic, mode = key.split(" ", 1)
+    try:
+        return _pc(tonic), mode.strip().lower()
+    except (KeyError, IndexError):
+        return None
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_RE.split(text) if s and s.strip()]
+
+
+# Durations and intervals ("lasting 34 seconds", "0.43 seconds apart") are not points in time.
+_DURATION_RE = re.compile(r"\b(?:lasts?|lasting|for|spans?|spanning|of|about|roughly|every)\s+\d+(?:\.\d+)?\s*(?:s|sec|secs|seconds)\b"
+                          r"|\d+(?:\.\d+)?\s*(?:s|sec|secs|seconds)\s+(?:apart|long|later|earlier|each|per)\b", re.I)
+
+
+def _timed(sentence: str) -> list[tuple[int, float]]:
+    """(position, seconds) of every point in time the sentence states."""
+    sentence = _DURATION_RE.sub(lambda m: " " * len(m.group(0)), sentence)
+    out = [(m.start(), int(m.group(1)) * 60 + int(m.group(2)) + (int(m.group(3)) / 10 if m.group(3) else 0.0)) for m in _MMSS_RE.finditer(sentence)]
+    out += [(m.start(), float(m.group(1))) for m in _SECONDS_RE.finditer(sentence)]
+    return sorted(out)
+
+
+def _times(sentence: str) -> list[float]:
+    return [t for _, t in _timed(sentence)]
+
+
+# ------------------------------------------------------------------ the facts, indexed once per track
+
+@dataclass
+class FactIndex:
+    """What the checker compares against, precomputed from one track's facts and tags."""
+
+    tempo: float | None
+    tempo_alternatives: list[float]
+    key: tuple[int, str] | None
+    section_keys: set[tuple[int, str]]
+    key_alternatives: set[tuple[int, str]]
+    meter: str | None
+    chords: list[tuple[float, float, tuple[int, str]]]
+    chord_set: set[tuple[int, str]]
+    tool_chord_set: set[tuple[int, str]]
+    duration: float
+    sections: list[tuple[float, float, str]] | None
+    instruments: list[str] | None
+    instrument_aliases: set[str]
+    vocals: bool | None
+    lyric_words: set[str] | None
+    words: list[tuple[float, float, str]]
+    lufs: float | None
+    segment_tempi: list[tuple[float, float, float]] = field(default_factory=list)  # per 30 s window
+    genre_phrases: list[str] = field(default_factory=list)  # catalogue genre text, masked before instrument checks
+
+    @classmethod
+    def build(cls, facts: Mapping, tags: Mapping | None = None) -> "FactIndex":
+        tags = tags or {}
+        per_tool = facts.get("per_tool") or {}
+        tempo = facts.get("tempo_bpm") or None
+        alts = [float(x) for x in (facts.get("tempo_alternatives") or []) if x]
+        alts += [float(v["tempo_bpm"]) for v in per_tool.values() if isinstance(v, Mapping) and v.get("tempo_bpm")]
+        key_alts = {_key_id(k[0] if isinstance(k, (list, tuple)) else k) for k in (facts.get("key_alternatives") or [])}
+        key_alts |= {_key_id(v.get("key")) for v in per_tool.values() if isinstance(v, Mapping) and v.get("key")}
+        chords = [(float(s), float(e), cid) for s, e, lab in (facts.get("chords") or []) if (cid := chord_id(lab))]
+        tool_chords = {cid for v in per_tool.values() if isinstance(v, Mapping) for _, _, lab in (v.get("chords") or []) if (cid := chord_id(lab))}
+        sections = facts.get("sections")
+        instruments = tags.get("instruments") or None
+        aliases = {a for name in instruments or [] for a in instrument_aliases(name)}
+        lyrics = facts.get("lyrics")
+        words = [(float(s), float(e), str(w)) for s, e, w in (facts.get("words") or [])]
+        lyric_words = None
+        if lyrics is not None or words:
+            lyric_words = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'\-]*", (lyrics or "") + " " + " ".join(w for _, _, w in words))}
+        vocals = facts.get("vocals")
+        if vocals is None and lyric_words:
+            vocals = True
+        meter = facts.get("time_signature")
+        return cls(
+            tempo=float(tempo) if tempo else None,
+            tempo_alternatives=alts,
+            key=_key_id(facts.get("key")),
+            section_keys={k for _, _, key in (facts.get("section_keys") or []) if (k := _key_id(key))},
+            key_alternatives={k for k in key_alts if k},
+            meter=None if meter in (None, "unknown") else meter,
+            chords=chords,
+            chord_set={c for _, _, c in chords},
+            tool_chord_set=tool_chords,
+            duration=float(facts.get("duration_s") or 0.0),
+            sections=[(float(s), float(e), str(lab)) for s, e, lab in sections] if sections else None,
+            instruments=list(instruments) if instruments else None,
+            instrument_aliases=aliases,
+            vocals=None if vocals is None else bool(vocals),
+            lyric_words=lyric_words,
+            words=words,
+            lufs=float(facts["loudness_lufs"]) if facts.get("loudness_lufs") is not None else None,
+            segment_tempi=[(float(g["start_s"]), float(g["end_s"]), float(g["tempo_bpm"])) for g in facts.get("segments") or []
+                           if g.get("tempo_bpm") and g.get("start_s") is not None and g.get("end_s") is not None],
+            genre_phrases=[str(tags[k]) for k in ("tradition", "genre", "title") if tags.get(k)],
+        )
+
+
+# ------------------------------------------------------------------ per-kind checks
+
+def _v(claim: str, kind: str, ok: bool | None, reason: str = "") -> Verdict:
+    verdict = "unverifiable" if ok is None else ("supported" if ok else "contradicted")
+    return Verdict(claim, kind, verdict, "" if ok else reason)
+
+
+def _check_tempo(s: str, times: list[float], fx: FactIndex, tol: Tolerances, attributed: bool) -> Iterable[Verdict]:
+    for m in _BPM_RE.finditer(s):
         value = float(m.group(1))
-        if not tempo:
-            out.append(Verdict(m.group(0), "tempo", "unverifiable"))
+        if fx.tempo is None:
+            yield _v(m.group(0), "tempo", None)
             continue
-        ok = abs(value - tempo) <= bpm_tolerance * tempo
-        out.append(Verdict(m.group(0), "tempo", "supported" if ok else "contradicted"))
-    for m in KEY_RE.finditer(text):
-        claimed = key_name(m.group(1), m.group(2))
-        out.append(Verdict(m.group(0), "key", "supported" if claimed == facts.get("key") else "contradicted"))
-    for m in METER_RE.finditer(text):
-        claimed = f"{m.group(1)}/{m.group(2)}"
-        ts = facts.get("time_signature")
-        out.append(Verdict(claimed, "meter", "unverifiable" if ts in (None, "unknown") else ("supported" if claimed == ts else "contradicted")))
+        candidates = [fx.tempo] + (fx.tempo_alternatives if attributed else [])
+        if times:  # a window's own tempo may differ from the track's
+            candidates += [bpm for a, b, bpm in fx.segment_tempi if any(a - tol.time_s <= t <= b + tol.time_s for t in times)]
+        ok = any(abs(value - c) <= tol.bpm_relative * c for c in candidates)
+        ratio = value / fx.tempo
+        why = "double/half tempo" if min(abs(ratio - 2), abs(ratio - 0.5)) < 0.1 else f"tempo is {fx.tempo:.0f} BPM"
+        yield _v(m.group(0), "tempo", ok, why)
+
+
+def _check_key(s: str, fx: FactIndex, attributed: bool) -> Iterable[Verdict]:
+    for pc, mode in dict.fromkeys(stated_keys(s)):
+        claim = f"{PITCH_CLASSES[pc]} {mode}"
+        if fx.key is None:
+            yield _v(claim, "key", None)
+            continue
+        allowed = {fx.key} | fx.section_keys | (fx.key_alternatives if attributed else set())
+        yield _v(claim, "key", (pc, mode) in allowed, f"key is {PITCH_CLASSES[fx.key[0]]} {fx.key[1]}")
+
+
+def _check_meter(s: str, fx: FactIndex) -> Iterable[Verdict]:
+    for family in stated_meters(s):
+        claim = "/".join(sorted(family)) if len(family) == 1 else f"one of {sorted(family)}"
+        yield _v(claim, "meter", None if fx.meter is None else fx.meter in family, f"meter is {fx.meter}")
+
+
+def _check_chords(s: str, times: list[float], fx: FactIndex, tol: Tolerances, attributed: bool) -> Iterable[Verdict]:
+    # A key name ("in E major", "the relative minor, C# minor") is a key claim, not a chord claim.
+    plain = _KEY_PHRASE_RE.sub(" ", s)
+    stated = stated_chords(plain)
+    # "the chord is C", "the chord C#m", "chords D and G": a bare name right after the word chord.
+    for m in _CHORD_AFTER_RE.finditer(plain):
+        for name in re.split(r"\s*(?:,|and|then|to)\s*", m.group(1)):
+            if name and (cid := chord_id(_harte(name))):
+                stated.add(cid)
+    for cid in sorted(stated):
+        name = PITCH_CLASSES[cid[0]] + {"maj": "", "min": "m"}.get(cid[1], cid[1])
+        if not fx.chords:
+            yield _v(name, "chord", None)
+            continue
+        if times:
+            lo, hi = min(times) - tol.time_s, max(times) + tol.time_s
+            near = {c for a, b, c in fx.chords if b >= lo and a <= hi}
+            yield _v(name, "chord", cid in near or (attributed and cid in fx.tool_chord_set),
+                     f"no {name} between {lo:.1f} s and {hi:.1f} s")
+        else:
+            yield _v(name, "chord", cid in fx.chord_set or (attributed and cid in fx.tool_chord_set), f"{name} never sounds")
+
+
+def _check_times(s: str, times: list[float], fx: FactIndex, tol: Tolerances) -> Iterable[Verdict]:
+    for t in times:
+        if fx.duration <= 0:
+            yield _v(f"{t:.1f} s", "time", None)
+        else:
+            yield _v(f"{t:.1f} s", "time", 0 <= t <= fx.duration + tol.time_s, f"track lasts {fx.duration:.1f} s")
+
+
+def _labelled(s: str) -> list[tuple[int, str]]:
+    """(position, label) of every section name in the sentence."""
+    out = [(m.start(), m.group(1) or m.group(2)) for m in _SECTION_LETTER_RE.finditer(s)]
+    out += [(m.start(), m.group(1).lower()) for m in _SECTION_WORD_RE.finditer(s)]
+    return sorted(out)
+
+
+def _section_labels(s: str) -> list[str]:
+    return [lab for _, lab in _labelled(s)]
+
+
+def _check_sections(s: str, fx: FactIndex, tol: Tolerances) -> Iterable[Verdict]:
+    for m in _SECTION_COUNT_RE.finditer(s):
+        raw = m.group(1).lower()
+        n = int(raw) if raw.isdigit() else _COUNT_WORDS[raw]
+        yield _v(m.group(0), "sections", None if fx.sections is None else n == len(fx.sections), f"{len(fx.sections or [])} sections")
+    labelled = _labelled(s)
+    if not labelled:
+        return
+    if fx.sections is None:
+        for _, label in labelled:
+            yield _v(label, "section", None)
+        return
+    bounds: dict[str, list[float]] = {}
+    for a, b, lab in fx.sections:
+        bounds.setdefault(lab.lower(), []).extend((a, b))
+    for label in dict.fromkeys(lab for _, lab in labelled):
+        if label.lower() not in bounds:
+            yield _v(label, "section", False, f"no section labelled {label!r}")
+    # Each stated time belongs to the nearest section name before it (or the first one after it).
+    for pos, t in _timed(s):
+        before = [lab for p, lab in labelled if p < pos]
+        label = before[-1] if before else labelled[0][1]
+        own = bounds.get(label.lower())
+        if own:
+            yield _v(f"{label} @ {t:.1f} s", "section", any(abs(t - b) <= tol.time_s for b in own),
+                     f"{label} boundaries are {', '.join(f'{b:.1f}' for b in own)} s")
+
+
+def _check_instruments(s: str, fx: FactIndex) -> Iterable[Verdict]:
+    for phrase in fx.genre_phrases:  # "Irish fiddle tune" names a genre, not an instrument
+        s = s.replace(phrase, " ")
+    s = _GENRE_TERMS_RE.sub(" ", s)
+    for m in _INSTRUMENT_RE.finditer(s):
+        if _INSTRUMENT_NEGATION_RE.search(s[: m.start()]):
+            continue
+        name = m.group(1).lower()
+        if fx.instruments is None:
+            yield _v(name, "instrument", None)
+            continue
+        ok = name in fx.instrument_aliases or any(name in inst.lower() for inst in fx.instruments)
+        yield _v(name, "instrument", ok, f"instruments are {', '.join(fx.instruments)}")
+
+
+def _check_vocals(s: str, times: list[float], fx: FactIndex, tol: Tolerances) -> Iterable[Verdict]:
+    if _NEGATED_VOCALS_RE.search(s):
+        yield _v("instrumental", "vocals", None if fx.vocals is None else not fx.vocals, "the track has vocals")
+    elif _VOCALS_RE.search(s):
+        yield _v("vocals", "vocals", None if fx.vocals is None else fx.vocals, "the track is instrumental")
+    if not _LYRIC_CONTEXT_RE.search(s):
+        return
+    for m in _QUOTED_RE.finditer(s):
+        word = m.group(1).lower()
+        if fx.lyric_words is None:
+            yield _v(word, "lyric", None)
+        elif times and fx.words:
+            lo, hi = min(times) - tol.time_s, max(times) + tol.time_s
+            yield _v(word, "lyric", any(w.lower().strip(".,!?") == word and b >= lo and a <= hi for a, b, w in fx.words),
+                     f"{word!r} is not sung near {min(times):.1f} s")
+        else:
+            yield _v(word, "lyric", word in fx.lyric_words, f"{word!r} is not in the lyrics")
+
+
+def _check_loudness(s: str, fx: FactIndex, tol: Tolerances) -> Iterable[Verdict]:
+    for m in _LUFS_RE.finditer(s):
+        yield _v(m.group(0), "loudness", None if fx.lufs is None else abs(float(m.group(1)) - fx.lufs) <= tol.lufs,
+                 f"loudness is {fx.lufs} LUFS")
+
+
+# ------------------------------------------------------------------ public API
+
+def check_sentence(s: str, fx: FactIndex, tol: Tolerances) -> list[Verdict]:
+    attributed = bool(_ATTRIBUTED_RE.search(s))
+    times = _times(s)
+    out: list[Verdict] = []
+    if s.rstrip().endswith("?") and _YES_NO_RE.match(s):
+        # "Is it in D major?" asserts nothing but the times it names.
+        return list(_check_times(s, times, fx, tol))
+    if "bpm" in s.lower() or "beats per" in s.lower():
+        out += _check_tempo(s, times, fx, tol, attributed)
+    out += _check_key(s, fx, attributed)
+    if "/" in s or _METER_HINT_RE.search(s):
+        out += _check_meter(s, fx)
+    out += _check_chords(s, times, fx, tol, attributed)
+    out += _check_times(s, times, fx, tol)
+    out += _check_sections(s, fx, tol)
+    out += _check_instruments(s, fx)
+    out += _check_vocals(s, times, fx, tol)
+    if "LUFS" in s.upper():
+        out += _check_loudness(s, fx, tol)
     return out
+
+
+def check_text(text: str, facts: Mapping | FactIndex, tags: Mapping | None = None, tol: Tolerances | None = None,
+               bpm_tolerance: float | None = None) -> list[Verdict]:
+    """Verdicts for every claim in `text`. `facts` may be a prebuilt `FactIndex` (faster for many texts)."""
+    tol = tol or Tolerances()
+    if bpm_tolerance is not None:
+        tol = Tolerances(**{**asdict(tol), "bpm_relative": bpm_tolerance})
+    fx = facts if isinstance(facts, FactIndex) else FactIndex.build(facts, tags)
+    return [v for s in sentences(text) for v in check_sentence(s, fx, tol)]
 
 
 def score(verdicts: list[Verdict]) -> float:
@@ -51,5 +419,49 @@ def score(verdicts: list[Verdict]) -> float:
     return 1.0 if not checkable else sum(v.verdict == "supported" for v in checkable) / len(checkable)
 
 
+def contradicted(verdicts: list[Verdict]) -> list[Verdict]:
+    return [v for v in verdicts if v.verdict == "contradicted"]
+
+
+def repair(text: str, fx: FactIndex, tol: Tolerances | None = None, min_kept: float = 0.7) -> str | None:
+    """Drop the sentences that contradict the facts; None when too little would be left to keep."""
+    tol = tol or Tolerances()
+    parts = sentences(text)
+    kept = [s for s in parts if not contradicted(check_sentence(s, fx, tol))]
+    if not parts or len(kept) / len(parts) < min_kept:
+        return None
+    return " ".join(kept)
+
+
 def as_dicts(verdicts: list[Verdict]) -> list[dict]:
     return [asdict(v) for v in verdicts]
+
+
+@dataclass
+class Report:
+    """Running statistics of a filtering pass (written as `factcheck_report.json`)."""
+
+    items: int = 0
+    kept: int = 0
+    repaired: int = 0
+    dropped: int = 0
+    claims: Counter = field(default_factory=Counter)          # (kind, verdict) -> n
+    drop_reasons: Counter = field(default_factory=Counter)
+    factuality: list[float] = field(default_factory=list)
+
+    def add(self, verdicts: list[Verdict], outcome: str, reason: str | None = None) -> None:
+        self.items += 1
+        setattr(self, outcome, getattr(self, outcome) + 1)
+        self.factuality.append(score(verdicts))
+        for v in verdicts:
+            self.claims[f"{v.kind}:{v.verdict}"] += 1
+        if reason:
+            self.drop_reasons[reason] += 1
+
+    def as_dict(self) -> dict:
+        f = sorted(self.factuality)
+        return {
+            "items": self.items, "kept": self.kept, "repaired": self.repaired, "dropped": self.dropped,
+            "mean_factuality": round(sum(f) / len(f), 4) if f else None,
+            "claims": dict(sorted(self.claims.items())), "drop_reasons": dict(self.drop_reasons.most_common()),
+        }

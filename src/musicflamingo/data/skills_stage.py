@@ -1,21 +1,34 @@
-"""`mf_skills`: captions and multiple-choice QA from MIR facts, split by track.
+"""`mf_skills`: surface captions, rich captions and five-skill QA from MIR facts, fact-checked and split by track.
 
-Outputs (under `data/mf_skills/`): `train.jsonl` and `heldout.jsonl`
-(Audio Flamingo conversation records), `factcheck.jsonl` (per-item claim
-verdicts) and `quarantine.jsonl` (items dropped by the fact checker).
+Outputs (under `data/mf_skills/`):
+- `train.jsonl`, `heldout.jsonl`: Audio Flamingo conversation records (tasks `caption`, `mcq`, `open`);
+- `segments.jsonl`: the surface caption of every 30 s window;
+- `factcheck.jsonl`: per-item factuality and claim verdicts; `factcheck_report.json`: statistics;
+- `quarantine.jsonl`: every item or track that was dropped, with its reason;
+- `structured.jsonl`: per-track structured ground truth (the structured-thinking reward uses it);
+- `README.md` + `plots/*.png`: the dataset card.
+
+The writer is `cfg.llm.backend` (builtin, openai, transformers). LLM replies
+are cached by prompt hash under `.cache/mf_skills/llm`, so an interrupted run
+resumes without asking the server again. A caption that contradicts the facts
+is repaired by dropping the contradicting sentences (when `skills.repair`)
+or dropped; a QA item whose answer contradicts the facts is dropped.
 """
 
 from __future__ import annotations
 
 import random
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
 
-from musicflamingo.data import builtin_writer, factcheck
+from musicflamingo.data import factcheck as fc
+from musicflamingo.data.card import write_card
 from musicflamingo.data.formats import conversation
 from musicflamingo.data.split import heldout_ids
 from musicflamingo.data.structured import structured_truth
-from musicflamingo.io import read_jsonl, write_jsonl
+from musicflamingo.io import read_jsonl, write_json, write_jsonl
+from musicflamingo.llm import LLMError, make_writer
 from musicflamingo.stage import StageContext
 
 
@@ -23,44 +36,115 @@ def _rng(seed: int, track_id: str) -> random.Random:
     return random.Random(f"{seed}-{track_id}")
 
 
+def _llm_cfg(cfg: DictConfig, ctx: StageContext):
+    llm = OmegaConf.to_container(cfg.llm, resolve=True)
+    if llm.get("backend") != "builtin" and not llm.get("cache_dir"):
+        llm["cache_dir"] = str(ctx.cache_dir / "llm")
+    return OmegaConf.create(llm)
+
+
 def run_mf_skills(cfg: DictConfig, ctx: StageContext) -> dict:
-    if cfg.llm.backend != "builtin":
-        raise NotImplementedError(f"llm.backend={cfg.llm.backend!r}: only the built-in writer is available in this version")
+    s = cfg.skills
+    writer = make_writer(_llm_cfg(cfg, ctx))
+    tol = fc.Tolerances.from_cfg(s.get("factcheck"))
+    repair = bool(s.get("repair", True))
     tracks = {t["id"]: t for t in read_jsonl(ctx.input("raw_audio") / "tracks.jsonl")}
     facts_by_id = {f["track_id"]: f for f in read_jsonl(ctx.input("mir_metadata") / "tracks.jsonl")}
-    held = heldout_ids(sorted(facts_by_id), cfg.skills.heldout_fraction, cfg.skills.min_heldout_tracks)
-    train, heldout, checks, dropped, structured = [], [], [], [], []
-    for tid, facts in facts_by_id.items():
+    held = heldout_ids(sorted(facts_by_id), s.heldout_fraction, s.min_heldout_tracks)
+    train, heldout, checks, dropped, structured, segments = [], [], [], [], [], []
+    report = fc.Report()
+    for tid, facts in tqdm(facts_by_id.items(), desc="mf_skills", unit="track", disable=None):
         track, rng = tracks[tid], _rng(cfg.seed, tid)
         tags = track.get("tags", {})
+        fx = fc.FactIndex.build(facts, tags)
+        split = "heldout" if tid in held else "train"
         # Per-track structured ground truth (unknown stays None): the caption reward and caption eval use it.
-        structured.append({"track_id": tid, "split": "heldout" if tid in held else "train", "truth": structured_truth(facts, tags)})
-        text = builtin_writer.caption(facts, tags, rng)
-        records = [conversation(f"{tid[:12]}-caption", track, rng.choice(builtin_writer.CAPTION_PROMPTS), text, "caption", skill="caption", fact_ids=["tempo_bpm", "key", "time_signature", "chords"])]
-        for k, item in enumerate(builtin_writer.mcq_items(facts, tags, rng)[: cfg.skills.qa_per_track]):
-            records.append(conversation(
-                f"{tid[:12]}-mcq{k}", track, item["prompt"], f"({item['answer_letter']}) {item['answer']}", "mcq",
-                options=item["options"], answer=item["answer"], answer_letter=item["answer_letter"], fact_ids=item["fact_ids"], skill=item["skill"],
-            ))
-        for rec in records:
-            verdicts = factcheck.check_text(rec.conversations[1].value, facts)
-            fscore = factcheck.score(verdicts)
-            checks.append({"id": rec.id, "factuality": fscore, "claims": factcheck.as_dicts(verdicts)})
-            if fscore < 1.0:
-                dropped.append({"id": rec.id, "reason": "contradicts MIR facts", "claims": factcheck.as_dicts(verdicts)})
-                continue
-            (heldout if tid in held else train).append(rec.dump())
+        structured.append({"track_id": tid, "split": split, "truth": structured_truth(facts, tags), "tags": tags})
+        records: list[tuple[object, str]] = []
+        try:
+            surface = writer.surface_captions(facts, tags, rng, ctx.root / track["path"])
+            segments += [{"track_id": tid, "index": i, "caption": c} for i, c in enumerate(surface)]
+            text = writer.caption(facts, tags, rng, surface)
+            records.append((conversation(f"{tid[:12]}-caption", track, rng.choice(_caption_prompts()), text, "caption", skill="caption",
+                                         fact_ids=["tempo_bpm", "key", "time_signature", "chords", "sections", "tags"]), text))
+        except (LLMError, ValueError, KeyError) as exc:
+            dropped.append({"id": f"{tid[:12]}-caption", "track_id": tid, "reason": f"caption: {getattr(exc, 'reason', exc)}"})
+            report.add([], "dropped", "writer error")
+        try:
+            items, rejected = writer.qa(facts, tags, rng)
+        except LLMError as exc:
+            items, rejected = [], [{"index": None, "reason": exc.reason}]
+        for r in rejected:
+            dropped.append({"id": f"{tid[:12]}-qa", "track_id": tid, "reason": f"qa: {r['reason']}", "item": r.get("item")})
+            report.add([], "dropped", "invalid QA reply")
+        mcq = _balanced([it for it in items if it["task"] == "mcq"], s.mcq_per_track)
+        opn = _balanced([it for it in items if it["task"] == "open"], s.open_per_track)
+        for k, item in enumerate(mcq + opn):
+            extra = {"options": item.get("options"), "answer_letter": item.get("answer_letter")} if item["task"] == "mcq" else {}
+            reply = f"({item['answer_letter']}) {item['answer']}" if item["task"] == "mcq" else item["answer"]
+            rec = conversation(f"{tid[:12]}-{item['task']}{k}", track, item["prompt"], reply, item["task"], answer=item["answer"],
+                               fact_ids=item["fact_ids"], skill=item["skill"], qtype=item.get("qtype"), **extra)
+            # The question is checked with the answer: a false premise ("the chorus at 0:45") is a contradiction too.
+            records.append((rec, f"{item['question']} {item['answer']}"))
+        for rec, text in records:
+            verdicts = fc.check_text(text, fx, tol=tol)
+            fscore = fc.score(verdicts)
+            row = {"id": rec.id, "track_id": tid, "task": rec.task, "skill": rec.skill, "factuality": fscore, "claims": fc.as_dicts(verdicts)}
+            if fscore < tol.min_factuality:
+                fixed = fc.repair(text, fx, tol) if repair and rec.task == "caption" else None
+                if fixed is None:
+                    reason = "contradicts MIR facts: " + "; ".join(f"{v.kind} {v.claim!r} ({v.reason})" for v in fc.contradicted(verdicts)[:3])
+                    dropped.append({"id": rec.id, "track_id": tid, "reason": reason, "claims": fc.as_dicts(fc.contradicted(verdicts))})
+                    report.add(verdicts, "dropped", "contradicts facts: " + ",".join(sorted({v.kind for v in fc.contradicted(verdicts)})))
+                    checks.append({**row, "outcome": "dropped"})
+                    continue
+                rec.conversations[1].value = fixed
+                row["repaired_from"] = text
+                report.add(verdicts, "repaired")
+                checks.append({**row, "outcome": "repaired"})
+            else:
+                report.add(verdicts, "kept")
+                checks.append({**row, "outcome": "kept"})
+            (heldout if split == "heldout" else train).append(rec.dump())
     write_jsonl(ctx.out / "train.jsonl", train)
     write_jsonl(ctx.out / "heldout.jsonl", heldout)
+    write_jsonl(ctx.out / "segments.jsonl", segments)
     write_jsonl(ctx.out / "factcheck.jsonl", checks)
     write_jsonl(ctx.out / "structured.jsonl", structured)
     write_jsonl(ctx.out / "quarantine.jsonl", dropped)
-    words = [len(r["conversations"][1]["value"].split()) for r in train + heldout if r["task"] == "caption"]
-    return {
+    write_json(ctx.out / "factcheck_report.json", report.as_dict())
+    rows = train + heldout
+    words = [len(r["conversations"][1]["value"].split()) for r in rows if r["task"] == "caption"]
+    summary = {
+        "writer": writer.name,
         "train_items": len(train),
         "heldout_items": len(heldout),
         "heldout_tracks": len(held),
-        "mcq_items": sum(r["task"] == "mcq" for r in train + heldout),
+        "mcq_items": sum(r["task"] == "mcq" for r in rows),
+        "open_items": sum(r["task"] == "open" for r in rows),
         "mean_caption_words": round(sum(words) / max(len(words), 1), 1),
-        "dropped_by_factcheck": len(dropped),
+        "dropped_by_factcheck": report.dropped,
+        "repaired_by_factcheck": report.repaired,
+        "mean_factuality": report.as_dict()["mean_factuality"],
     }
+    write_card(ctx.out, "mf_skills", rows, checks, dropped, summary)
+    return summary
+
+
+def _balanced(items: list[dict], limit: int) -> list[dict]:
+    """At most `limit` items, taken round-robin over the skill families so no family is crowded out."""
+    by_skill: dict[str, list[dict]] = {}
+    for it in items:
+        by_skill.setdefault(it["skill"], []).append(it)
+    out: list[dict] = []
+    while len(out) < limit and any(by_skill.values()):
+        for queue in by_skill.values():
+            if queue and len(out) < limit:
+                out.append(queue.pop(0))
+    return out
+
+
+def _caption_prompts() -> list[str]:
+    from musicflamingo.data.builtin_writer import CAPTION_PROMPTS
+
+    return CAPTION_PROMPTS

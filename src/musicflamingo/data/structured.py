@@ -25,7 +25,8 @@ LLM judge); `match_category` parses them back. Formats:
     Lyric Themes     facts.lyric_themes, else facts.lyrics (the transcript)
     Theory           "D, A, G, Bm"              (the THEORY_TOP_K chords with most
                                                  total duration, no-chord excluded)
-    Mix Notes        facts.mix_notes (text) — our MIR facts have none
+    Mix Notes        facts.mix_notes (text), else "bright spectrum, compressed dynamic range"
+                     from facts.brightness_hz and facts.loudness_range_lu (both needed)
     Dynamics         "-14.2 LUFS" (facts.loudness_lufs), else facts.dynamics (text)
 
 Matching rules (`match_category`), all case-insensitive unless said:
@@ -584,10 +585,22 @@ def _structure_truth(sections) -> str | None:
         return None
     labels = []
     for s in sections:
-        label = s if isinstance(s, str) else (s.get("label") or s.get("name")) if isinstance(s, Mapping) else None
+        if isinstance(s, (list, tuple)) and len(s) >= 3:  # the MIR contract: [start_s, end_s, label]
+            label = s[2]
+        else:
+            label = s if isinstance(s, str) else (s.get("label") or s.get("name")) if isinstance(s, Mapping) else None
         if isinstance(label, str) and label.strip():
             labels.append(label.strip())
     return " - ".join(labels) or None
+
+
+def _mix_truth(brightness_hz, loudness_range_lu) -> str | None:
+    """Mix notes from DSP descriptors: spectral balance (centroid) and dynamic range (LRA); None unless both are known."""
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in (brightness_hz, loudness_range_lu)):
+        return None
+    tone = "bright" if brightness_hz > 2500 else "warm" if brightness_hz < 1200 else "balanced"
+    rng = "compressed" if loudness_range_lu < 5 else "wide" if loudness_range_lu > 12 else "moderate"
+    return f"{tone} spectrum, {rng} dynamic range"
 
 
 def structured_truth(facts: Mapping | None, tags: Mapping | None) -> dict[str, str | None]:
@@ -610,7 +623,7 @@ def structured_truth(facts: Mapping | None, tags: Mapping | None) -> dict[str, s
     truth["Vocal Character"] = "instrumental" if vocals is False else _as_text(vocals)
     truth["Lyric Themes"] = _as_text(facts.get("lyric_themes")) or _as_text(facts.get("lyrics"))
     truth["Theory"] = _theory_truth(facts.get("chords"))
-    truth["Mix Notes"] = _as_text(facts.get("mix_notes"))
+    truth["Mix Notes"] = _as_text(facts.get("mix_notes")) or _mix_truth(facts.get("brightness_hz"), facts.get("loudness_range_lu"))
     lufs = facts.get("loudness_lufs")
     if isinstance(lufs, (int, float)) and not isinstance(lufs, bool) and math.isfinite(lufs):
         truth["Dynamics"] = f"{float(lufs):.1f} LUFS"

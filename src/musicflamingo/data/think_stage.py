@@ -1,48 +1,169 @@
-"""`mf_think`: chain-of-thought samples for a subset of MF-Skills training QA.
+"""`mf_think`: verified chains of thought for the hard MF-Skills training questions.
 
-Each reasoning step is fact-checked against the MIR facts; samples with more
-than `think.max_bad_step_fraction` contradicted steps are dropped, and the
-verdict of every step is stored. Held-out tracks never reach this stage.
+1. Select: every multiple-choice training item that is *hard* — the MIR tools
+   disagree on the fact it asks about (`per_tool`, `tempo_alternatives`,
+   `key_alternatives`), the fact's confidence is low, or the question needs
+   several hops (Roman numerals, cadences, a chord or word at a time,
+   comparisons) — plus a seeded random share (`think.fraction`) of the rest.
+2. Generate `<think>...</think><answer>...</answer>` with the configured writer.
+3. Split into steps and fact-check each step. A step whose only errors are
+   a wrong number or name that the facts give (tempo, key, meter) is rewritten
+   with the fact; a sample with more than `think.max_bad_step_fraction`
+   erroneous steps is dropped; a remaining step that still contradicts the
+   facts is removed. Every step's verdict is stored.
+Held-out tracks never reach this stage (it reads `mf_skills/train.jsonl` only).
 """
 
 from __future__ import annotations
 
 import random
+import re
 
 from omegaconf import DictConfig
+from tqdm import tqdm
 
-from musicflamingo.data import builtin_writer, factcheck
+from musicflamingo.data import factcheck as fc
+from musicflamingo.data.builtin_writer import think_from_steps
+from musicflamingo.data.card import write_card
 from musicflamingo.data.formats import conversation, is_well_tagged
-from musicflamingo.io import read_jsonl, write_jsonl
+from musicflamingo.data.skills_stage import _llm_cfg
+from musicflamingo.io import read_jsonl, write_json, write_jsonl
+from musicflamingo.llm import LLMError, make_writer
 from musicflamingo.stage import StageContext
+
+MULTI_HOP = {"roman_numeral", "cadence", "cadence_time", "chord_at_time", "compare_halves", "section_start", "word_at_time", "longest_section"}
+LOW_CONFIDENCE = 0.6
+_REWRITABLE = {"tempo", "key", "meter"}
+
+
+def hardness(item: dict, facts: dict) -> list[str]:
+    """Why an item is hard (empty when it is not)."""
+    why = []
+    fids = set(item.get("fact_ids") or [])
+    per_tool = [v for v in (facts.get("per_tool") or {}).values() if isinstance(v, dict)]
+    if "tempo_bpm" in fids:
+        tempi = [v["tempo_bpm"] for v in per_tool if v.get("tempo_bpm")] + list(facts.get("tempo_alternatives") or [])
+        if any(abs(t - facts["tempo_bpm"]) > 0.04 * facts["tempo_bpm"] for t in tempi):
+            why.append("tools disagree on tempo")
+        if (facts.get("tempo_confidence") or 1.0) < LOW_CONFIDENCE:
+            why.append("low tempo confidence")
+    if "key" in fids:
+        keys = {v["key"] for v in per_tool if v.get("key")} | {k[0] if isinstance(k, (list, tuple)) else k for k in facts.get("key_alternatives") or []}
+        if keys - {facts["key"]}:
+            why.append("tools disagree on key")
+        if (facts.get("key_confidence") or 1.0) < LOW_CONFIDENCE:
+            why.append("low key confidence")
+    if item.get("qtype") in MULTI_HOP:
+        why.append("multi-hop question")
+    return why
+
+
+def rewrite_step(step: str, verdicts: list[fc.Verdict], facts: dict) -> str | None:
+    """Correct a step whose only errors are a tempo, key or meter the facts state; None if it has other errors."""
+    bad = fc.contradicted(verdicts)
+    if not bad or any(v.kind not in _REWRITABLE for v in bad):
+        return None
+    out = step
+    for v in bad:
+        if v.kind == "tempo":
+            out = re.sub(re.escape(v.claim), f"{facts['tempo_bpm']:.0f} BPM", out, count=1)
+        elif v.kind == "key":
+            tonic, mode = v.claim.split()
+            alts = [tonic] + [n for n, pc in (("C#", "Db"), ("Eb", "D#"), ("F#", "Gb"), ("Ab", "G#"), ("Bb", "A#")) if pc == tonic or n == tonic]
+            for name in alts:
+                out, n = re.subn(rf"\b{re.escape(name)}(\s|-)+{mode}\b", facts["key"], out, count=1)
+                if n:
+                    break
+        elif v.kind == "meter" and facts.get("time_signature") not in (None, "unknown"):
+            out = re.sub(r"\b\d{1,2}/\d{1,2}\b", facts["time_signature"], out, count=1)
+    return out
+
+
+def verify_steps(steps: list[str], fx: fc.FactIndex, facts: dict, tol: fc.Tolerances) -> tuple[list[str], list[dict], int]:
+    """(released steps, per-step verdict rows, number of erroneous steps before rewriting)."""
+    released, rows, n_bad = [], [], 0
+    for step in steps:
+        verdicts = fc.check_text(step, fx, tol=tol)
+        row = {"step": step, "contradicted": bool(fc.contradicted(verdicts)), "claims": fc.as_dicts(verdicts), "outcome": "kept"}
+        if row["contradicted"]:
+            n_bad += 1
+            fixed = rewrite_step(step, verdicts, facts)
+            if fixed is not None and not fc.contradicted(fc.check_text(fixed, fx, tol=tol)):
+                row.update(outcome="rewritten", rewritten=fixed)
+                released.append(fixed)
+            else:
+                row["outcome"] = "removed"
+        else:
+            released.append(step)
+        rows.append(row)
+    return released, rows, n_bad
 
 
 def run_mf_think(cfg: DictConfig, ctx: StageContext) -> dict:
+    t = cfg.think
+    writer = make_writer(_llm_cfg(cfg, ctx))
+    tol = fc.Tolerances.from_cfg(cfg.skills.get("factcheck"))
     facts_by_id = {f["track_id"]: f for f in read_jsonl(ctx.input("mir_metadata") / "tracks.jsonl")}
+    tags_by_id = {r["track_id"]: r.get("tags", {}) for r in read_jsonl(ctx.input("mf_skills") / "structured.jsonl")}
     items = [r for r in read_jsonl(ctx.input("mf_skills") / "train.jsonl") if r["task"] == "mcq"]
     rng = random.Random(cfg.seed)
     rng.shuffle(items)
-    chosen = items[: max(1, round(len(items) * cfg.think.fraction))] if items else []
-    samples, dropped = [], []
-    for rec in chosen:
-        facts = facts_by_id[rec["track_id"]]
+    hard = {r["id"]: hardness(r, facts_by_id[r["track_id"]]) for r in items}
+    rest = [r for r in items if not hard[r["id"]]]
+    chosen = [r for r in items if hard[r["id"]]] + rest[: round(len(rest) * t.fraction)]
+    samples, dropped, checks = [], [], []
+    n_rewritten = n_removed = 0
+    for rec in tqdm(chosen, desc="mf_think", unit="item", disable=None):
+        facts, tags = facts_by_id[rec["track_id"]], tags_by_id.get(rec["track_id"], {})
+        fx = fc.FactIndex.build(facts, tags)
         question = rec["conversations"][0]["value"].removeprefix("<sound>\n")
-        item = {"prompt": question, "answer": rec["answer"], "answer_letter": rec["answer_letter"], "fact_ids": rec["fact_ids"]}
-        made = builtin_writer.think_sample(item, facts, {})
-        if made is None:
+        item = {"prompt": question, "answer": rec["answer"], "answer_letter": rec["answer_letter"], "fact_ids": rec["fact_ids"], "qtype": rec.get("qtype")}
+        try:
+            steps = writer.think_steps(item, facts, tags)
+        except LLMError as exc:
+            dropped.append({"id": rec["id"], "reason": f"writer: {exc.reason}"})
+            continue
+        if not steps:
             dropped.append({"id": rec["id"], "reason": "no reasoning chain for this question type"})
             continue
-        human, gpt, steps = made
-        verdicts = [factcheck.check_text(s, facts) for s in steps]
-        bad = [any(v.verdict == "contradicted" for v in vs) for vs in verdicts]
-        if sum(bad) / len(steps) > cfg.think.max_bad_step_fraction or not is_well_tagged(gpt):
-            dropped.append({"id": rec["id"], "reason": f"{sum(bad)}/{len(steps)} steps contradict the facts" if any(bad) else "malformed think/answer tags"})
+        released, step_rows, n_bad = verify_steps(steps, fx, facts, tol)
+        frac = n_bad / len(steps)
+        checks.append({"id": rec["id"], "factuality": 1 - frac, "steps": len(steps), "bad_steps": n_bad})
+        if frac > t.max_bad_step_fraction:
+            dropped.append({"id": rec["id"], "reason": f"{n_bad}/{len(steps)} steps contradict the facts", "step_verdicts": step_rows})
             continue
+        if not released:
+            dropped.append({"id": rec["id"], "reason": "no step survived the fact check", "step_verdicts": step_rows})
+            continue
+        human, gpt = think_from_steps(item, released)
+        if not is_well_tagged(gpt):
+            dropped.append({"id": rec["id"], "reason": "malformed think/answer tags"})
+            continue
+        n_rewritten += sum(r["outcome"] == "rewritten" for r in step_rows)
+        n_removed += sum(r["outcome"] == "removed" for r in step_rows)
         track = {"path": rec["sound"], "duration_s": rec["duration"], "id": rec["track_id"]}
-        conv = conversation(f"{rec['id']}-think", track, human, gpt, "think", options=rec["options"], answer=rec["answer"], answer_letter=rec["answer_letter"], fact_ids=rec["fact_ids"], skill=rec.get("skill"))
+        conv = conversation(f"{rec['id']}-think", track, human, gpt, "think", options=rec["options"], answer=rec["answer"],
+                            answer_letter=rec["answer_letter"], fact_ids=rec["fact_ids"], skill=rec.get("skill"), qtype=rec.get("qtype"))
         row = conv.dump()
-        row["step_verdicts"] = [{"step": s, "contradicted": b, "claims": factcheck.as_dicts(v)} for s, b, v in zip(steps, bad, verdicts)]
+        row["hard_because"] = hard[rec["id"]]
+        row["step_verdicts"] = step_rows
         samples.append(row)
     write_jsonl(ctx.out / "train.jsonl", samples)
     write_jsonl(ctx.out / "quarantine.jsonl", dropped)
-    return {"samples": len(samples), "candidates": len(chosen), "dropped": len(dropped)}
+    summary = {
+        "writer": writer.name, "samples": len(samples), "candidates": len(chosen),
+        "hard_candidates": sum(bool(hard[r["id"]]) for r in chosen), "dropped": len(dropped),
+        "steps_rewritten": n_rewritten, "steps_removed": n_removed,
+    }
+    write_json(ctx.out / "factcheck_report.json", {**summary, "drop_reasons": _count(d["reason"] for d in dropped)})
+    write_card(ctx.out, "mf_think", samples, checks, dropped, summary)
+    return summary
+
+
+def _count(reasons) -> dict:
+    from collections import Counter
+
+    return dict(Counter(re.sub(r"\d+/\d+", "n/m", r) for r in reasons).most_common())
+
+
+__all__ = ["run_mf_think", "hardness", "rewrite_step", "verify_steps"]

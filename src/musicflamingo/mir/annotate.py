@@ -1,25 +1,29 @@
 """Annotate many tracks: parallel over the cores, bounded per track in time,
 cached per track by content hash + MIR config hash.
 
-A killed run keeps every finished track in the cache; the rerun computes
-only the rest. A track whose tools fail or time out becomes a quarantine row
-with the reason, and the run goes on.
+`analyse` runs every tool once on one decoded signal, keeps each tool's own
+estimates under `per_tool`, and fuses them into the facts. A killed run
+keeps every finished track in the cache; the rerun computes only the rest.
+A track whose tools fail or time out becomes a quarantine row with the
+reason, and the run goes on.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from musicflamingo.io import JsonCache
-from musicflamingo.mir import tools
+from musicflamingo.mir import features, fuse, tools
 
-# Settings that change *how* facts are computed; jobs/timeouts do not.
-CACHE_IRRELEVANT = ("jobs", "track_timeout_s")
+# Settings that change *how* facts are computed stay in the cache key; these do not.
+CACHE_IRRELEVANT = ("jobs", "track_timeout_s", "timeout_per_audio_s")
 
 
 @dataclass
@@ -30,36 +34,168 @@ class Item:
     duration_s: float
 
 
-def _window_facts(facts: dict, start: float, end: float) -> dict:
+class _Clock:
+    """Seconds spent per tool, reported in the facts (`timings_s`) for the benchmark."""
+
+    def __init__(self):
+        self.spent: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.spent[name] = round(self.spent.get(name, 0.0) + now - self._t, 4)
+        self._t = now
+
+
+def _in(spans: list[list], start: float, end: float) -> list[list]:
+    return [[round(max(s, start), 3), round(min(e, end), 3), lab] for s, e, lab in spans if e > start and s < end]
+
+
+def _window_facts(facts: dict, ff: dict, chroma_c, chroma_fps: float, stereo, sr: int, start: float, end: float, mir: dict) -> dict:
+    """The same facts restricted to [start, end)."""
     beats = [b for b in facts["beats"] if start <= b < end]
-    ibi = [b - a for a, b in zip(beats, beats[1:])]
-    tempo = round(60.0 / sorted(ibi)[len(ibi) // 2], 2) if ibi else None
-    chords = [[max(s, start), min(e, end), lab] for s, e, lab in facts["chords"] if e > start and s < end]
-    return {"start_s": start, "end_s": end, "tempo_bpm": tempo, "num_beats": len(beats), "chords": chords}
+    ibi = np.diff(beats)
+    local = 60.0 / float(np.median(ibi)) if len(ibi) else None
+    tempo = facts["tempo_bpm"]
+    if local and tempo:  # the window's own tempo at the track's metrical level
+        tempo = round(local * (tempo / facts["per_tool"]["madmom"]["tempo_bpm"]) if facts["per_tool"]["madmom"]["tempo_bpm"] else local, 2)
+    key = facts["key"]
+    if chroma_c is not None and len(chroma_c):
+        window_keys = features.section_keys([[start, end, "w"]], chroma_c, chroma_fps, facts["key"], mir["sections"])
+        key = window_keys[0][2] if window_keys else key
+    lufs = None
+    seg = stereo[int(start * sr) : int(end * sr)]
+    if len(seg) > 3 * sr:  # EBU R128 needs at least one 3 s short-term window
+        lufs = tools.loudness(seg, sr)["loudness_lufs"]
+    frames = slice(int(start * features.FPS), int(end * features.FPS))
+    words = [w for w in facts["words"] if start <= w[0] < end]
+    return {
+        "start_s": round(start, 3),
+        "end_s": round(end, 3),
+        "tempo_bpm": tempo if local else None,
+        "num_beats": len(beats),
+        "key": key,
+        "chords": _in(facts["chords"], start, end),
+        "sections": _in(facts["sections"], start, end),
+        "loudness_lufs": lufs,
+        "brightness_hz": features.brightness_hz({k: v[frames] for k, v in ff.items() if k in ("centroid", "rms")}) if len(ff["rms"][frames]) else None,
+        "onset_density": round(sum(1 for t in facts["_onsets"] if start <= t < end) / max(end - start, 1e-9), 3),
+        "vocals": bool(words) or (facts["vocals"] and features.vocal_score({"mel": ff["mel"][frames]}) >= mir["vocals"]["threshold"]),
+        "words": words,
+        "lyrics": " ".join(w[2] for w in words),
+    }
 
 
 def analyse(item: Item, mir: dict) -> dict:
-    """All facts for one track. Runs inside a worker process."""
+    """All facts for one track. Runs inside a worker process; raises on a tool failure."""
+    from madmom.audio.signal import Signal
+
+    from musicflamingo.audio import validate
+
+    clock = _Clock()
+    v = mir["validate"]
+    decoded = validate.decode(Path(item.path), v["decode_timeout_s"], v["max_file_bytes"])  # raises Rejected(reason)
+    validate.check_signal(decoded, v["min_duration_s"], v["max_duration_s"], v["silence_dbfs"], v["max_clipped_fraction"])
     sr = int(mir["sample_rate"])
-    audio = tools.load_mono(item.path, sr)
-    duration = len(audio) / sr
-    rhythm = tools.rhythm(audio, sr, tuple(mir["beats"]["beats_per_bar"]), mir["beats"]["min_bpm"], mir["beats"]["max_bpm"])
+    mono = tools.resample(decoded.samples, decoded.sample_rate, sr)
+    chordino_sr = min(decoded.sample_rate, int(mir["chordino_sample_rate"]))
+    chordino_in = tools.resample(decoded.samples, decoded.sample_rate, chordino_sr)
+    del decoded
+    # EBU R128 on the mono mix played on both channels (essentia's meter takes a stereo pair).
+    stereo = np.repeat(mono[:, None], 2, axis=1)
+    duration = len(mono) / sr
+    signal = Signal(mono, sample_rate=sr, num_channels=1)
+    clock.lap("decode")
+
+    b = mir["beats"]
+    mm = tools.madmom_rhythm(signal, tuple(b["beats_per_bar"]), b["min_bpm"], b["max_bpm"])
+    mm.pop("beat_activation")
+    clock.lap("madmom")
+    ess_rhythm = tools.essentia_rhythm(mono) if mir["tempo"]["essentia"] else {}
+    ess_keys = tools.essentia_keys(mono, sr, list(mir["key"]["profiles"]))
+    clock.lap("essentia")
+    cnn_key = tools.madmom_key(signal)
+    clock.lap("madmom_key")
+    mc = tools.madmom_chords(signal)
+    clock.lap("madmom_chords")
+    chordino = tools.chordino(chordino_in, chordino_sr, duration)
+    clock.lap("chordino")
+    ff = features.frame_features(mono, sr)
+    loud = tools.loudness(stereo, sr)
+    clock.lap("features")
+
+    chroma_c = fuse.chroma_c(mc["chroma"])
+    chroma_fps = 10.0  # madmom's deep chroma frame rate
+    ternary = fuse.beat_subdivision(ff["onset_env"], features.FPS, mm["beats"])
+    tempo = fuse.tempo(mm["tempo_bpm"], ess_rhythm.get("tempo_bpm"), ternary, mir["fusion"]["tempo"])
+    key = fuse.key(cnn_key, ess_keys, chroma_c.mean(axis=0) if len(chroma_c) else None, mir["fusion"]["key"])
+    tool_chords = {"chordino": chordino, "madmom_chords": mc["cnn_crf"], "madmom_deepchroma": mc["deep_chroma"]}
+    chords = fuse.chords(tool_chords, mir["fusion"]["chords"]["tool_weights"], mm["beats"], duration, key["key"], chroma_c, chroma_fps, mir["fusion"]["chords"])
+    bpb = mm["beats_per_bar"]
+    if bpb is None:
+        meter = "unknown"
+    elif ternary > mir["fusion"]["tempo"]["ternary_threshold"]:
+        meter = f"{3 * bpb}/8"  # compound meter: each tracked beat is a dotted quarter
+    else:
+        meter = f"{bpb}/4"
+    secs = features.sections(ff, chroma_c, chroma_fps, mm["downbeats"], duration, mir["sections"])
+    onsets = features.onset_times(ff)
+    vscore = features.vocal_score(ff)
+    clock.lap("fusion")
+
+    vocals = vscore >= mir["vocals"]["threshold"]
+    words: list[list] = []
+    if vocals and mir["asr"]["backend"] != "none":
+        from musicflamingo.mir import asr
+
+        words = asr.transcribe(mono, sr, mir["asr"])
+    clock.lap("asr")
+
+    n_bars = max(len(mm["downbeats"]), 1)
+    changes = sum(1 for a, c in zip(chords, chords[1:]) if a[2] != c[2])
     facts = {
         "track_id": item.track_id,
         "path": item.rel_path,
         "duration_s": round(duration, 3),
-        "tempo_bpm": rhythm["tempo_bpm"],
-        "tempo_confidence": rhythm["tempo_confidence"],
-        "time_signature": f"{rhythm['beats_per_bar']}/4" if rhythm["beats_per_bar"] else "unknown",
-        "beats": rhythm["beats"],
-        "downbeats": rhythm["downbeats"],
-        **tools.key(audio, sr, mir["key"]["profile"]),
-        "chords": tools.chords(audio, sr, duration),
-        "tools": tools.tool_versions(),
+        "tempo_bpm": tempo["tempo_bpm"] or 0.0,
+        "tempo_confidence": tempo["tempo_confidence"],
+        "tempo_alternatives": tempo["tempo_alternatives"],
+        "time_signature": meter,
+        "beats": mm["beats"],
+        "downbeats": mm["downbeats"],
+        "key": key["key"],
+        "key_confidence": key["key_confidence"],
+        "key_alternatives": key["key_alternatives"],
+        "chords": chords,
+        "harmonic_rhythm": round(changes / n_bars, 3) if mm["downbeats"] else None,
+        "sections": secs,
+        "section_keys": features.section_keys(secs, chroma_c, chroma_fps, key["key"], mir["sections"]),
+        **loud,
+        "brightness_hz": features.brightness_hz(ff),
+        "onset_density": round(len(onsets) / max(duration, 1e-9), 3),
+        "vocals": bool(vocals),
+        "vocal_score": vscore,
+        "lyrics": " ".join(w[2] for w in words),
+        "words": words,
+        "per_tool": {
+            "madmom": {"tempo_bpm": mm["tempo_bpm"], "beats": mm["beats"], "downbeats": mm["downbeats"], "beats_per_bar": bpb, "tempo_confidence": mm["tempo_confidence"]},
+            **({"essentia": {"tempo_bpm": ess_rhythm["tempo_bpm"], "beats": ess_rhythm["beats"]}} if ess_rhythm else {}),
+            **{f"essentia_{p}": {"key": k, "key_confidence": s} for p, (k, s) in ess_keys.items()},
+            "madmom_key": {"key": tools.index_key(int(np.argmax(cnn_key))), "key_confidence": round(float(np.max(cnn_key)), 3)},
+            "chroma_key": {"key": tools.index_key(int(np.argmax(fuse.chroma_key_scores(chroma_c.mean(axis=0))))) if len(chroma_c) else None},
+            "chordino": {"chords": chordino},
+            "madmom_chords": {"chords": mc["cnn_crf"]},
+            "madmom_deepchroma": {"chords": mc["deep_chroma"]},
+        },
+        "tools": tools.tool_versions() | {"asr": mir["asr"]["backend"]},
     }
-    seg = 30.0
+    facts["_onsets"] = onsets.tolist()
+    seg = float(mir["segment_s"])
     n = max(1, int(-(-duration // seg)))
-    facts["segments"] = [_window_facts(facts, i * seg, min((i + 1) * seg, duration)) for i in range(n)]
+    facts["segments"] = [_window_facts(facts, ff, chroma_c, chroma_fps, stereo, sr, i * seg, min((i + 1) * seg, duration), mir) for i in range(n)]
+    del facts["_onsets"]
+    clock.lap("segments")
+    facts["timings_s"] = clock.spent
     return facts
 
 
@@ -68,8 +204,15 @@ def cache_key(track_id: str, mir_hash: str) -> str:
 
 
 def annotate(items: list[Item], mir: dict, mir_hash: str, cache_dir: Path, jobs: int = 0, desc: str = "mir") -> tuple[list[dict], list[dict]]:
-    """Return (facts per track in input order, quarantine rows)."""
+    """Return (facts per track in input order, quarantine rows).
+
+    Each track runs in a pebble worker that is killed at its deadline
+    (`track_timeout_s` + `timeout_per_audio_s` x duration): that bounds every
+    tool call inside it, including C code that cannot be interrupted.
+    """
     from pebble import ProcessPool
+
+    from musicflamingo.audio import validate
 
     cache = JsonCache(cache_dir)
     results: dict[str, dict] = {}
@@ -82,22 +225,31 @@ def annotate(items: list[Item], mir: dict, mir_hash: str, cache_dir: Path, jobs:
         else:
             todo.append(it)
     jobs = jobs or os.cpu_count() or 1
-    timeout = float(mir.get("track_timeout_s", 300))
     bar = tqdm(total=len(items), initial=len(items) - len(todo), desc=desc, unit="track")
     if todo:
-        # pebble kills a worker that passes its timeout; concurrent.futures cannot.
-        with ProcessPool(max_workers=min(jobs, len(todo))) as pool:
-            futures = [(it, pool.schedule(analyse, args=(it, mir), timeout=timeout)) for it in todo]
-            for it, fut in futures:
+        # One worker per job, recycled after some tracks to return memory; pebble kills a worker past its timeout.
+        with ProcessPool(max_workers=min(jobs, len(todo)), max_tasks=int(mir.get("tasks_per_worker", 20))) as pool:
+            futures = {}
+            for it in todo:
+                timeout = float(mir.get("track_timeout_s", 300)) + float(mir.get("timeout_per_audio_s", 1.0)) * it.duration_s
+                futures[pool.schedule(analyse, args=(it, mir), timeout=timeout)] = (it, timeout)
+            from concurrent.futures import as_completed
+
+            for fut in as_completed(futures):
+                it, timeout = futures[fut]
                 try:
                     facts = fut.result()
+                except validate.Rejected as e:  # bad audio: the validator's own reason
+                    quarantine.append({"path": it.rel_path, "sha256": it.track_id, "reason": str(e), "stage": "mir_metadata"})
                 except FutureTimeout:
                     quarantine.append({"path": it.rel_path, "sha256": it.track_id, "reason": f"MIR timeout after {timeout:.0f} s", "stage": "mir_metadata"})
                 except Exception as e:  # a tool crashed on this track: quarantine it, keep going
                     quarantine.append({"path": it.rel_path, "sha256": it.track_id, "reason": f"MIR failed: {type(e).__name__}: {e}", "stage": "mir_metadata"})
                 else:
-                    cache.put(cache_key(it.track_id, mir_hash), facts)
+                    cache.put(cache_key(it.track_id, mir_hash), facts)  # atomic: a kill never leaves half a result
                     results[it.track_id] = facts
                 bar.update(1)
     bar.close()
+    order = {it.track_id: i for i, it in enumerate(items)}
+    quarantine.sort(key=lambda q: order.get(q["sha256"], 0))
     return [results[it.track_id] for it in items if it.track_id in results], quarantine

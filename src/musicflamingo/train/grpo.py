@@ -4,8 +4,10 @@ One step (`AudioGRPO.step(prompts)`):
 1. Rollout: every prompt is repeated G (`num_generations`) times and sampled
    with `generate`, passing `input_features` / `input_features_mask`, so the
    audio conditions the samples.
-2. Rewards: `reward_fn(texts, answer_letters, options) -> (total, parts)`
-   (default `rewards.combined_reward` with the configured weights).
+2. Rewards: `reward_fn(texts, answer_letter=[...], options=[...],
+   truth=[...]) -> (total, parts)`, one column value per completion
+   (default `rewards.combined_reward` with the configured weights: format,
+   accuracy and structured thinking against the track's structured truth).
 3. Advantages, per group of G: `(r - mean) / (std + eps)` (unbiased std).
 4. Log-probs of the sampled completion tokens under the policy (with grad),
    the "old" policy (the sampling-time policy; for `num_iterations == 1` that
@@ -51,9 +53,23 @@ class GRPOSettings:
     epsilon: float = 0.2
     beta: float = 0.04
     num_iterations: int = 1
-    reward_weights: dict = field(default_factory=lambda: {"format": 1.0, "accuracy": 1.0})
+    reward_weights: dict = field(default_factory=lambda: {"format": 1.0, "accuracy": 1.0, "structured": 0.5})
     max_grad_norm: float = 1.0
     adv_eps: float = 1e-4
+
+    def __post_init__(self):
+        # Reject impossible settings before any compute is spent.
+        if self.num_generations < 2:
+            raise ValueError("GRPO needs num_generations >= 2 (advantages are relative to the group)")
+        if not 0.0 < self.epsilon < 1.0:
+            raise ValueError(f"epsilon (clip range) must be in (0, 1), got {self.epsilon}")
+        if self.beta < 0.0:
+            raise ValueError(f"beta (KL weight) must be >= 0, got {self.beta}")
+        if self.num_iterations < 1 or self.max_new_tokens < 1:
+            raise ValueError("num_iterations and max_new_tokens must be >= 1")
+        unknown = set(self.reward_weights) - set(rw.REWARDS)
+        if unknown or not self.reward_weights:
+            raise ValueError(f"reward_weights must name some of {list(rw.REWARDS)}, got {dict(self.reward_weights)}")
 
     @classmethod
     def from_cfg(cls, c) -> GRPOSettings:
@@ -88,6 +104,7 @@ class Prompt:
     answer_letter: str
     options: list[str]
     id: str = ""
+    truth: dict | None = None  # structured ground truth of the track, for the structured reward
 
 
 @dataclass
@@ -138,22 +155,20 @@ def completion_logprobs(
     return torch.log_softmax(logits, dim=-1).gather(-1, completion_ids.unsqueeze(-1)).squeeze(-1)
 
 
-RewardFn = Callable[[Sequence[str], list[str], list[list[str]]], tuple[list[float], dict[str, list[float]]]]
+RewardFn = Callable[..., tuple[list[float], dict[str, list[float]]]]  # (texts, **columns) -> (total, parts)
 
 
 class AudioGRPO:
     """Owns the policy, its frozen reference and the optimizer (see module docstring)."""
 
     def __init__(self, policy, processor, settings: GRPOSettings, reward_fn: RewardFn | None = None, reference=None):
-        if settings.num_generations < 2:
-            raise ValueError("GRPO needs num_generations >= 2 (advantages are relative to the group)")
         self.policy, self.processor, self.s = policy, processor, settings
         self.reference = None
         if settings.beta != 0.0:
             self.reference = reference if reference is not None else copy.deepcopy(policy)
             self.reference.eval().requires_grad_(False)
         self.reward_fn = reward_fn or (
-            lambda texts, letters, options: rw.combined_reward(texts, letters, options, settings.reward_weights)
+            lambda texts, **columns: rw.combined_reward(texts, settings.reward_weights, **columns)
         )
         self.optimizer = torch.optim.AdamW(
             [p for p in policy.parameters() if p.requires_grad], lr=settings.learning_rate, weight_decay=0.0
@@ -187,9 +202,10 @@ class AudioGRPO:
         mask = completion_mask(new_ids, self.eos_id)
         tok = self.processor.tokenizer
         texts = [tok.decode(ids[: int(m.sum())], skip_special_tokens=True) for ids, m in zip(new_ids, mask)]
-        letters = [p.answer_letter for p in prompts for _ in range(g)]
-        options = [p.options for p in prompts for _ in range(g)]
-        total, parts = self.reward_fn(texts, letters, options)
+        rows_of = lambda attr: [getattr(p, attr) for p in prompts for _ in range(g)]  # noqa: E731
+        total, parts = self.reward_fn(
+            texts, answer_letter=rows_of("answer_letter"), options=rows_of("options"), truth=rows_of("truth")
+        )
         rewards = torch.tensor(total, dtype=torch.float32, device=self.device)
         return Rollout(batch, new_ids, mask, texts, rewards, parts, group_advantages(rewards, g, self.s.adv_eps))
 

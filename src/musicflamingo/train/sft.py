@@ -9,6 +9,13 @@ Contract of `train_supervised(...)`:
   caller opened (so everything lands in the stage's run);
 - measures the held-out loss (token-weighted, assistant tokens) before and
   after training, overall and per task, and logs it as `heldout_loss*`;
+- freezes parts and adds LoRA per `stage_cfg.trainable` / `stage_cfg.lora`
+  (`model.freeze`); a LoRA adapter is merged before saving, so the next
+  stage always loads a plain checkpoint;
+- groups batches by length (`stage_cfg.group_by_length`, lengths estimated
+  from text + audio duration without encoding anything) and logs
+  `tokens_per_s` (non-padding input tokens, audio tokens included) next to
+  the Trainer's loss, learning rate and grad norm;
 - saves the final model + processor to `out_dir` and returns a summary.
 Intermediate checkpoints go to `checkpoint_dir`; a rerun after a crash
 resumes from the last one there, and a finished run deletes them.
@@ -26,6 +33,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from musicflamingo.model import build as mb
+from musicflamingo.model import freeze
 from musicflamingo.model import inputs as mi
 from musicflamingo.train import data as td
 from musicflamingo.train import distributed as dist
@@ -52,6 +60,8 @@ def training_arguments(stage_cfg, output_dir: Path, seed: int, ds_config: dict |
         save_total_limit=1,
         bf16=dist.resolve_bf16(stage_cfg.bf16),
         activation_checkpointing=bool(stage_cfg.gradient_checkpointing),
+        train_sampling_strategy="group_by_length" if bool(stage_cfg.get("group_by_length", False)) else "random",
+        include_num_input_tokens_seen="non_padding",
         deepspeed=ds_config,
         # gloo only for DeepSpeed on a CPU: for the plain Trainer an explicit
         # backend makes accelerate expect a multi-process CPU group.
@@ -66,6 +76,48 @@ def training_arguments(stage_cfg, output_dir: Path, seed: int, ds_config: dict |
         disable_tqdm=True,
         save_only_model=False,
     )
+
+
+def make_trainer(**kwargs):
+    """A HF Trainer whose length grouping reads `train_dataset.lengths` (estimates)
+    instead of encoding every item, audio included, to measure it."""
+    from transformers import Trainer
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    class LengthGroupedTrainer(Trainer):
+        def _get_train_sampler(self, train_dataset=None):
+            ds = train_dataset if train_dataset is not None else self.train_dataset
+            if self.args.train_sampling_strategy == "group_by_length" and hasattr(ds, "lengths"):
+                size = self.args.train_batch_size * self.args.gradient_accumulation_steps
+                return LengthGroupedSampler(size, lengths=ds.lengths)
+            return super()._get_train_sampler(train_dataset)
+
+    return LengthGroupedTrainer(**kwargs)
+
+
+def throughput_callback():
+    """Logs `tokens_per_s` (non-padding input tokens per second between logging steps) to MLflow."""
+    import time
+
+    import mlflow
+    from transformers import TrainerCallback
+
+    class Throughput(TrainerCallback):
+        def __init__(self):
+            self.t, self.tokens = None, 0
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.t, self.tokens = time.perf_counter(), int(state.num_input_tokens_seen or 0)
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            now, seen = time.perf_counter(), int(state.num_input_tokens_seen or 0)
+            if self.t is not None and now > self.t and seen > self.tokens:
+                rate = (seen - self.tokens) / (now - self.t)
+                if mlflow.active_run() and state.is_world_process_zero:
+                    mlflow.log_metric("tokens_per_s", rate, step=state.global_step)
+            self.t, self.tokens = now, seen
+
+    return Throughput()
 
 
 def run_key(stage_cfg, ds_cfg, seed: int, train_file: Path, model_dir: Path) -> str:
@@ -122,12 +174,16 @@ def train_supervised(
     log=print,
 ) -> dict:
     import mlflow
-    from transformers import Trainer
     from transformers.trainer_utils import get_last_checkpoint
 
     stage_cfg = cfg.train[stage_name]
     use_ds = bool(stage_cfg.deepspeed)
     model, processor = mb.load_pretrained(model_dir)
+    model = freeze.prepare(model, stage_cfg)
+    counts = freeze.trainable_counts(model)
+    log(f"trainable parameters: {counts}")
+    if mlflow.active_run():
+        mlflow.log_params({f"mf.trainable.{k}": v for k, v in counts.items()})
     audio = mi.AudioLoader(root, float(cfg.model.max_audio_s))
     max_length = int(stage_cfg.max_length)
     train_ds = td.ConversationDataset(train_records, processor, audio, max_length)
@@ -141,6 +197,8 @@ def train_supervised(
 
     report_to = ["mlflow"] if mlflow.active_run() else []
     ds_config = dist.deepspeed_config(cfg.deepspeed) if use_ds else None
+    if ds_config is not None and mlflow.active_run():
+        mlflow.log_dict(ds_config, "config/deepspeed.json")
     # DeepSpeed needs a process group even for one process; ours rendezvous
     # through a file, so no TCP store listens anywhere.
     backend = "nccl" if torch.cuda.is_available() else "gloo"
@@ -149,18 +207,32 @@ def train_supervised(
     )
     with dist.isolated_accelerate_state(), group:
         args = training_arguments(stage_cfg, checkpoint_dir, int(cfg.seed), ds_config, report_to)
-        trainer = Trainer(model=model, args=args, train_dataset=train_ds, data_collator=collator)
+        trainer = make_trainer(
+            model=model, args=args, train_dataset=train_ds, data_collator=collator, callbacks=[throughput_callback()]
+        )
         resume = get_last_checkpoint(str(checkpoint_dir)) if checkpoint_dir.is_dir() else None
         if resume:
             log(f"resuming from {resume}")
         result = trainer.train(resume_from_checkpoint=resume)
         trained = trainer.model  # the HF module (ZeRO-2 keeps full parameters on every rank)
         after = heldout_losses(trained, processor, heldout_records, audio, max_length, eval_bs)
-        trainer.save_model(str(out_dir))
-        processor.save_pretrained(str(out_dir))
+        plain = freeze.merged(trained)
+        if plain is not trained:
+            if trainer.is_world_process_zero():
+                mb.save(plain, processor, Path(out_dir))  # LoRA folded into the weights
+        else:
+            trainer.save_model(str(out_dir))  # every rank: gathers ZeRO-3 partitions, rank 0 writes
+            if trainer.is_world_process_zero():
+                processor.save_pretrained(str(out_dir))
+        rank0 = trainer.is_world_process_zero()
         steps = int(trainer.state.global_step)
+        tokens = int(trainer.state.num_input_tokens_seen or 0)
+        runtime = float(result.metrics.get("train_runtime", 0.0))
     # Checkpoints exist for crash recovery only; a finished run must not "resume" next time.
-    shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    if torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1:
+        torch.distributed.barrier()  # every rank is done reading them
+    if rank0:
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
     if mlflow.active_run():
         mlflow.log_metrics(after, step=steps)
     log(f"held-out loss after training: {after}")
@@ -170,6 +242,9 @@ def train_supervised(
         "steps": steps,
         "train_loss": round(float(result.training_loss), 4),
         "deepspeed": use_ds,
+        "zero_stage": int(ds_config["zero_optimization"]["stage"]) if ds_config else None,
+        "trainable_parameters": counts["total"],
+        "tokens_per_s": round(tokens / runtime, 1) if runtime > 0 else None,
         **{k: round(v, 4) for k, v in after.items()},
         **{f"{k}_initial": round(v, 4) for k, v in before.items()},
     }

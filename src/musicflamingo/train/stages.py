@@ -12,10 +12,12 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from musicflamingo import registry, tracking
 from musicflamingo.model import build as mb
+from musicflamingo.model import freeze
 from musicflamingo.model import inputs as mi
 from musicflamingo.train import data as td
 from musicflamingo.train.grpo import AudioGRPO, GRPOSettings, Prompt
@@ -63,6 +65,21 @@ def _supervised(cfg, ctx, stage_name: str, model_stage: str) -> dict:
         summary = train_supervised(
             cfg, stage_name, model_dir, train_records, heldout_records, ctx.root, ctx.out, ckpt, log=ctx.log
         )
+        probe_tokens = int(stage_cfg.get("probe_max_new_tokens", 0) or 0)
+        mcq = [r for r in heldout_records if r.get("task") == "mcq"]
+        if probe_tokens > 0 and mcq:
+            # Greedy think/answer decoding on held-out MCQs: GRPO only learns from a model
+            # that already closes its tags, so the format rate is measured here.
+            from musicflamingo.train.probe import reward_probe
+
+            model, processor = mb.load_pretrained(ctx.out)
+            audio = mi.AudioLoader(ctx.root, float(cfg.model.max_audio_s))
+            probe = reward_probe(model, processor, mcq, audio, probe_tokens, structured_truths(skills_dir(ctx)))
+            texts = probe.pop("texts")
+            mlflow.log_metrics({f"heldout_greedy_{k}": v for k, v in probe.items() if k != "n"})
+            mlflow.log_text("\n".join(json.dumps({"id": r["id"], "completion": t}) for r, t in zip(mcq, texts)) + "\n", "probe/heldout_completions.jsonl")
+            summary.update({f"heldout_greedy_{k}": v for k, v in probe.items()})
+            ctx.log(f"held-out greedy think/answer probe: {probe}")
         summary["model_version"] = tracking.register(run.info.run_id, ctx.out, alias=stage_name, root=ctx.root)
         summary["mlflow_run_id"] = run.info.run_id
     return summary
@@ -78,17 +95,64 @@ def run_coldstart(cfg, ctx) -> dict:
     return _supervised(cfg, ctx, "coldstart", "sft")
 
 
-def grpo_prompts(records: list[dict], processor, audio: mi.AudioLoader, instruction: str) -> list[Prompt]:
-    """GRPO prompts from MCQ records: the question plus the think/answer instruction."""
+def grpo_prompts(
+    records: list[dict], processor, audio: mi.AudioLoader, instruction: str, truths: dict[str, dict] | None = None
+) -> list[Prompt]:
+    """GRPO prompts from MCQ records: the question plus the think/answer instruction.
+
+    `truths` maps track_id -> structured ground truth (for the structured-thinking reward).
+    """
     out = []
     for r in records:
         human = mi.human_turn(r)
         if instruction and instruction not in human:
             human = f"{human}\n{instruction}"
+        truth = (truths or {}).get(r.get("track_id", ""))
         out.append(
-            Prompt(mi.prompt_text(processor, human), audio(r["sound"]), r["answer_letter"], list(r["options"]), r["id"])
+            Prompt(
+                mi.prompt_text(processor, human),
+                audio(r["sound"]),
+                r["answer_letter"],
+                list(r["options"]),
+                r["id"],
+                truth,
+            )
         )
     return out
+
+
+def structured_truths(folder: Path) -> dict[str, dict]:
+    """track_id -> structured ground truth from `mf_skills/structured.jsonl` ({} when absent)."""
+    path = Path(folder) / "structured.jsonl"
+    return {r["track_id"]: r["truth"] for r in td.load_records(path)} if path.is_file() else {}
+
+
+def reward_curve_png(history: list[dict], path: Path) -> Path:
+    """Mean total reward and each component per GRPO step, with a moving average, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = list(range(1, len(history) + 1))
+    fig, ax = plt.subplots(figsize=(7, 4))
+    total = [h["reward"] for h in history]
+    ax.plot(steps, total, "o-", color="black", lw=1, ms=3, label="total")
+    k = max(1, len(total) // 5)
+    smooth = [sum(total[max(0, i - k + 1) : i + 1]) / len(total[max(0, i - k + 1) : i + 1]) for i in range(len(total))]
+    ax.plot(steps, smooth, color="black", lw=2.5, alpha=0.4, label=f"total, mean of last {k}")
+    for key in sorted(x for x in history[0] if x.startswith("reward_") and x != "reward_std"):
+        ax.plot(steps, [h[key] for h in history], lw=1, label=key.removeprefix("reward_"))
+    ax.set_xlabel("GRPO step")
+    ax.set_ylabel("mean reward over the step's rollouts")
+    ax.set_title("GRPO reward")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def run_grpo(cfg, ctx) -> dict:
@@ -101,9 +165,11 @@ def run_grpo(cfg, ctx) -> dict:
     if not records:
         raise ValueError(f"no mcq items in {ctx.input(SKILLS) / 'train.jsonl'}")
     policy, processor = mb.load_pretrained(ctx.input("coldstart"))
+    freeze.apply_trainable(policy, g.get("trainable"))
     audio = mi.AudioLoader(ctx.root, float(cfg.model.max_audio_s))
     settings = GRPOSettings.from_cfg(g)
     trainer = AudioGRPO(policy, processor, settings)
+    truths = structured_truths(ctx.input(SKILLS))
     rng = random.Random(int(cfg.seed))
     order: list[dict] = []
     history: list[dict] = []
@@ -117,7 +183,7 @@ def run_grpo(cfg, ctx) -> dict:
                 if not order:  # epochs over a reshuffled prompt set
                     order = rng.sample(records, len(records))
                 chosen.append(order.pop())
-            prompts = grpo_prompts(chosen, processor, audio, instruction)
+            prompts = grpo_prompts(chosen, processor, audio, instruction, truths)
             metrics = trainer.step(prompts)
             history.append(metrics)
             r = trainer.last_rollout
@@ -129,6 +195,7 @@ def run_grpo(cfg, ctx) -> dict:
                 mlflow.log_metrics(metrics, step=step)
                 ctx.log(f"step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
         mlflow.log_text("\n".join(json.dumps(s, ensure_ascii=False) for s in samples) + "\n", "grpo/completions.jsonl")
+        mlflow.log_artifact(str(reward_curve_png(history, ctx.cache_dir / "grpo_reward.png")), "grpo")
         mb.save(policy, processor, ctx.out)
         version = tracking.register(run.info.run_id, ctx.out, alias="grpo", root=ctx.root)
 
@@ -140,6 +207,9 @@ def run_grpo(cfg, ctx) -> dict:
         "prompts": len(records),
         "rollouts": len(samples),
         "reward_mean": mean("reward"),
+        # The run's trend: mean total reward over its first and last quarter of steps.
+        "reward_start": round(float(np.mean([h["reward"] for h in history[: max(1, len(history) // 4)]])), 4),
+        "reward_end": round(float(np.mean([h["reward"] for h in history[-max(1, len(history) // 4) :]])), 4),
         **{f"{k}_mean": mean(k) for k in history[0] if k.startswith("reward_") and k != "reward_std"},
         "kl_last": round(history[-1]["kl"], 6),
         "clip_frac_mean": mean("clip_frac"),

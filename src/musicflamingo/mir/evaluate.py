@@ -1,0 +1,157 @@
+"""Score MIR facts against ground-truth sidecars with mir_eval and jiwer:
+every tool alone and the fused facts, side by side.
+
+Metrics (means over tracks unless noted):
+- tempo Acc1 (within 4 %) and Acc2 (also x2, x1/2, x3, x1/3), against the
+  score's quarter-note tempo;
+- beat F-measure and downbeat F-measure (mir_eval, 70 ms window, first 5 s trimmed);
+- key: MIREX weighted score (mir_eval.key);
+- chords: majmin and mirex, as WCSR (duration-weighted over all tracks);
+- vocals: detection accuracy; lyrics: WER (jiwer) over the sung tracks.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from musicflamingo.io import read_jsonl
+
+TEMPO_TOOLS = ("madmom", "essentia")
+BEAT_TOOLS = ("madmom", "essentia")
+KEY_TOOLS = ("madmom_key", "chroma_key", "essentia_bgate", "essentia_temperley", "essentia_krumhansl", "essentia_edma")
+CHORD_TOOLS = ("chordino", "madmom_chords", "madmom_deepchroma")
+
+
+def load_truth(path: Path) -> dict[str, dict]:
+    """A sidecar file or a folder of them, keyed by piece id."""
+    path = Path(path)
+    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+    out = {}
+    for f in files:
+        t = json.loads(f.read_text())
+        out[t.get("piece_id", f.stem)] = t
+    return out
+
+
+def _piece_id(pred_path: str, truth: dict) -> str | None:
+    p = Path(pred_path)
+    for cand in (p.stem, p.parent.name):
+        if cand in truth:
+            return cand
+    return None
+
+
+def tempo_accuracy(ref: float, est: float | None) -> tuple[float, float]:
+    if not est:
+        return 0.0, 0.0
+    ok = lambda r: abs(est - ref * r) <= 0.04 * ref * r  # noqa: E731
+    return float(ok(1.0)), float(any(ok(r) for r in (1.0, 2.0, 0.5, 3.0, 1 / 3)))
+
+
+def beat_f(ref: list[float], est: list[float]) -> float:
+    import mir_eval
+
+    r, e = mir_eval.beat.trim_beats(np.asarray(ref, float)), mir_eval.beat.trim_beats(np.asarray(est, float))
+    if len(r) == 0:
+        return float("nan")
+    return float(mir_eval.beat.f_measure(r, e))
+
+
+def key_score(ref: str, est: str | None) -> float:
+    import mir_eval
+
+    return float(mir_eval.key.weighted_score(ref, est)) if est else 0.0
+
+
+def chord_scores(ref: list[list], est: list[list]) -> dict[str, tuple[float, float]]:
+    """{metric: (correct seconds, scored seconds)} for majmin and mirex."""
+    import mir_eval
+
+    if not ref or not est:
+        return {"majmin": (0.0, 0.0), "mirex": (0.0, 0.0)}
+    ri = np.array([[s, e] for s, e, _ in ref])
+    rl = [lab for *_, lab in ref]
+    ei = np.array([[s, e] for s, e, _ in est])
+    el = [lab for *_, lab in est]
+    ei, el = mir_eval.util.adjust_intervals(ei, el, ri.min(), ri.max(), mir_eval.chord.NO_CHORD, mir_eval.chord.NO_CHORD)
+    intervals, r, e = mir_eval.util.merge_labeled_intervals(ri, rl, ei, el)
+    dur = mir_eval.util.intervals_to_durations(intervals)
+    out = {}
+    for name, fn in (("majmin", mir_eval.chord.majmin), ("mirex", mir_eval.chord.mirex)):
+        comp = fn(r, e)
+        keep = comp >= 0
+        out[name] = (float((comp[keep] * dur[keep]).sum()), float(dur[keep].sum()))
+    return out
+
+
+def evaluate(truth: dict[str, dict], preds: list[dict]) -> dict:
+    """Per system (each tool and `fused`): {metric: value}; plus counts."""
+    import jiwer
+
+    acc: dict[str, dict[str, list]] = {}
+    add = lambda system, metric, v: acc.setdefault(system, {}).setdefault(metric, []).append(v)  # noqa: E731
+    matched = 0
+    lyr_ref, lyr_hyp = [], []
+    for p in preds:
+        pid = _piece_id(p["path"], truth)
+        if pid is None:
+            continue
+        t = truth[pid]
+        matched += 1
+        per = p.get("per_tool", {})
+        for name, est in [("fused", p["tempo_bpm"]), *[(k, per.get(k, {}).get("tempo_bpm")) for k in TEMPO_TOOLS if k in per]]:
+            a1, a2 = tempo_accuracy(t["tempo_bpm"], est)
+            add(name, "tempo_acc1", a1)
+            add(name, "tempo_acc2", a2)
+        if t.get("beats"):
+            for name, est in [("fused", p["beats"]), *[(k, per[k]["beats"]) for k in BEAT_TOOLS if k in per and "beats" in per[k]]]:
+                add(name, "beat_f", beat_f(t["beats"], est))
+        if t.get("downbeats"):
+            for name, est in [("fused", p["downbeats"]), ("madmom", per.get("madmom", {}).get("downbeats", []))]:
+                add(name, "downbeat_f", beat_f(t["downbeats"], est))
+        for name, est in [("fused", p["key"]), *[(k, per[k].get("key")) for k in KEY_TOOLS if k in per]]:
+            add(name, "key_weighted", key_score(t["key"], est))
+        for name, est in [("fused", p["chords"]), *[(k, per[k]["chords"]) for k in CHORD_TOOLS if k in per]]:
+            for metric, (c, d) in chord_scores(t["chords"], est).items():
+                add(name, f"chord_{metric}", (c, d))
+        if "vocals" in p:
+            add("fused", "vocals_acc", float(bool(p["vocals"]) == bool(t.get("vocals"))))
+        if t.get("vocals"):
+            lyr_ref.append(t["lyrics"])
+            lyr_hyp.append(p.get("lyrics", ""))
+    table: dict[str, dict] = {}
+    for system, metrics in acc.items():
+        row = {}
+        for m, vals in metrics.items():
+            if m.startswith("chord_"):
+                c, d = np.sum([v[0] for v in vals]), np.sum([v[1] for v in vals])
+                row[m] = round(float(c / d), 4) if d else None
+            else:
+                v = np.array(vals, float)
+                row[m] = round(float(np.nanmean(v)), 4) if np.isfinite(v).any() else None
+        table[system] = row
+    if lyr_ref:
+        table.setdefault("fused", {})["lyrics_wer"] = round(float(jiwer.wer(lyr_ref, [h or "" for h in lyr_hyp])), 4)
+    return {"tracks": matched, "sung_tracks": len(lyr_ref), "systems": table}
+
+
+METRICS = ("tempo_acc1", "tempo_acc2", "beat_f", "downbeat_f", "key_weighted", "chord_majmin", "chord_mirex", "vocals_acc", "lyrics_wer")
+
+
+def format_table(result: dict) -> str:
+    """Systems as rows, metrics as columns; '-' where a system does not estimate that fact."""
+    systems = sorted(result["systems"], key=lambda s: (s != "fused", s))
+    cols = [m for m in METRICS if any(m in result["systems"][s] for s in systems)]
+    w = max(len(s) for s in systems) + 2
+    lines = [f"{result['tracks']} tracks scored ({result['sung_tracks']} sung)", "system".ljust(w) + "".join(c.rjust(14) for c in cols)]
+    for s in systems:
+        row = result["systems"][s]
+        lines.append(s.ljust(w) + "".join((f"{row[c]:.3f}" if row.get(c) is not None else "-").rjust(14) for c in cols))
+    return "\n".join(lines)
+
+
+def evaluate_files(truth_path: Path, pred_path: Path) -> dict:
+    return evaluate(load_truth(truth_path), read_jsonl(pred_path))

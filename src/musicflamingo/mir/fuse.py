@@ -1,0 +1,180 @@
+"""Fusion: one fact from several tools' raw estimates, chosen by evidence.
+
+- tempo: the beat tracker's tempo, moved to the metrical level the evidence
+  supports (essentia's estimate, the beat subdivision seen in the onsets, a
+  broad prior on the tempo range), so ×2 and ×3/2 errors are caught;
+- key: madmom's CNN key probabilities + essentia's votes over several key
+  profiles + a profile correlation of the deep chroma (Aarden-Essen, the
+  profile music21 also analyses scores with);
+- chords: beat-synchronous vote of Chordino, madmom CNN/CRF and madmom
+  deep-chroma chords, with the chroma's fit to each triad and the key's
+  diatonic triads as tie-breakers.
+
+Weights live in `conf/mir/default.yaml` (`fusion:`) and were set on renders
+with the development soundfont only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from musicflamingo.mir.tools import index_key, key_index, key_name
+from musicflamingo.schemas import PITCH_CLASSES
+
+# Aarden-Essen key profiles (as in music21's `AardenEssen` analysis), tonic first.
+AE_MAJOR = np.array([17.7661, 0.145624, 14.9265, 0.160186, 19.8049, 11.3587, 0.291248, 22.062, 0.145624, 8.15494, 0.232998, 4.95122])
+AE_MINOR = np.array([18.2648, 0.737619, 14.0499, 16.8599, 0.702494, 14.4362, 0.702494, 18.6161, 4.56621, 1.93186, 7.37619, 1.75623])
+_MAJ, _MIN = (0, 4, 7), (0, 3, 7)
+
+
+# --- tempo ---------------------------------------------------------------
+
+def beat_subdivision(onset_env: np.ndarray, fps: float, beats: list[float]) -> float:
+    """How ternary the beat's subdivision is: onset strength at beat thirds minus at beat halves (>0 = ternary)."""
+    if len(beats) < 4 or not len(onset_env):
+        return 0.0
+    b = np.asarray(beats)
+    thirds, halves = [], []
+    for a, c in zip(b[:-1], b[1:]):
+        d = c - a
+        at = lambda frac: onset_env[min(int(round((a + frac * d) * fps)), len(onset_env) - 1)]  # noqa: E731
+        thirds.append(max(at(1 / 3), at(2 / 3)))
+        halves.append(at(1 / 2))
+    scale = float(np.mean(onset_env)) + 1e-9
+    return float((np.mean(thirds) - np.mean(halves)) / scale)
+
+
+def tempo(madmom_bpm: float | None, essentia_bpm: float | None, ternary: float, cfg: dict) -> dict:
+    """Quarter-note tempo with octave resolution; returns bpm, confidence and ranked alternatives."""
+    base = [t for t in (madmom_bpm, essentia_bpm) if t]
+    if not base:
+        return {"tempo_bpm": None, "tempo_confidence": 0.0, "tempo_alternatives": []}
+    centre, width = float(cfg["prior_bpm"]), float(cfg["prior_octaves"])
+    cands: dict[float, float] = {}
+    for src_w, t in zip((cfg["madmom_weight"], cfg["essentia_weight"]), (madmom_bpm, essentia_bpm)):
+        if not t:
+            continue
+        for r in (0.5, 2 / 3, 1.0, 1.5, 2.0):
+            c = t * r
+            if not 30 <= c <= 300:
+                continue
+            # Ternary subdivision: a dotted beat, so the quarter is 3/2 of it; binary: the quarter is the beat.
+            meter_fit = ternary if r == 1.5 else (-ternary if r == 1.0 else 0.0)
+            score = src_w - 0.5 * (np.log2(c / centre) / width) ** 2 + cfg["ternary_weight"] * meter_fit
+            score -= cfg["ratio_penalty"] * (r != 1.0)
+            key = round(c, 1)
+            cands[key] = max(cands.get(key, -1e9), score)
+    # Agreement: candidates within 4 % of each other pool their support.
+    pooled = {c: s + sum(cfg["agreement"] for o in cands if o != c and abs(o / c - 1) < 0.04) for c, s in cands.items()}
+    ranked = sorted(pooled.items(), key=lambda kv: -kv[1])
+    best, top = ranked[0]
+    scores = np.array([s for _, s in ranked])
+    p = np.exp(scores - scores.max())
+    alts = []
+    for c, _ in ranked[1:]:
+        if all(abs(c / a - 1) > 0.04 for a in [best, *alts]):
+            alts.append(c)
+    return {"tempo_bpm": round(best, 2), "tempo_confidence": round(float(p[0] / p.sum()), 3), "tempo_alternatives": [round(a, 2) for a in alts[:3]]}
+
+
+# --- key -----------------------------------------------------------------
+
+def chroma_key_scores(chroma_c: np.ndarray) -> np.ndarray:
+    """Pearson correlation of a C-based pitch-class vector with the 24 rotated Aarden-Essen profiles."""
+    v = np.asarray(chroma_c, dtype=float)
+    out = np.zeros(24)
+    for pc in range(12):
+        out[pc] = np.corrcoef(v, np.roll(AE_MAJOR, pc))[0, 1]
+        out[12 + pc] = np.corrcoef(v, np.roll(AE_MINOR, pc))[0, 1]
+    return np.nan_to_num(out)
+
+
+def key(cnn_probs: np.ndarray | None, essentia: dict, chroma_c: np.ndarray | None, cfg: dict) -> dict:
+    """Fused 24-key scores; returns key, confidence (posterior of the winner) and ranked alternatives."""
+    score = np.zeros(24)
+    if cnn_probs is not None:
+        score += cfg["cnn_weight"] * np.asarray(cnn_probs)
+    for k, strength in essentia.values():
+        score[key_index(k)] += cfg["essentia_weight"] * max(float(strength), 0.0) / max(len(essentia), 1)
+    if chroma_c is not None and np.any(chroma_c):
+        corr = chroma_key_scores(chroma_c)
+        e = np.exp(cfg["chroma_sharpness"] * (corr - corr.max()))
+        score += cfg["chroma_weight"] * e / e.sum()
+    post = score / score.sum() if score.sum() > 0 else np.full(24, 1 / 24)
+    order = np.argsort(-post)
+    return {
+        "key": index_key(int(order[0])),
+        "key_confidence": round(float(post[order[0]]), 3),
+        "key_alternatives": [[index_key(int(i)), round(float(post[i]), 3)] for i in order[1:4]],
+    }
+
+
+def chroma_c(chroma_a: np.ndarray) -> np.ndarray:
+    """madmom's deep chroma starts at A; roll it to start at C."""
+    return np.roll(np.asarray(chroma_a), 9, axis=-1)
+
+
+# --- chords ----------------------------------------------------------------
+
+def _triad(label: str) -> tuple[int, str] | None:
+    """Harte label -> (root pc, 'maj'|'min'); None for N/X and chords that are neither (dim, aug, sus)."""
+    if label in ("N", "X") or ":" not in label:
+        return None
+    root, _, q = label.partition(":")
+    q = q.split("/")[0]
+    pc = key_index(key_name(root, "major"))
+    if q.startswith("min"):
+        return pc, "min"
+    if q in ("maj", "7", "maj7", "maj6", "9"):
+        return pc, "maj"
+    return None
+
+
+def _label_at(chords: list[list], t: float) -> str:
+    for s, e, lab in chords:
+        if s <= t < e:
+            return lab
+    return "N"
+
+
+def _diatonic(key: str) -> set[tuple[int, str]]:
+    k = key_index(key)
+    tonic, minor = k % 12, k >= 12
+    if minor:  # natural minor plus the harmonic-minor dominant
+        steps = [(0, "min"), (3, "maj"), (5, "min"), (7, "min"), (7, "maj"), (8, "maj"), (10, "maj")]
+    else:
+        steps = [(0, "maj"), (2, "min"), (4, "min"), (5, "maj"), (7, "maj"), (9, "min")]
+    return {((tonic + i) % 12, q) for i, q in steps}
+
+
+def chords(tool_chords: dict[str, list[list]], weights: dict, beats: list[float], duration: float, key: str | None, chroma: np.ndarray | None, chroma_fps: float, cfg: dict) -> list[list]:
+    """Beat-synchronous vote; returns merged [start_s, end_s, Harte] with major/minor triads (or N)."""
+    grid = [0.0, *[b for b in beats if 0 < b < duration], duration]
+    diatonic = _diatonic(key) if key else set()
+    out: list[list] = []
+    for a, b in zip(grid[:-1], grid[1:]):
+        if b - a < 1e-3:
+            continue
+        mid = (a + b) / 2
+        votes: dict[tuple[int, str] | None, float] = {}
+        for tool, seq in tool_chords.items():
+            t = _triad(_label_at(seq, mid))
+            votes[t] = votes.get(t, 0.0) + float(weights.get(tool, 1.0))
+        if chroma is not None and len(chroma):
+            seg = chroma[int(a * chroma_fps) : max(int(b * chroma_fps), int(a * chroma_fps) + 1)]
+            if len(seg):
+                v = seg.mean(axis=0)
+                for cand in list(votes):
+                    if cand is not None:
+                        pcs = [(cand[0] + i) % 12 for i in (_MAJ if cand[1] == "maj" else _MIN)]
+                        votes[cand] += cfg["chroma_weight"] * float(v[pcs].sum() / (v.sum() + 1e-9))
+        for cand in votes:
+            if cand in diatonic:
+                votes[cand] += cfg["key_weight"]
+        best = max(votes.items(), key=lambda kv: kv[1])[0]
+        label = "N" if best is None else f"{PITCH_CLASSES[best[0]]}:{best[1]}"
+        if out and out[-1][2] == label:
+            out[-1][1] = round(b, 3)
+        else:
+            out.append([round(a, 3), round(b, 3), label])
+    return out

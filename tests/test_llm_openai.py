@@ -1,0 +1,226 @@
+"""The `openai` backend against a real OpenAI-compatible HTTP server on 127.0.0.1 (a real socket, no patched client).
+
+The server is scripted: each request takes the next behaviour from a queue
+(429, 500, timeout, malformed JSON, truncated JSON, a reply contradicting
+the facts), then answers correctly from the facts it finds in the prompt.
+Every failure must end as a retry, a quarantine row with its reason, or a
+filtered item, and never crash the stage.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from musicflamingo.data.synthetic import synthetic_track
+from musicflamingo.io import read_json, read_jsonl, write_jsonl
+from musicflamingo.llm.base import LLMError
+from musicflamingo.llm.openai_backend import OpenAIChat, OpenAIConfig
+
+
+def _grab(pattern: str, text: str, default: str = "") -> str:
+    m = re.search(pattern, text)
+    return m.group(1) if m else default
+
+
+def _good_content(body: dict) -> str:
+    """A correct reply built from the facts in the prompt (what a well-behaved LLM would say)."""
+    prompt = body["messages"][-1]["content"]
+    tempo = float(_grab(r"Tempo: ([\d.]+) BPM", prompt, "100"))
+    key = _grab(r"Key: ([A-G][#b]? (?:major|minor))", prompt, "C major")
+    meter = _grab(r"Meter: (\S+)", prompt, "4/4")
+    fmt = body.get("response_format", {}).get("json_schema", {}).get("name") or ("think" if "Question:" in prompt else "qa" if "question-answer" in prompt else "caption")
+    if fmt == "caption":
+        return json.dumps({"caption": f"The piece moves at about {tempo:.0f} BPM. It is in {key}. " + "The texture is steady and clear throughout the recording. " * 4})
+    if fmt == "qa":
+        return json.dumps({"items": [
+            {"skill": "attribute", "qtype": "tempo", "question": "What is the tempo?", "options": [f"about {round(tempo * f)} BPM" for f in (1.0, 0.5, 1.5, 2.0)],
+             "answer": f"about {round(tempo)} BPM", "fact_ids": ["tempo_bpm"]},
+            {"skill": "attribute", "qtype": "key", "question": "What key is it in?", "options": [], "answer": f"It is in {key}.", "fact_ids": ["key"]},
+            {"skill": "attribute", "qtype": "key", "question": "What key is it in?", "options": [], "answer": "It is in F# minor." if key != "F# minor" else "It is in C major.", "fact_ids": ["key"]},
+            {"skill": "attribute", "qtype": "meter", "question": "What meter?", "options": ["4/4", "3/4", "6/8"], "answer": meter, "fact_ids": ["time_signature"]},
+        ]})
+    letter = _grab(r"The correct option is \(([A-D])\)", prompt, "A")
+    return json.dumps({"steps": [f"The beats give about {tempo:.0f} BPM.", f"The key estimate is {key}.", f"A step with a slip: it runs at {round(tempo * 2)} BPM.",
+                                 "So the option follows."], "answer_letter": letter})
+
+
+class FakeServer:
+    def __init__(self):
+        self.script: deque[str] = deque()
+        self.requests: list[dict] = []
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _send(self, code: int, payload: bytes, headers: dict | None = None):
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with outer.lock:
+                    outer.requests.append(body)
+                    mode = outer.script.popleft() if outer.script else "ok"
+                if mode == "429":
+                    return self._send(429, b'{"error": "rate limited"}', {"Retry-After": "0"})
+                if mode == "500":
+                    return self._send(500, b'{"error": "boom"}')
+                if mode == "400-schema" and "response_format" in body and body["response_format"]["type"] == "json_schema":
+                    return self._send(400, b'{"error": "response_format json_schema not supported"}')
+                if mode == "timeout":
+                    time.sleep(1.0)
+                content, finish = _good_content(body), "stop"
+                if mode == "malformed":
+                    content = "{'caption': not json at all"
+                elif mode == "truncated":
+                    content, finish = content[: len(content) // 2], "length"
+                elif mode == "contradict":
+                    content = json.dumps({"caption": "It races along at 300 BPM. It is in a key of Ab minor. A saxophone and drums carry the tune. "
+                                                     "The bright texture changes little. The harmony stays simple."})
+                reply = {"choices": [{"message": {"role": "assistant", "content": content}, "finish_reason": finish}]}
+                try:
+                    self._send(200, json.dumps(reply).encode())
+                except BrokenPipeError:  # the client gave up (timeout): that is the point of this mode
+                    pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    s = FakeServer()
+    yield s
+    s.close()
+
+
+def _chat(server, tmp_path, **kw) -> OpenAIChat:
+    cfg = OpenAIConfig(base_url=server.url, model="fake", api_key="test-key", timeout_s=0.4, max_retries=2, backoff_s=0.01,
+                       cache_dir=str(tmp_path / "cache"), **kw)
+    return OpenAIChat(cfg)
+
+
+MSG = [{"role": "user", "content": "Tempo: 120.0 BPM\nKey: D major\nMeter: 4/4\nWrite."}]
+SCHEMA = {"type": "object", "properties": {"caption": {"type": "string"}}, "required": ["caption"]}
+
+
+@pytest.mark.parametrize("failure", ["429", "500", "timeout", "malformed"])
+def test_transient_failures_are_retried(server, tmp_path, failure):
+    server.script.extend([failure])
+    reply = _chat(server, tmp_path).chat(MSG, schema=SCHEMA, schema_name="caption")
+    assert reply.attempts == 2 and reply.data["caption"].startswith("The piece moves at about 120 BPM")
+    assert reply.events and reply.events[0].startswith("retry")
+
+
+def test_persistent_failure_and_truncation_raise_a_reason(server, tmp_path):
+    server.script.extend(["500"] * 3)
+    with pytest.raises(LLMError, match="HTTP 500.*after 3 attempts"):
+        _chat(server, tmp_path).chat(MSG, schema=SCHEMA, schema_name="caption")
+    server.script.extend(["truncated"])
+    with pytest.raises(LLMError, match="truncated"):
+        _chat(server, tmp_path).chat(MSG, schema=SCHEMA, schema_name="caption")
+
+
+def test_schema_fallback_cache_and_auth(server, tmp_path):
+    server.script.extend(["400-schema"])
+    chat = _chat(server, tmp_path)
+    reply = chat.chat(MSG, schema=SCHEMA, schema_name="caption")
+    assert "fallback: json_object" in reply.events and server.requests[-1]["response_format"] == {"type": "json_object"}
+    n = len(server.requests)
+    again = _chat(server, tmp_path).chat(MSG, schema=SCHEMA, schema_name="caption")
+    assert again.cached and len(server.requests) == n  # answered from the prompt-hash cache, no request
+
+
+def test_response_size_is_bounded(server, tmp_path):
+    with pytest.raises(LLMError, match="larger than"):
+        _chat(server, tmp_path, max_response_bytes=50).chat(MSG, schema=SCHEMA, schema_name="caption")
+
+
+def test_config_comes_from_the_environment(monkeypatch):
+    from omegaconf import OmegaConf
+
+    monkeypatch.setenv("MF_LLM_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("MF_LLM_MODEL", "m")
+    cfg = OpenAIConfig.from_cfg(OmegaConf.create({"backend": "openai", "base_url": None, "model": None}))
+    assert cfg.base_url == "http://127.0.0.1:9/v1" and cfg.model == "m"
+    monkeypatch.delenv("MF_LLM_BASE_URL")
+    with pytest.raises(ValueError, match="base_url"):
+        OpenAIConfig.from_cfg(OmegaConf.create({"backend": "openai", "model": "m"}))
+
+
+def _corpus(root: Path, n: int = 4) -> None:
+    facts, tracks = [], []
+    for seed in range(n):
+        f, tags = synthetic_track(seed)
+        facts.append(f)
+        tracks.append({"id": f["track_id"], "path": f["path"], "source": "demo", "duration_s": f["duration_s"], "sample_rate": 22050, "channels": 1, "tags": tags})
+    write_jsonl(root / "data/mir_metadata/tracks.jsonl", facts)
+    write_jsonl(root / "data/raw_audio/tracks.jsonl", tracks)
+
+
+def test_stage_survives_every_failure_mode(server, tmp_path):
+    from musicflamingo import expectations
+    from musicflamingo.config import compose
+    from musicflamingo.stage import run_stage
+
+    _corpus(tmp_path)
+    # Requests go per track: caption, then QA. Track 1: contradicting caption, truncated QA. Track 2: 429 then
+    # three 500s (retries exhausted) for the caption, one 500 for QA. Track 3: timeout, then malformed, then good.
+    server.script.extend(["contradict", "truncated", "429", "500", "500", "500", "timeout", "malformed"])
+    cfg = compose(["llm=openai", f"llm.base_url={server.url}", "llm.model=fake", "llm.timeout_s=0.4", "llm.max_retries=2",
+                   "llm.backoff_s=0.01", "llm.concurrency=2", "skills.min_heldout_tracks=1"])
+    summary = run_stage("mf_skills", cfg, tmp_path)
+    out = tmp_path / "data/mf_skills"
+    quarantine = read_jsonl(out / "quarantine.jsonl")
+    reasons = " | ".join(q["reason"] for q in quarantine)
+    assert "truncated" in reasons                       # a caption cut off at max_tokens: quarantined with the reason
+    assert "HTTP 500" in reasons                        # three 500s in a row: retries exhausted, quarantined
+    assert "contradicts MIR facts" in reasons           # the wrong-key open answer, filtered
+    assert "multiple choice needs 4" in reasons         # a 3-option item: invalid reply, quarantined
+    rows = read_jsonl(out / "train.jsonl") + read_jsonl(out / "heldout.jsonl")
+    assert summary["train_items"] + summary["heldout_items"] == len(rows) > 0
+    checks = {c["id"]: c for c in read_jsonl(out / "factcheck.jsonl")}
+    contradicting = [c for c in checks.values() if c["task"] == "caption" and c["outcome"] != "kept"]
+    assert contradicting  # the 300 BPM / Ab minor / saxophone caption was repaired or dropped, never released as is
+    for r in rows:
+        if r["task"] == "caption":
+            assert "300 BPM" not in r["conversations"][1]["value"] and "saxophone" not in r["conversations"][1]["value"]
+    assert expectations.validate_folder("mf_skills", out).success
+    assert (out / "README.md").exists() and read_json(out / "factcheck_report.json")["items"] > 0
+    n_requests = len(server.requests)
+
+    # MF-Think through the same server: the slip step (x2 tempo) is rewritten, each step keeps its verdict.
+    think = run_stage("mf_think", cfg, tmp_path)
+    samples = read_jsonl(tmp_path / "data/mf_think/train.jsonl")
+    assert think["samples"] == len(samples) > 0 and think["steps_rewritten"] > 0
+    for s in samples:
+        assert all("outcome" in v and "claims" in v for v in s["step_verdicts"])
+    assert expectations.validate_folder("mf_think", tmp_path / "data/mf_think").success
+
+    # A rerun resumes from the response cache: no request is repeated for finished prompts.
+    before = len(server.requests)
+    run_stage("mf_skills", cfg, tmp_path)
+    assert len(server.requests) - before < n_requests
