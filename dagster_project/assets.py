@@ -77,10 +77,11 @@ def _tag_mlflow_run(context: dg.AssetExecutionContext, stage: registry.Stage, ba
 
 
 def _run_on_kubernetes(context: dg.AssetExecutionContext, ops: Operations, root: Path, command: list[str], env: dict):
-    """Launch the stage as a Kubernetes Job through Dagster Pipes (logs and metrics stream back).
+    """Launch the stage in a Kubernetes pod through Dagster Pipes (logs and metrics stream back).
 
-    The image holds this project (infra/docker/Dockerfile.cuda); the pod spec (GPUs, the shared
-    volume with the DVC workspace, service account) comes from `ops.k8s_job_template`.
+    The image holds this project at /workspace (infra/docker/Dockerfile.cuda); the pod spec
+    (GPUs, volumes, secrets) comes from `ops.k8s_job_template`. Multi-node training uses
+    the Job template and Slurm script in infra/train/ instead.
     """
     import yaml
     from dagster_k8s import PipesK8sClient
@@ -89,7 +90,8 @@ def _run_on_kubernetes(context: dg.AssetExecutionContext, ops: Operations, root:
         raise dg.Failure("training_launcher=k8s needs MF_K8S_IMAGE (an image built from infra/docker/Dockerfile.cuda)")
     pod_spec = yaml.safe_load((root / ops.k8s_job_template).read_text())
     return PipesK8sClient().run(context=context, image=ops.k8s_image, command=command, namespace=ops.k8s_namespace,
-                                env={**env, "MF_ROOT": pod_spec.get("workingDir", "/workspace")}, base_pod_spec=pod_spec)
+                                env={**env, "MF_ROOT": "/workspace"}, base_pod_spec=pod_spec,
+                                pod_wait_timeout=2 * 24 * 3600)  # a GRPO run may take two days
 
 
 def build_stage_asset(stage: registry.Stage) -> dg.AssetsDefinition:

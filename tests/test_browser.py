@@ -103,10 +103,27 @@ def browser():
         b.close()
 
 
+def _dismiss_community_prompt(page) -> None:
+    """Dagster asks once per instance to join its newsletter; answer Skip if it is up."""
+    time.sleep(2)
+    skip = page.get_by_role("button", name="Skip")
+    if skip.count():
+        skip.first.click()
+
+
 def test_asset_graph_shows_the_nine_assets(ui, browser):
     root, urls, _ = ui
     page = browser
     page.goto(urls["dagster"] + "/asset-groups", wait_until="domcontentloaded")
+    page.get_by_text("Global asset lineage").first.wait_for(timeout=60_000)
+    _dismiss_community_prompt(page)
+    # The global graph starts with groups collapsed; its context menu expands them.
+    menu_item = page.locator("[role=menu]").get_by_text("Expand all groups")
+    deadline = time.time() + 60
+    while not menu_item.count() and time.time() < deadline:
+        page.mouse.click(1400, 900, button="right")
+        time.sleep(1)
+    menu_item.first.click()
     for stage in registry.STAGES:
         page.get_by_text(stage.name, exact=True).first.wait_for(timeout=60_000)
     time.sleep(1)  # let the graph finish its layout animation before the picture
@@ -121,7 +138,8 @@ def test_materialize_raw_audio_from_the_ui(ui, browser):
     root, urls, _ = ui
     page = browser
     page.goto(urls["dagster"] + "/assets/raw_audio", wait_until="domcontentloaded")
-    page.get_by_role("button", name="Materialize", exact=True).first.click(timeout=60_000)
+    _dismiss_community_prompt(page)
+    page.locator("button").filter(has_text="Materialize").first.click(timeout=60_000)
     # The run is queued, started by the daemon, and shows up in the run list.
     deadline = time.time() + 150
     status = None

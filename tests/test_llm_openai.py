@@ -33,10 +33,14 @@ def _grab(pattern: str, text: str, default: str = "") -> str:
 def _good_content(body: dict) -> str:
     """A correct reply built from the facts in the prompt (what a well-behaved LLM would say)."""
     prompt = body["messages"][-1]["content"]
+    if isinstance(prompt, list):  # audio chat: text parts plus an input_audio part
+        return "A bowed violin line over a steady pulse."
     tempo = float(_grab(r"Tempo: ([\d.]+) BPM", prompt, "100"))
     key = _grab(r"Key: ([A-G][#b]? (?:major|minor))", prompt, "C major")
     meter = _grab(r"Meter: (\S+)", prompt, "4/4")
     fmt = body.get("response_format", {}).get("json_schema", {}).get("name") or ("think" if "Question:" in prompt else "qa" if "question-answer" in prompt else "caption")
+    if fmt == "judge":
+        return json.dumps({"contradictions": [], "verdict": "pass"})
     if fmt == "caption":
         return json.dumps({"caption": f"The piece moves at about {tempo:.0f} BPM. It is in {key}. " + "The texture is steady and clear throughout the recording. " * 4})
     if fmt == "qa":
@@ -57,6 +61,8 @@ class FakeServer:
         self.script: deque[str] = deque()
         self.requests: list[dict] = []
         self.lock = threading.Lock()
+        self.default = "ok"
+        self.in_flight = self.max_in_flight = 0
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -76,7 +82,18 @@ class FakeServer:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with outer.lock:
                     outer.requests.append(body)
-                    mode = outer.script.popleft() if outer.script else "ok"
+                    mode = outer.script.popleft() if outer.script else outer.default
+                    outer.in_flight += 1
+                    outer.max_in_flight = max(outer.max_in_flight, outer.in_flight)
+                try:
+                    self._answer(body, mode)
+                finally:
+                    with outer.lock:
+                        outer.in_flight -= 1
+
+            def _answer(self, body: dict, mode: str):
+                if mode == "slow":
+                    time.sleep(0.2)
                 if mode == "429":
                     return self._send(429, b'{"error": "rate limited"}', {"Retry-After": "0"})
                 if mode == "500":
@@ -90,6 +107,8 @@ class FakeServer:
                     content = "{'caption': not json at all"
                 elif mode == "truncated":
                     content, finish = content[: len(content) // 2], "length"
+                elif mode == "judge-fail":
+                    content = json.dumps({"contradictions": ["the caption names a mode the facts do not give"], "verdict": "fail"})
                 elif mode == "contradict":
                     content = json.dumps({"caption": "It races along at 300 BPM. It is in a key of Ab minor. A saxophone and drums carry the tune. "
                                                      "The bright texture changes little. The harmony stays simple."})
@@ -159,6 +178,29 @@ def test_response_size_is_bounded(server, tmp_path):
         _chat(server, tmp_path, max_response_bytes=50).chat(MSG, schema=SCHEMA, schema_name="caption")
 
 
+def test_concurrency_limit_bounds_requests_in_flight(server, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    server.default = "slow"
+    chat = _chat(server, tmp_path, concurrency=2)
+    msgs = [[{"role": "user", "content": f"Tempo: 120.0 BPM\nKey: D major\nrequest {i}"}] for i in range(6)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        replies = list(pool.map(lambda m: chat.chat(m, schema=SCHEMA, schema_name="caption"), msgs))
+    assert all(r.data for r in replies) and server.max_in_flight == 2
+
+
+def test_audio_model_surface_caption_sends_the_audio(server, tmp_path):
+    import base64
+
+    from musicflamingo.llm.audio_caption import ServedAudioCaptioner
+
+    cap = ServedAudioCaptioner(_chat(server, tmp_path)).caption(b"RIFF-fake-wav", {"instruments": ["violin"]})
+    content = server.requests[-1]["messages"][0]["content"]
+    audio = [c for c in content if c["type"] == "input_audio"][0]["input_audio"]
+    assert base64.b64decode(audio["data"]) == b"RIFF-fake-wav" and audio["format"] == "wav"
+    assert "violin" in content[0]["text"] and cap
+
+
 def test_config_comes_from_the_environment(monkeypatch):
     from omegaconf import OmegaConf
 
@@ -191,7 +233,7 @@ def test_stage_survives_every_failure_mode(server, tmp_path):
     # three 500s (retries exhausted) for the caption, one 500 for QA. Track 3: timeout, then malformed, then good.
     server.script.extend(["contradict", "truncated", "429", "500", "500", "500", "timeout", "malformed"])
     cfg = compose(["llm=openai", f"llm.base_url={server.url}", "llm.model=fake", "llm.timeout_s=0.4", "llm.max_retries=2",
-                   "llm.backoff_s=0.01", "llm.concurrency=2", "skills.min_heldout_tracks=1"])
+                   "llm.backoff_s=0.01", "llm.concurrency=1", "skills.min_heldout_tracks=1"])
     summary = run_stage("mf_skills", cfg, tmp_path)
     out = tmp_path / "data/mf_skills"
     quarantine = read_jsonl(out / "quarantine.jsonl")
@@ -224,3 +266,19 @@ def test_stage_survives_every_failure_mode(server, tmp_path):
     before = len(server.requests)
     run_stage("mf_skills", cfg, tmp_path)
     assert len(server.requests) - before < n_requests
+
+
+def test_optional_llm_judge_drops_what_it_fails(server, tmp_path):
+    from musicflamingo.config import compose
+    from musicflamingo.stage import run_stage
+
+    _corpus(tmp_path, n=2)
+    server.script.extend(["judge-fail", "500", "500", "500"])
+    cfg = compose([f"skills.judge={{backend: openai, base_url: '{server.url}', model: judge, max_retries: 2, backoff_s: 0.01, timeout_s: 2}}"])
+    summary = run_stage("mf_skills", cfg, tmp_path)
+    out = tmp_path / "data/mf_skills"
+    reasons = [q["reason"] for q in read_jsonl(out / "quarantine.jsonl")]
+    checks = read_jsonl(out / "factcheck.jsonl")
+    assert sum(r.startswith("LLM judge:") for r in reasons) == 1 and summary["writer"] == "builtin"
+    assert any(str(c.get("judge", "")).startswith("unavailable: HTTP 500") for c in checks)  # recorded, item kept
+    assert read_json(out / "factcheck_report.json")["drop_reasons"] == {"LLM judge": 1}

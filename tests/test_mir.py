@@ -1,10 +1,15 @@
+import numpy as np
 import pytest
+import soundfile as sf
+from omegaconf import OmegaConf
 
-from musicflamingo.mir import annotate, harte, tools
-from musicflamingo.mir.stage import mir_config_hash
-from musicflamingo.schemas import KEYS_24
+from musicflamingo.mir import annotate, evaluate, fuse, harte, tools
+from musicflamingo.mir.batch import annotate_to_dir, items_for, mir_config_hash
+from musicflamingo.schemas import KEYS_24, MirFacts
+from tests.conftest import REPO
 
-MIR = {"sample_rate": 44100, "jobs": 1, "track_timeout_s": 120, "beats": {"beats_per_bar": [3, 4], "min_bpm": 40, "max_bpm": 240}, "key": {"profile": "bgate"}, "chords": {"tool": "chordino"}}
+MIR = OmegaConf.to_container(OmegaConf.load(REPO / "conf/mir/default.yaml")) | {"jobs": 1}
+MIR["asr"] = {**MIR["asr"], "backend": "none"}
 
 
 @pytest.mark.parametrize(
@@ -24,28 +29,96 @@ def test_key_names_are_normalised_to_the_24_key_set():
     assert tools.key_name("A#", "minor") == "Bb minor"
     assert tools.key_name("Db", "major") == "C# major"
     assert tools.key_name("F#", "major") in KEYS_24
+    assert all(tools.index_key(tools.key_index(k)) == k for k in KEYS_24)
+
+
+# --- fusion, on hand-made tool outputs ------------------------------------------
+
+
+def test_tempo_fusion_resolves_the_octave_when_the_tools_disagree():
+    cfg = MIR["fusion"]["tempo"]
+    # madmom tracked half time, essentia the quarter: the agreement + prior favour the quarter.
+    assert fuse.tempo(55.0, 110.0, 0.0, cfg)["tempo_bpm"] == pytest.approx(110.0, rel=0.02)
+    # A dotted-quarter beat with ternary subdivision: the quarter-note tempo is 3/2 of it.
+    assert fuse.tempo(60.0, 60.0, 1.0, cfg)["tempo_bpm"] == pytest.approx(90.0, rel=0.02)
+    out = fuse.tempo(100.0, 100.0, 0.0, cfg)
+    assert out["tempo_bpm"] == pytest.approx(100.0) and out["tempo_alternatives"] and 0 < out["tempo_confidence"] <= 1
+
+
+def test_key_fusion_outvotes_one_wrong_tool():
+    cnn = np.zeros(24)
+    cnn[tools.key_index("G major")] = 0.9  # the CNN lands a fifth away
+    chroma_c = np.roll(fuse.AE_MAJOR, 0)  # pitch content of C major
+    out = fuse.key(cnn, {"bgate": ("C major", 0.8), "edma": ("C major", 0.7)}, chroma_c, MIR["fusion"]["key"])
+    assert out["key"] == "C major" and out["key_alternatives"][0][0] == "G major"
+
+
+def test_chord_fusion_is_a_beat_synchronous_vote():
+    tool_chords = {
+        "chordino": [[0.0, 2.0, "C:maj7"], [2.0, 4.0, "G:7"]],
+        "madmom_chords": [[0.0, 2.0, "C:maj"], [2.0, 4.0, "G:maj"]],
+        "madmom_deepchroma": [[0.0, 4.0, "A:min"]],
+    }
+    out = fuse.chords(tool_chords, {}, [1.0, 2.0, 3.0], 4.0, "C major", None, 10.0, MIR["fusion"]["chords"])
+    assert out == [[0.0, 2.0, "C:maj"], [2.0, 4.0, "G:maj"]]
+
+
+# --- the real tools on a rendered chorale ------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def chorale_facts(chorale, tmp_path_factory):
     wav, truth = chorale
-    item = annotate.Item("t" * 64, str(wav), "x.wav", truth["duration_s"])
-    facts, quarantine = annotate.annotate([item], MIR, "h", tmp_path_factory.mktemp("cache"), jobs=1)
+    items, _ = items_for([wav])
+    facts, quarantine = annotate.annotate(items, MIR, "h", tmp_path_factory.mktemp("cache"), jobs=1)
     return facts, quarantine, truth
 
 
 def test_real_tools_on_a_rendered_chorale(chorale_facts):
     facts, quarantine, truth = chorale_facts
     assert quarantine == [] and len(facts) == 1
-    f = facts[0]
+    f = MirFacts(**facts[0]).model_dump()
     ratio = f["tempo_bpm"] / truth["tempo_bpm"]
-    # madmom may pick the metrical octave; anything else is a real error.
     assert min(abs(ratio - r) for r in (0.5, 1.0, 2.0)) < 0.05, f["tempo_bpm"]
-    assert f["key"] in KEYS_24
+    assert f["key"] in KEYS_24 and 0 < f["key_confidence"] <= 1
     assert f["time_signature"] in ("3/4", "4/4")
     assert len(f["beats"]) > 10 and f["downbeats"][0] in f["beats"]
     assert any(lab not in ("N", "X") for _, _, lab in f["chords"])
-    assert f["segments"] and f["segments"][0]["start_s"] == 0.0
+    assert f["sections"] and f["sections"][0][2] == "A" and f["sections"][-1][1] == pytest.approx(f["duration_s"], abs=0.01)
+    assert f["section_keys"] and all(k in KEYS_24 for *_, k in f["section_keys"])
+    assert -40 < f["loudness_lufs"] < 0 and f["loudness_range_lu"] >= 0
+    assert 100 < f["brightness_hz"] < 8000 and f["onset_density"] > 0.5
+    assert f["vocals"] is False and f["words"] == [] and f["lyrics"] == ""
+    per = f["per_tool"]
+    assert {"madmom", "essentia", "madmom_key", "chordino", "madmom_chords", "madmom_deepchroma", "essentia_bgate"} <= set(per)
+    assert per["chordino"]["chords"] and per["madmom"]["tempo_bpm"] > 0
+    seg = f["segments"][0]
+    assert seg["start_s"] == 0.0 and seg["key"] in KEYS_24 and seg["chords"] and seg["loudness_lufs"] is not None
+
+
+def test_evaluate_scores_tools_and_fused_side_by_side(chorale_facts):
+    facts, _, truth = chorale_facts
+    pred = dict(facts[0], path=f"audio/{truth['piece_id']}.wav")
+    result = evaluate.evaluate({truth["piece_id"]: truth}, [pred])
+    assert result["tracks"] == 1
+    systems = result["systems"]
+    assert {"fused", "madmom", "essentia", "chordino", "madmom_key"} <= set(systems)
+    assert 0.0 <= systems["fused"]["chord_majmin"] <= 1.0 and systems["fused"]["beat_f"] > 0.3
+    assert "fused" in evaluate.format_table(result)
+
+
+def test_evaluate_gives_perfect_scores_to_the_truth_itself():
+    truth = {
+        "piece_id": "p", "tempo_bpm": 120.0, "key": "D minor", "vocals": True, "lyrics": "la la land",
+        "beats": [i * 0.5 for i in range(40)], "downbeats": [i * 2.0 for i in range(10)],
+        "chords": [[0.0, 10.0, "D:min"], [10.0, 20.0, "A:maj"]],
+    }
+    pred = {"path": "x/p.wav", "tempo_bpm": 240.0, "key": "D minor", "beats": truth["beats"], "downbeats": truth["downbeats"],
+            "chords": truth["chords"], "vocals": True, "lyrics": "la la land"}
+    s = evaluate.evaluate({"p": truth}, [pred])["systems"]["fused"]
+    assert s["tempo_acc1"] == 0.0 and s["tempo_acc2"] == 1.0  # double time: an octave error
+    assert s["beat_f"] == s["downbeat_f"] == s["key_weighted"] == s["chord_majmin"] == 1.0
+    assert s["lyrics_wer"] == 0.0 and s["vocals_acc"] == 1.0
 
 
 def test_cached_tracks_are_not_recomputed(chorale_facts, tmp_path, monkeypatch):
@@ -58,15 +131,46 @@ def test_cached_tracks_are_not_recomputed(chorale_facts, tmp_path, monkeypatch):
     assert again == facts
 
 
-def test_tool_failure_becomes_a_quarantine_row(tmp_path):
-    bad = tmp_path / "bad.wav"
-    bad.write_text("not audio")
-    facts, quarantine = annotate.annotate([annotate.Item("b" * 64, str(bad), "bad.wav", 1.0)], MIR, "h", tmp_path / "c", jobs=1)
-    assert facts == [] and quarantine[0]["reason"].startswith("MIR failed")
+# --- bad audio, cache keys ---------------------------------------------------------------
 
 
-def test_cache_key_ignores_workers_but_not_tool_settings():
-    other_jobs = {**MIR, "jobs": 8, "track_timeout_s": 5}
-    other_profile = {**MIR, "key": {"profile": "edma"}}
-    assert mir_config_hash(MIR) == mir_config_hash(other_jobs)
-    assert mir_config_hash(MIR) != mir_config_hash(other_profile)
+def test_bad_audio_becomes_quarantine_rows_with_specific_reasons(tmp_path, tone):
+    good = tone("good.wav", 3.0)
+    bad = {
+        "empty.wav": b"",
+        "header.wav": tone("h.wav", 1.0).read_bytes()[:44],
+        "truncated.wav": tone("t.wav", 3.0).read_bytes()[:30000],
+        "text.wav": b"this is not audio\n" * 20,
+    }
+    for name, data in bad.items():
+        (tmp_path / name).write_bytes(data)
+    short = tone("short.wav", 0.4)
+    silent = tone("silent.wav", 2.0, amplitude=0.0)
+    clipped = tmp_path / "clipped.wav"
+    t = np.arange(2 * 22050) / 22050
+    sf.write(clipped, np.clip(3 * np.sin(2 * np.pi * 220 * t), -1, 1).astype(np.float32), 22050, subtype="FLOAT")
+    paths = [good, short, silent, clipped, *[tmp_path / n for n in bad]]
+    items, pre = items_for(paths)
+    # Only the validation matters here: fail fast before the expensive tools would run.
+    summary = annotate_to_dir(items, MIR, tmp_path / "out", tmp_path / "cache", jobs=1, pre_quarantine=pre)
+    from musicflamingo.io import read_jsonl
+
+    reasons = {q["path"].rsplit("/", 1)[-1]: q["reason"] for q in read_jsonl(tmp_path / "out/quarantine.jsonl")}
+    assert reasons["empty.wav"].startswith("empty")
+    assert reasons["header.wav"].startswith(("header only", "truncated"))
+    assert reasons["truncated.wav"].startswith("truncated")
+    assert reasons["text.wav"].startswith("not audio")
+    assert reasons["short.wav"].startswith("too short")
+    assert reasons["silent.wav"].startswith("silent")
+    assert reasons["clipped.wav"].startswith("clipped")
+    assert summary["tracks"] == 1 and summary["quarantined"] == 7
+
+
+def test_mir_config_changes_the_cache_key_and_unrelated_config_does_not():
+    from musicflamingo.config import compose
+
+    base = compose([])
+    mir = lambda cfg: mir_config_hash(OmegaConf.to_container(cfg.mir, resolve=True))  # noqa: E731
+    assert mir(base) == mir(compose(["mir.jobs=7", "mir.track_timeout_s=5", "seed=99", "data.demo.num_pieces=3"]))
+    assert mir(base) != mir(compose(["mir.key.profiles=[edma]"]))
+    assert mir(base) != mir(compose(["mir.fusion.tempo.prior_bpm=90"]))

@@ -27,7 +27,15 @@ def _spawn(cmd: list[str], root: Path) -> subprocess.Popen:
     return subprocess.Popen(cmd, cwd=root, preexec_fn=restore)
 
 
+def _stop(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    # Started in the background by a script, this process inherits SIGINT as ignored: take
+    # Ctrl-C (SIGINT) and SIGTERM back, so both stop the services cleanly.
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
     root = env.find_root()
     env.apply(root)
     bin_dir = Path(sys.executable).parent

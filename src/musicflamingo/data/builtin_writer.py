@@ -292,7 +292,7 @@ def _mood(facts: dict, tags: dict, rng: random.Random) -> list[str]:
 def caption(facts: dict, tags: dict, rng: random.Random, surface: list[str] | None = None) -> str:
     """A rich caption in six dimensions, as paragraphs; only facts present in `facts`/`tags` are stated."""
     if surface is None:
-        surface = [surface_caption(s, facts, tags, rng) for s in facts.get("segments") or []]
+        surface = [surface_caption(s, facts, tags, rng) for s in facts.get("segments") or [] if s["end_s"] - s["start_s"] >= 5]
     blocks = [_low_level(facts, rng), _instrumentation(tags, rng), _vocals(facts, rng), _form(facts, tags, rng, surface),
               _theory(facts, rng), _mood(facts, tags, rng)]
     return "\n\n".join(" ".join(b) for b in blocks if b)

@@ -18,6 +18,7 @@ or dropped; a QA item whose answer contradicts the facts is dropped.
 from __future__ import annotations
 
 import random
+from concurrent.futures import ThreadPoolExecutor
 
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
@@ -48,32 +49,39 @@ def run_mf_skills(cfg: DictConfig, ctx: StageContext) -> dict:
     writer = make_writer(_llm_cfg(cfg, ctx))
     tol = fc.Tolerances.from_cfg(s.get("factcheck"))
     repair = bool(s.get("repair", True))
+    judge = None
+    if s.get("judge") and s.judge.get("backend"):  # optional LLM judge on top of the rule checker
+        from musicflamingo.llm.writers import LLMJudge, make_chat_backend
+
+        judge = LLMJudge(make_chat_backend(s.judge))
     tracks = {t["id"]: t for t in read_jsonl(ctx.input("raw_audio") / "tracks.jsonl")}
     facts_by_id = {f["track_id"]: f for f in read_jsonl(ctx.input("mir_metadata") / "tracks.jsonl")}
     held = heldout_ids(sorted(facts_by_id), s.heldout_fraction, s.min_heldout_tracks)
     train, heldout, checks, dropped, structured, segments = [], [], [], [], [], []
     report = fc.Report()
-    for tid, facts in tqdm(facts_by_id.items(), desc="mf_skills", unit="track", disable=None):
-        track, rng = tracks[tid], _rng(cfg.seed, tid)
+    order = list(facts_by_id)
+    workers = int(cfg.llm.get("concurrency", 1)) if writer.name != "builtin" else 1
+    jobs = ((tracks[tid], facts_by_id[tid], _rng(cfg.seed, tid), ctx.root) for tid in order)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        # LLM requests for several tracks are in flight at once (bounded by llm.concurrency); results keep track order.
+        written = list(tqdm(pool.map(lambda job: _write_track(writer, *job), jobs), total=len(order), desc="mf_skills", unit="track", disable=None))
+    for tid, out in zip(order, written):
+        facts, track, rng = facts_by_id[tid], tracks[tid], out["rng"]
         tags = track.get("tags", {})
         fx = fc.FactIndex.build(facts, tags)
         split = "heldout" if tid in held else "train"
         # Per-track structured ground truth (unknown stays None): the caption reward and caption eval use it.
         structured.append({"track_id": tid, "split": split, "truth": structured_truth(facts, tags), "tags": tags})
         records: list[tuple[object, str]] = []
-        try:
-            surface = writer.surface_captions(facts, tags, rng, ctx.root / track["path"])
-            segments += [{"track_id": tid, "index": i, "caption": c} for i, c in enumerate(surface)]
-            text = writer.caption(facts, tags, rng, surface)
+        segments += [{"track_id": tid, "index": i, "caption": c} for i, c in enumerate(out["surface"])]
+        if out["caption"] is not None:
+            text = out["caption"]
             records.append((conversation(f"{tid[:12]}-caption", track, rng.choice(_caption_prompts()), text, "caption", skill="caption",
                                          fact_ids=["tempo_bpm", "key", "time_signature", "chords", "sections", "tags"]), text))
-        except (LLMError, ValueError, KeyError) as exc:
-            dropped.append({"id": f"{tid[:12]}-caption", "track_id": tid, "reason": f"caption: {getattr(exc, 'reason', exc)}"})
+        else:
+            dropped.append({"id": f"{tid[:12]}-caption", "track_id": tid, "reason": f"caption: {out['caption_error']}"})
             report.add([], "dropped", "writer error")
-        try:
-            items, rejected = writer.qa(facts, tags, rng)
-        except LLMError as exc:
-            items, rejected = [], [{"index": None, "reason": exc.reason}]
+        items, rejected = out["items"], out["rejected"]
         for r in rejected:
             dropped.append({"id": f"{tid[:12]}-qa", "track_id": tid, "reason": f"qa: {r['reason']}", "item": r.get("item")})
             report.add([], "dropped", "invalid QA reply")
@@ -105,6 +113,18 @@ def run_mf_skills(cfg: DictConfig, ctx: StageContext) -> dict:
             else:
                 report.add(verdicts, "kept")
                 checks.append({**row, "outcome": "kept"})
+            if judge is not None:
+                try:
+                    ok, found = judge.judge(rec.conversations[1].value if rec.task == "caption" else text, facts, tags)
+                except LLMError as exc:  # the rule checker already passed the item; the judge's failure is recorded, not fatal
+                    checks[-1]["judge"] = f"unavailable: {exc.reason}"
+                else:
+                    checks[-1]["judge"] = "pass" if ok else "fail"
+                    if not ok:
+                        dropped.append({"id": rec.id, "track_id": tid, "reason": "LLM judge: " + "; ".join(found)[:500]})
+                        report.reclassify(checks[-1]["outcome"], "dropped", "LLM judge")
+                        checks[-1]["outcome"] = "dropped"
+                        continue
             (heldout if split == "heldout" else train).append(rec.dump())
     write_jsonl(ctx.out / "train.jsonl", train)
     write_jsonl(ctx.out / "heldout.jsonl", heldout)
@@ -129,6 +149,22 @@ def run_mf_skills(cfg: DictConfig, ctx: StageContext) -> dict:
     }
     write_card(ctx.out, "mf_skills", rows, checks, dropped, summary)
     return summary
+
+
+def _write_track(writer, track: dict, facts: dict, rng: random.Random, root) -> dict:
+    """Everything the writer produces for one track; a writer failure becomes a reason, never an exception."""
+    tags = track.get("tags", {})
+    out = {"rng": rng, "surface": [], "caption": None, "caption_error": None, "items": [], "rejected": []}
+    try:
+        out["surface"] = writer.surface_captions(facts, tags, rng, root / track["path"])
+        out["caption"] = writer.caption(facts, tags, rng, out["surface"])
+    except (LLMError, ValueError, KeyError, OSError) as exc:
+        out["caption_error"] = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
+    try:
+        out["items"], out["rejected"] = writer.qa(facts, tags, rng)
+    except LLMError as exc:
+        out["rejected"] = [{"index": None, "reason": exc.reason}]
+    return out
 
 
 def _balanced(items: list[dict], limit: int) -> list[dict]:

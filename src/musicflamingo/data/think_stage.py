@@ -17,6 +17,7 @@ Held-out tracks never reach this stage (it reads `mf_skills/train.jsonl` only).
 from __future__ import annotations
 
 import random
+from concurrent.futures import ThreadPoolExecutor
 import re
 
 from omegaconf import DictConfig
@@ -113,15 +114,17 @@ def run_mf_think(cfg: DictConfig, ctx: StageContext) -> dict:
     chosen = [r for r in items if hard[r["id"]]] + rest[: round(len(rest) * t.fraction)]
     samples, dropped, checks = [], [], []
     n_rewritten = n_removed = 0
-    for rec in tqdm(chosen, desc="mf_think", unit="item", disable=None):
+    items_of = [_item(rec) for rec in chosen]
+    workers = int(cfg.llm.get("concurrency", 1)) if writer.name != "builtin" else 1
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        # Several LLM requests in flight at once (bounded by llm.concurrency); results keep item order.
+        generated = list(tqdm(pool.map(lambda pair: _steps(writer, pair[1], facts_by_id[pair[0]["track_id"]], tags_by_id.get(pair[0]["track_id"], {})),
+                                       zip(chosen, items_of)), total=len(chosen), desc="mf_think", unit="item", disable=None))
+    for rec, item, (steps, error) in zip(chosen, items_of, generated):
         facts, tags = facts_by_id[rec["track_id"]], tags_by_id.get(rec["track_id"], {})
         fx = fc.FactIndex.build(facts, tags)
-        question = rec["conversations"][0]["value"].removeprefix("<sound>\n")
-        item = {"prompt": question, "answer": rec["answer"], "answer_letter": rec["answer_letter"], "fact_ids": rec["fact_ids"], "qtype": rec.get("qtype")}
-        try:
-            steps = writer.think_steps(item, facts, tags)
-        except LLMError as exc:
-            dropped.append({"id": rec["id"], "reason": f"writer: {exc.reason}"})
+        if error:
+            dropped.append({"id": rec["id"], "reason": f"writer: {error}"})
             continue
         if not steps:
             dropped.append({"id": rec["id"], "reason": "no reasoning chain for this question type"})
@@ -158,6 +161,18 @@ def run_mf_think(cfg: DictConfig, ctx: StageContext) -> dict:
     write_json(ctx.out / "factcheck_report.json", {**summary, "drop_reasons": _count(d["reason"] for d in dropped)})
     write_card(ctx.out, "mf_think", samples, checks, dropped, summary)
     return summary
+
+
+def _item(rec: dict) -> dict:
+    question = rec["conversations"][0]["value"].removeprefix("<sound>\n")
+    return {"prompt": question, "answer": rec["answer"], "answer_letter": rec["answer_letter"], "fact_ids": rec["fact_ids"], "qtype": rec.get("qtype")}
+
+
+def _steps(writer, item: dict, facts: dict, tags: dict) -> tuple[list[str] | None, str | None]:
+    try:
+        return writer.think_steps(item, facts, tags), None
+    except LLMError as exc:
+        return None, exc.reason
 
 
 def _count(reasons) -> dict:

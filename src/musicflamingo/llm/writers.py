@@ -8,7 +8,6 @@ turns into a quarantine row. Either way the stage fact-checks what comes back.
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
@@ -36,6 +35,9 @@ QA_SCHEMA = {
 }
 THINK_SCHEMA = {"type": "object", "properties": {"steps": {"type": "array", "items": {"type": "string"}}, "answer_letter": {"type": "string"}},
                 "required": ["steps", "answer_letter"], "additionalProperties": False}
+JUDGE_SCHEMA = {"type": "object", "properties": {"contradictions": {"type": "array", "items": {"type": "string"}},
+                                                "verdict": {"type": "string", "enum": ["pass", "fail"]}},
+                "required": ["contradictions", "verdict"], "additionalProperties": False}
 MAX_TEXT_CHARS = 12_000  # bound on any one generated field
 
 
@@ -165,6 +167,23 @@ class LLMWriter:
         return [s.strip()[:2000] for s in steps[:20]]
 
 
+class LLMJudge:
+    """The optional judge on top of the rule checker: an LLM reads the facts and the text and lists contradictions."""
+
+    def __init__(self, chat):
+        self.chat = chat
+
+    def judge(self, text: str, facts: dict, tags: dict) -> tuple[bool, list[str]]:
+        messages = [{"role": "system", "content": render("system.jinja")},
+                    {"role": "user", "content": render("judge.jinja", text=text[:MAX_TEXT_CHARS], **facts_prompt_values(facts, tags))}]
+        data = self.chat.chat(messages, schema=JUDGE_SCHEMA, schema_name="judge").data or {}
+        found = [str(c)[:300] for c in data.get("contradictions") or []][:10]
+        verdict = data.get("verdict")
+        if verdict not in ("pass", "fail"):
+            raise LLMError("judge reply has no pass/fail verdict")
+        return verdict == "pass" and not found, found
+
+
 def make_chat_backend(cfg):
     if cfg.backend == "openai":
         from musicflamingo.llm.openai_backend import OpenAIChat, OpenAIConfig
@@ -200,4 +219,4 @@ def make_writer(cfg):
     return LLMWriter(make_chat_backend(cfg), int(cfg.get("target_words", 450)), int(cfg.get("qa_items", 10)), make_surface_captioner(cfg))
 
 
-__all__ = ["BuiltinWriter", "LLMWriter", "make_writer", "make_chat_backend", "facts_prompt_values", "json"]
+__all__ = ["BuiltinWriter", "LLMWriter", "make_writer", "make_chat_backend", "facts_prompt_values"]

@@ -18,14 +18,14 @@ ASR_SR = 16000
 
 
 @lru_cache(maxsize=None)
-def _sphinx():
+def _sphinx(settings: tuple):
     from pocketsphinx import Decoder
 
-    return Decoder(samprate=ASR_SR, loglevel="FATAL")
+    return Decoder(samprate=ASR_SR, loglevel="FATAL", **dict(settings))
 
 
-def pocketsphinx_words(audio16: np.ndarray) -> list[list]:
-    dec = _sphinx()
+def pocketsphinx_words(audio16: np.ndarray, settings: dict | None = None) -> list[list]:
+    dec = _sphinx(tuple(sorted((settings or {}).items())))
     pcm = (np.clip(audio16, -1, 1) * 32767).astype(np.int16).tobytes()
     dec.start_utt()
     dec.process_raw(pcm, full_utt=True)
@@ -68,7 +68,7 @@ def transcribe(audio: np.ndarray, sr: int, cfg: dict) -> list[list]:
     audio16 = soxr.resample(audio, sr, ASR_SR).astype(np.float32) if sr != ASR_SR else audio
     backend = cfg["backend"]
     if backend == "pocketsphinx":
-        return pocketsphinx_words(audio16)
+        return pocketsphinx_words(audio16, cfg.get("pocketsphinx"))
     if backend == "whisper":
         return whisper_words(audio16, cfg.get("whisper_path") or "", cfg.get("language"))
     raise ValueError(f"unknown ASR backend {backend!r} (pocketsphinx, whisper, none)")

@@ -52,7 +52,7 @@ def add_commands(sub) -> None:
     a.add_argument("--out", required=True, help="output folder")
     a.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (0 = all cores)")
     a.add_argument("--cache", default=None, help="cache folder (default: <out>/.cache)")
-    a.add_argument("overrides", nargs="*", help="Hydra overrides of conf/, e.g. mir.asr.backend=none")
+    a.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="Hydra override of conf/, repeatable, e.g. --set mir.asr.backend=none")
     a.set_defaults(func=_annotate)
 
     e = msub.add_parser(

@@ -144,6 +144,8 @@ METRICS = ("tempo_acc1", "tempo_acc2", "beat_f", "downbeat_f", "key_weighted", "
 def format_table(result: dict) -> str:
     """Systems as rows, metrics as columns; '-' where a system does not estimate that fact."""
     systems = sorted(result["systems"], key=lambda s: (s != "fused", s))
+    if not systems:
+        return f"{result['tracks']} tracks scored: no prediction matched a ground-truth sidecar"
     cols = [m for m in METRICS if any(m in result["systems"][s] for s in systems)]
     w = max(len(s) for s in systems) + 2
     lines = [f"{result['tracks']} tracks scored ({result['sung_tracks']} sung)", "system".ljust(w) + "".join(c.rjust(14) for c in cols)]
