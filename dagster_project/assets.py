@@ -83,11 +83,11 @@ def _run_on_kubernetes(context: dg.AssetExecutionContext, ops: Operations, root:
     (GPUs, volumes, secrets) comes from `ops.k8s_job_template`. Multi-node training uses
     the Job template and Slurm script in infra/train/ instead.
     """
-    import yaml
-    from dagster_k8s import PipesK8sClient
-
     if not ops.k8s_image:
         raise dg.Failure("training_launcher=k8s needs MF_K8S_IMAGE (an image built from infra/docker/Dockerfile.cuda)")
+    import yaml
+    from dagster_k8s import PipesK8sClient  # in the infra/docker images; not needed on a laptop
+
     pod_spec = yaml.safe_load((root / ops.k8s_job_template).read_text())
     return PipesK8sClient().run(context=context, image=ops.k8s_image, command=command, namespace=ops.k8s_namespace,
                                 env={**env, "MF_ROOT": "/workspace"}, base_pod_spec=pod_spec,

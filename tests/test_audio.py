@@ -83,3 +83,66 @@ def test_plan_is_deterministic_and_mixes_traditions():
     assert first == again
     assert {s.tradition for s in first} == {"a", "b"}
     assert len({s.gm_program for s in first}) == 2
+
+
+def test_clipped_audio_is_rejected(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    t = np.arange(44100) * 2 / 44100
+    sf.write(tmp_path / "c.wav", np.clip(4 * np.sin(2 * np.pi * 200 * t), -1, 1).astype(np.float32), 44100, subtype="FLOAT")
+    assert _reject_reason(tmp_path / "c.wav").startswith("clipped")
+
+
+def test_truth_has_a_notated_beat_grid(chorale):
+    _, truth = chorale
+    beats, downbeats = truth["beats"], truth["downbeats"]
+    assert truth["beat_bpm"] == 100.0  # 4/4: the beat is the quarter
+    assert set(downbeats) <= set(beats) and len(beats) == 4 * len(downbeats) + (len(beats) % 4)
+    assert all(abs((b - a) - 0.6) < 1e-3 for a, b in zip(beats, beats[1:]))
+
+
+def test_the_corpus_definition_holds_at_least_100_pieces_from_many_traditions():
+    from omegaconf import OmegaConf
+
+    from tests.conftest import REPO
+
+    demo = OmegaConf.load(REPO / "conf/data/demo.yaml").demo
+    assert demo.corpus_size >= 100 and demo.num_pieces <= demo.corpus_size
+    specs = [s for _, s in zip(range(300), demo_corpus.plan(list(demo.sources), demo.corpus_size, list(demo.gm_programs), list(demo.tempo_bpm_range), 1234))]
+    assert len(specs) == 300  # enough candidates to fill corpus_size after rejected scores
+    assert len({s.tradition for s in specs}) >= 10 and any(s.voice for s in specs)
+    assert len({s.gm_program for s in specs}) >= 10 and len({s.tempo_bpm for s in specs}) >= 20
+    bench = OmegaConf.load(REPO / "conf/data/benchmark.yaml").demo
+    assert "FluidR3" in bench.soundfont
+
+
+def test_sung_words_are_placed_exactly_at_their_onsets():
+    import numpy as np
+
+    from musicflamingo.audio import vocals
+
+    notes = [[0.5, 1.0, "hello", 67], [1.5, 2.0, "music", 72], [2.5, 3.5, "world", 64]]
+    audio, words = vocals.sing(notes, "en-us", 22050, 22050 * 4)
+    assert [w for *_, w in words] == ["hello", "music", "world"]
+    for (start, end, _), (n_start, *_rest) in zip(words, notes):
+        assert start == n_start and end > start
+        assert np.abs(audio[int(start * 22050) : int(start * 22050) + 200]).max() > 0  # sound starts on the note
+    gaps = [(0.0, 0.49), (words[0][1] + 0.01, 1.49)]
+    assert all(np.abs(audio[int(a * 22050) : int(b * 22050)]).max() == 0 for a, b in gaps if b > a)
+
+
+def test_a_sung_piece_is_rendered_with_vocals_and_cached(tmp_path):
+    from omegaconf import OmegaConf
+
+    from tests.conftest import REPO
+
+    demo = OmegaConf.to_container(OmegaConf.load(REPO / "conf/data/demo.yaml").demo) | {"max_seconds": 12}
+    spec = demo_corpus.PieceSpec("bach/bwv9.7.mxl", None, "Bach chorale", 0, 120, voice="de")
+    truth = demo_corpus.render_piece(spec, tmp_path / "p", demo)
+    assert truth["vocals"] is True and truth["voice"] == "de" and len(truth["words"]) >= 4
+    assert truth["lyrics"] == " ".join(w for *_, w in truth["words"])
+    assert all(0 <= s < e <= truth["duration_s"] + 4 for s, e, _ in truth["words"])
+    wav = tmp_path / "p" / "audio.wav"
+    before = wav.stat().st_mtime_ns
+    assert demo_corpus.render_piece(spec, tmp_path / "p", demo) == truth and wav.stat().st_mtime_ns == before

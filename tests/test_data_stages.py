@@ -117,3 +117,20 @@ def test_roman_numerals_and_cadences():
     assert [c.kind for c in th.cadences(chords, "G major")] == ["authentic", "plagal"]
     assert th.secondary_dominant(th.Chord(0, 1, "A:7", "A7", 9, "7"), "G major") == "V7/V"
     assert th.relation("G major", "D major") == "the dominant" and th.relation("C major", "A minor") == "the relative minor"
+
+
+def test_bad_fact_rows_become_quarantine_rows_not_crashes(tmp_path):
+    from musicflamingo.config import compose
+    from musicflamingo.io import write_jsonl
+    from musicflamingo.stage import run_stage
+
+    _corpus(tmp_path, n=3)
+    facts = read_jsonl(tmp_path / "data/mir_metadata/tracks.jsonl")
+    del facts[0]["key"]                                           # a malformed row
+    facts.append({**facts[1], "track_id": "f" * 64})              # facts for a track raw_audio does not know
+    write_jsonl(tmp_path / "data/mir_metadata/tracks.jsonl", facts)
+    summary = run_stage("mf_skills", compose([]), tmp_path)
+    reasons = [q["reason"] for q in read_jsonl(tmp_path / "data/mf_skills/quarantine.jsonl")]
+    assert "no raw_audio row for this track" in reasons
+    assert any(r.startswith("caption: KeyError") for r in reasons) and any(r.startswith("qa: KeyError") for r in reasons)
+    assert summary["train_items"] + summary["heldout_items"] > 0   # the good tracks still come through

@@ -34,6 +34,9 @@ def _verdicts(text):
     ("At 1:10 the chord is C.", "chord"), ("The chorus starts at 0:50.", "section"), ("The bridge arrives late.", "section"),
     ("It has five sections.", "sections"), ("A saxophone plays the tune.", "instrument"), ("At 0:32 the word \"dark\" is sung.", "lyric"),
     ("It is purely instrumental.", "vocals"), ("The track measures -20 LUFS.", "loudness"), ("At 3:40 the music fades.", "time"),
+    ("The tempo sits around 150.", "tempo"), ("♩ = 200 throughout.", "tempo"), ("It moves at 195-205 beats per minute.", "tempo"),
+    ("Lush strings swell under the melody.", "instrument"), ("The key is clearly G-minor.", "key"),
+    ("It moves from D7 (IV7) to G.", "numeral"),
 ])
 def test_each_false_claim_kind_is_contradicted(text, kind):
     assert (kind, "contradicted") in _verdicts(text), text

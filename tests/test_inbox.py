@@ -119,3 +119,25 @@ def test_duplicate_content_is_skipped_with_a_reason(project, chorale):
     batch = inbox.claim_new_batch(root, "inbox", settle_s=0.0)
     ledger = inbox.ingest(root, batch)
     assert ledger["files"] == [] and ledger["skipped"][0]["reason"].startswith("same content as a track of batch")
+
+
+def test_project_datasets_take_every_batch_and_reuse_its_annotations(project, smoke_cfg):
+    """The project-level stages (what training reads) see every ingested batch, and find the
+    batches' MIR facts in the shared per-track cache instead of annotating them again."""
+    from omegaconf import OmegaConf
+
+    from musicflamingo.stage import run_stage
+
+    root = project
+    batches = inbox.ingested_batches(root)
+    batch_tracks = {sha for b in batches for sha in json.loads((root / "audio_in" / b / ".batch.json").read_text())["sha256"]}
+    assert len(batches) == 3 and len(batch_tracks) == 4  # old (1) + new (3) + the duplicate-only batch (0)
+    facts_cache = root / ".cache" / "mir_metadata" / "facts"
+    annotated_by_batches = {p: p.stat().st_mtime_ns for p in facts_cache.rglob("*.json") if p.name.split("-")[0] in batch_tracks}
+    assert len(annotated_by_batches) == 3  # the old batch was ingested but never annotated
+
+    cfg = OmegaConf.merge(smoke_cfg, {"data": {"demo": {"enabled": False}}})
+    assert run_stage("raw_audio", cfg, root)["input_tracks"] == 4
+    summary = run_stage("mir_metadata", cfg, root)
+    assert summary["tracks"] == 4
+    assert {p: p.stat().st_mtime_ns for p in annotated_by_batches} == annotated_by_batches  # cache hits, not recomputed

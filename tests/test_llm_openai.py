@@ -101,7 +101,7 @@ class FakeServer:
                 if mode == "400-schema" and "response_format" in body and body["response_format"]["type"] == "json_schema":
                     return self._send(400, b'{"error": "response_format json_schema not supported"}')
                 if mode == "timeout":
-                    time.sleep(1.0)
+                    time.sleep(2.5)
                 content, finish = _good_content(body), "stop"
                 if mode == "malformed":
                     content = "{'caption': not json at all"
@@ -137,7 +137,7 @@ def server():
 
 
 def _chat(server, tmp_path, **kw) -> OpenAIChat:
-    cfg = OpenAIConfig(base_url=server.url, model="fake", api_key="test-key", timeout_s=0.4, max_retries=2, backoff_s=0.01,
+    cfg = OpenAIConfig(base_url=server.url, model="fake", api_key="test-key", timeout_s=1.0, max_retries=2, backoff_s=0.01,
                        cache_dir=str(tmp_path / "cache"), **kw)
     return OpenAIChat(cfg)
 
@@ -232,7 +232,7 @@ def test_stage_survives_every_failure_mode(server, tmp_path):
     # Requests go per track: caption, then QA. Track 1: contradicting caption, truncated QA. Track 2: 429 then
     # three 500s (retries exhausted) for the caption, one 500 for QA. Track 3: timeout, then malformed, then good.
     server.script.extend(["contradict", "truncated", "429", "500", "500", "500", "timeout", "malformed"])
-    cfg = compose(["llm=openai", f"llm.base_url={server.url}", "llm.model=fake", "llm.timeout_s=0.4", "llm.max_retries=2",
+    cfg = compose(["llm=openai", f"llm.base_url={server.url}", "llm.model=fake", "llm.timeout_s=1.0", "llm.max_retries=2",
                    "llm.backoff_s=0.01", "llm.concurrency=1", "skills.min_heldout_tracks=1"])
     summary = run_stage("mf_skills", cfg, tmp_path)
     out = tmp_path / "data/mf_skills"

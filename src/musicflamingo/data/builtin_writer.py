@@ -86,6 +86,10 @@ def sec(label: str, article: str = "") -> str:
     return f"section {label}" if len(label) == 1 else f"{article}{label}"
 
 
+def _an(word: str) -> str:
+    return ("an " if word[:1].lower() in "aeiou" else "a ") + word
+
+
 def _pick(rng: random.Random, *options: str) -> str:
     return rng.choice(options)
 
@@ -207,10 +211,12 @@ def _form(facts: dict, tags: dict, rng: random.Random, surface: list[str]) -> li
         out.append(f"The longest section is {sec(longest[2], 'the ')}, lasting {longest[1] - longest[0]:.0f} seconds from {fmt_time(longest[0])}.")
     else:
         out.append("No section analysis is available, so the form is described through its windows and cadences instead.")
-    if len(surface) > 1:
-        out.append(_pick(rng, "Window by window:", "Taken in thirty-second windows:") + " " + " ".join(surface))
-    elif surface:
-        out.append(surface[0])
+    # Only each window's first sentence: the instrument sentence would repeat in every window.
+    firsts = [c.split(". ")[0].rstrip(".") + "." for c in surface]
+    if len(firsts) > 1:
+        out.append(_pick(rng, "Window by window:", "Taken in thirty-second windows:") + " " + " ".join(firsts))
+    elif firsts:
+        out.append(firsts[0])
     return out
 
 
@@ -255,15 +261,18 @@ def _theory(facts: dict, rng: random.Random) -> list[str]:
         kinds = Counter(c.kind for c in cads)
         out.append("Cadences: " + ", ".join(f"{n} {k}" for k, n in kinds.most_common()) + ".")
         last = cads[-1]
-        out.append(f"The last cadence arrives at {fmt_time(last.time)}, a {last.kind} cadence ({last.approach}, {last.numerals}).")
+        out.append(f"The last cadence arrives at {fmt_time(last.time)}, {_an(last.kind)} cadence ({last.approach}, {last.numerals}).")
     else:
         out.append("No cadential V-I, IV-I or half-cadence motion is found in the chord sequence.")
     hr = facts.get("harmonic_rhythm") or th.harmonic_rhythm(chords, facts.get("downbeats") or [])
     if hr:
         out.append(f"The harmonic rhythm is about {hr:.1f} chord changes per bar, {'quick' if hr > 1.5 else 'relaxed' if hr < 0.75 else 'moderate'} for this tempo.")
     mods = th.modulations(facts.get("section_keys"), key)
-    for t, a, b in mods[:2]:
-        out.append(f"At {fmt_time(t)} the music modulates from {a} to {b}, {th.relation(a, b)}.")
+    for t, a, b in mods[:3]:
+        if b == key:
+            out.append(f"At {fmt_time(t)} the music returns from {a} to the home key of {b}.")
+        else:
+            out.append(f"At {fmt_time(t)} the music modulates from {a} to {b}, {th.relation(a, b)}.")
     if facts.get("section_keys") and not mods:
         out.append("The section keys agree throughout, so there is no modulation.")
     final = seq[-1]
@@ -394,7 +403,7 @@ def qa_items(facts: dict, tags: dict, rng: random.Random) -> list[dict]:
             fn = th.function_of(th.roman(seq[0], key))
             if fn:
                 items.append(_open("harmony", "function", f"What harmonic function does the opening {seq[0].name} chord have?",
-                                   f"{seq[0].name} is {th.roman(seq[0], key)} in {key}, a {fn} chord.", ["chords", "key"]))
+                                   f"{seq[0].name} is {th.roman(seq[0], key)} in {key}, {_an(fn)} chord.", ["chords", "key"]))
 
     # temporal
     if len(seq) >= 3:
@@ -449,6 +458,9 @@ def qa_items(facts: dict, tags: dict, rng: random.Random) -> list[dict]:
         half = dur / 2
         n1 = sum(1 for c in seq if c.start < half)
         n2 = len(seq) - n1
+        items.append(_open("structural", "compare_halves", "How does the harmonic activity of the first half compare with the second half?",
+                           f"Up to {fmt_time(half)} the harmony changes {n1} times; after it, {n2} times, so the "
+                           + ("first half is busier." if n1 > n2 else "second half is busier." if n2 > n1 else "two halves are equally active."), ["chords"]))
         if n1 != n2:
             correct = "the first half" if n1 > n2 else "the second half"
             items.append(_mcq("structural", "compare_halves", "Which half of the recording has more chord changes?", correct,
@@ -525,7 +537,7 @@ def think_steps(item: dict, facts: dict, tags: dict) -> list[str] | None:
             return None
         last = cads[-1]
         return [f"In {key} the chord sequence has cadential motions; the last one, {last.approach}, starts its goal chord at {fmt_time(last.time)}.",
-                f"The numerals {last.numerals} make it a {last.kind} cadence.", f"So the answer is ({letter}) {answer}."]
+                f"The numerals {last.numerals} make it {_an(last.kind)} cadence.", f"So the answer is ({letter}) {answer}."]
     if qtype == "instrument":
         return [f"The catalogue lists the instrumentation as {', '.join(tags.get('instruments') or [answer])}.",
                 f"Its timbre matches option ({letter}) {answer}; the other options name instruments that are not listed."]

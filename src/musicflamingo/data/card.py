@@ -39,15 +39,18 @@ def _table(counter: dict) -> str:
 
 
 def write_card(out: Path, name: str, rows: list[dict], checks: list[dict], dropped: list[dict], summary: dict,
-               extra: str = "") -> Path:
-    """Write `out/README.md` and `out/plots/*.png` for a dataset of conversation records."""
+               extra: str = "", text_task: str = "caption") -> Path:
+    """Write `out/README.md` and `out/plots/*.png` for a dataset of conversation records.
+
+    `text_task` is the task whose reply lengths are plotted (captions for MF-Skills, reasoning for MF-Think).
+    """
     plots = out / "plots"
     plots.mkdir(parents=True, exist_ok=True)
-    words = [len(r["conversations"][1]["value"].split()) for r in rows if r.get("task") == "caption"]
+    words = [len(r["conversations"][1]["value"].split()) for r in rows if r.get("task") == text_task]
     per_skill = dict(Counter(f"{r.get('skill') or r.get('task')} ({r.get('task')})" for r in rows).most_common())
     factuality = [c["factuality"] for c in checks if c.get("factuality") is not None]
     reasons = dict(Counter(_reason_class(d["reason"]) for d in dropped).most_common(12))
-    _plot(plots / "words_per_caption.png", "hist", f"{name}: words per caption", "words", "captions", words)
+    _plot(plots / "words_per_caption.png", "hist", f"{name}: words per {text_task} reply", "words", "replies", words)
     _plot(plots / "items_per_skill.png", "bar", f"{name}: items per skill family", "items", "", per_skill)
     _plot(plots / "factuality.png", "hist", f"{name}: factuality per item (before filtering)", "share of checkable claims supported", "items", factuality)
     _plot(plots / "drop_reasons.png", "bar", f"{name}: drop reasons", "items", "", reasons)
@@ -62,8 +65,8 @@ against the MIR facts (`musicflamingo.data.factcheck`); items that contradict th
 | statistic | value |
 |---|---|
 {_table(summary)}
-| captions | {len(words)} |
-| mean words per caption | {mean_words:.1f} |
+| {text_task} replies | {len(words)} |
+| mean words per {text_task} reply | {mean_words:.1f} |
 | items checked | {len(checks)} |
 | items dropped | {len(dropped)} |
 
@@ -75,7 +78,7 @@ against the MIR facts (`musicflamingo.data.factcheck`); items that contradict th
 
 ![items per skill](plots/items_per_skill.png)
 
-## Words per caption
+## Words per {text_task} reply
 
 ![words per caption](plots/words_per_caption.png)
 

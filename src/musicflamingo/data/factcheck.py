@@ -14,6 +14,7 @@ sentence yields checkable claims of these kinds:
     vocals      "sung", "instrumental"       facts.vocals
     lyric       'the word "love"'            in facts.lyrics / facts.words (near the sentence's times)
     loudness    "-14.2 LUFS"                 facts.loudness_lufs
+    numeral     "B7 (V7)"                    the chord's Roman numeral in facts.key (or a section key)
 
 Each claim gets a verdict: `supported`, `contradicted` or `unverifiable` (the
 fact is unknown: nothing is assumed). A sentence that attributes a value to a
@@ -30,7 +31,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Iterable, Mapping
 
-from musicflamingo.data.structured import instrument_aliases, stated_chords, stated_keys, stated_meters
+from musicflamingo.data.structured import instrument_aliases, stated_chords, stated_keys, stated_meters, stated_tempi
 from musicflamingo.mir.harte import root_and_quality
 from musicflamingo.schemas import PITCH_CLASSES
 
@@ -62,7 +63,6 @@ class Verdict:
 # ------------------------------------------------------------------ patterns
 
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'0-9])|(?<=;)\s+|\n+")
-_BPM_RE = re.compile(r"(\d{2,3}(?:\.\d+)?)\s*(?:BPM|beats per minute)\b", re.I)
 _MMSS_RE = re.compile(r"(?<![\d:.])(\d{1,2}):([0-5]\d)(?:\.(\d))?(?![\d:])")
 _SECONDS_RE = re.compile(r"(?<![\w.:])(\d{1,4}(?:\.\d+)?)\s*(?:s|sec|secs|seconds)\b")
 _LUFS_RE = re.compile(r"(-\d{1,2}(?:\.\d+)?)\s*LUFS\b", re.I)
@@ -244,22 +244,28 @@ def _v(claim: str, kind: str, ok: bool | None, reason: str = "") -> Verdict:
 
 
 def _check_tempo(s: str, times: list[float], fx: FactIndex, tol: Tolerances, attributed: bool) -> Iterable[Verdict]:
-    for m in _BPM_RE.finditer(s):
-        value = float(m.group(1))
+    # "120 BPM", "120-125 bpm", "a tempo of about 140", "♩ = 140" (the same readings as the structured reward).
+    for lo, hi in dict.fromkeys(stated_tempi(s)):
+        claim = f"{lo:g} BPM" if lo == hi else f"{lo:g}-{hi:g} BPM"
         if fx.tempo is None:
-            yield _v(m.group(0), "tempo", None)
+            yield _v(claim, "tempo", None)
             continue
         candidates = [fx.tempo] + (fx.tempo_alternatives if attributed else [])
         if times:  # a window's own tempo may differ from the track's
             candidates += [bpm for a, b, bpm in fx.segment_tempi if any(a - tol.time_s <= t <= b + tol.time_s for t in times)]
-        ok = any(abs(value - c) <= tol.bpm_relative * c for c in candidates)
-        ratio = value / fx.tempo
+        ok = any(lo * (1 - tol.bpm_relative) <= c <= hi * (1 + tol.bpm_relative) for c in candidates)
+        ratio = (lo + hi) / 2 / fx.tempo
         why = "double/half tempo" if min(abs(ratio - 2), abs(ratio - 0.5)) < 0.1 else f"tempo is {fx.tempo:.0f} BPM"
-        yield _v(m.group(0), "tempo", ok, why)
+        yield _v(claim, "tempo", ok, why)
+
+
+_NEGATED_KEY_RE = re.compile(r"\b(?:not|rather than|instead of|never|unlike|no longer|isn't|is not)\s+(?:in\s+)?(?:the\s+)?(?:key\s+of\s+)?"
+                             r"[A-G](?:#|b|♯|♭)?[\s-]+(?:major|minor)\b", re.I)
 
 
 def _check_key(s: str, fx: FactIndex, attributed: bool) -> Iterable[Verdict]:
-    for pc, mode in dict.fromkeys(stated_keys(s)):
+    # "not in C major" / "rather than C major" denies a key; it is not a claim that the piece is in it.
+    for pc, mode in dict.fromkeys(stated_keys(_NEGATED_KEY_RE.sub(" ", s))):
         claim = f"{PITCH_CLASSES[pc]} {mode}"
         if fx.key is None:
             yield _v(claim, "key", None)
@@ -378,6 +384,24 @@ def _check_vocals(s: str, times: list[float], fx: FactIndex, tol: Tolerances) ->
             yield _v(word, "lyric", word in fx.lyric_words, f"{word!r} is not in the lyrics")
 
 
+_NUMERAL_PAIR_RE = re.compile(r"(?<![\w#])(" + _CHORD_NAME + r")\s*\((?:the\s+)?([b#]?(?:VII|VI|IV|V|III|II|I|vii|vi|iv|v|iii|ii|i)(?:°7|ø7|°|\+|maj7|7|6)?)(?=[,)\s])")
+
+
+def _check_numerals(s: str, fx: FactIndex, key: str | None) -> Iterable[Verdict]:
+    """ "B7 (V7)": the Roman numeral a chord is given must be its numeral in the key (or in a section key)."""
+    from musicflamingo.data import theory as th
+
+    for m in _NUMERAL_PAIR_RE.finditer(s):
+        harte = _harte(m.group(1))
+        rq = root_and_quality(harte)
+        if rq is None or key is None:
+            continue
+        chord = th.Chord(0.0, 0.0, harte, m.group(1), _pc(rq[0]), rq[1])
+        keys = [key] + [f"{PITCH_CLASSES[k[0]]} {k[1]}" for k in fx.section_keys]
+        ok = any(th.triad_numeral(th.roman(chord, k)) == th.triad_numeral(m.group(2)) for k in keys)
+        yield _v(f"{m.group(1)} ({m.group(2)})", "numeral", ok, f"{m.group(1)} is {th.roman(chord, key)} in {key}")
+
+
 def _check_loudness(s: str, fx: FactIndex, tol: Tolerances) -> Iterable[Verdict]:
     for m in _LUFS_RE.finditer(s):
         yield _v(m.group(0), "loudness", None if fx.lufs is None else abs(float(m.group(1)) - fx.lufs) <= tol.lufs,
@@ -405,7 +429,7 @@ def check_sentence(s: str, fx: FactIndex, tol: Tolerances) -> list[Verdict]:
     words = set(_WORD_RE.findall(low))
     attributed = bool(_ATTRIBUTED_RE.search(s))
     out: list[Verdict] = []
-    if "bpm" in low or "beats per" in low:
+    if "bpm" in low or "beats" in low or "tempo" in low or "♩" in s or "=" in s or "m.m" in low:
         out += _check_tempo(s, times, fx, tol, attributed)
     if "major" in words or "minor" in words or "maj" in words or "min" in words:
         out += _check_key(s, fx, attributed)
@@ -422,6 +446,8 @@ def check_sentence(s: str, fx: FactIndex, tol: Tolerances) -> list[Verdict]:
         out += _check_vocals(s, times, fx, tol)
     if "lufs" in low:
         out += _check_loudness(s, fx, tol)
+    if "(" in s and fx.key is not None:
+        out += _check_numerals(s, fx, f"{PITCH_CLASSES[fx.key[0]]} {fx.key[1]}")
     return out
 
 

@@ -3,7 +3,7 @@
 Each mutation makes exactly one kind of error in a true text: a wrong tempo
 (x2, /2, +25 %), a wrong key (relative, parallel, dominant), a wrong meter,
 a chord that never sounds, a section time moved away from any boundary, an
-invented instrument, a lyric word that is never sung. Free-phrased false
+invented instrument, a lyric word that is never sung, a wrong Roman numeral for a chord. Free-phrased false
 sentences (not in the writer's wording) are appended as well, so the rate is
 not only measured on the writer's own phrasing.
 """
@@ -14,7 +14,8 @@ import random
 import re
 
 from musicflamingo.data import theory as th
-from musicflamingo.data.factcheck import INSTRUMENT_NOUNS, FactIndex, _section_labels, sentences
+from musicflamingo.data.factcheck import _NUMERAL_PAIR_RE, INSTRUMENT_NOUNS, FactIndex, _harte, _section_labels, sentences
+from musicflamingo.mir.harte import root_and_quality
 from musicflamingo.schemas import PITCH_CLASSES
 
 _BPM = re.compile(r"(\d{2,3})(?:\.\d+)?(\s*BPM)")
@@ -71,6 +72,15 @@ def false_variants(text: str, facts: dict, tags: dict, rng: random.Random) -> li
         invented = [n for n in INSTRUMENT_NOUNS if n not in own and n not in fx.instrument_aliases and not any(n in a or a in n for a in fx.instrument_aliases)]
         name = rng.choice(invented)
         out.append(("instrument", text.rstrip() + " " + rng.choice([f"A {name} doubles the melody.", f"The {name} enters in the middle.", f"It also features {name}."])))
+    m = _NUMERAL_PAIR_RE.search(text)
+    if m and fx.key:
+        keys = [f"{PITCH_CLASSES[fx.key[0]]} {fx.key[1]}"] + [f"{PITCH_CLASSES[k[0]]} {k[1]}" for k in fx.section_keys]
+        rq = root_and_quality(_harte(m.group(1)))
+        if rq:
+            chord = th.Chord(0, 0, "", m.group(1), th.pc(rq[0]), rq[1])
+            true_ones = {th.triad_numeral(th.roman(chord, k)) for k in keys}
+            wrong = [n for n in ("I", "ii", "IV", "V", "vi", "iii", "i", "iv", "VI") if n not in true_ones]
+            out.append(("numeral", text[: m.start(2)] + rng.choice(wrong) + text[m.end(2):]))
     if fx.lyric_words:
         m = _QUOTED.search(text)
         if m:

@@ -56,8 +56,13 @@ def run_mf_skills(cfg: DictConfig, ctx: StageContext) -> dict:
         judge = LLMJudge(make_chat_backend(s.judge))
     tracks = {t["id"]: t for t in read_jsonl(ctx.input("raw_audio") / "tracks.jsonl")}
     facts_by_id = {f["track_id"]: f for f in read_jsonl(ctx.input("mir_metadata") / "tracks.jsonl")}
+    dropped: list[dict] = []
+    for tid in [t for t in facts_by_id if t not in tracks]:
+        # Facts without their raw_audio row cannot become conversations (no audio path): quarantined, not skipped silently.
+        dropped.append({"id": f"{tid[:12]}-track", "track_id": tid, "reason": "no raw_audio row for this track"})
+        del facts_by_id[tid]
     held = heldout_ids(sorted(facts_by_id), s.heldout_fraction, s.min_heldout_tracks)
-    train, heldout, checks, dropped, structured, segments = [], [], [], [], [], []
+    train, heldout, checks, structured, segments = [], [], [], [], []
     report = fc.Report()
     order = list(facts_by_id)
     workers = int(cfg.llm.get("concurrency", 1)) if writer.name != "builtin" else 1
@@ -158,12 +163,14 @@ def _write_track(writer, track: dict, facts: dict, rng: random.Random, root) -> 
     try:
         out["surface"] = writer.surface_captions(facts, tags, rng, root / track["path"])
         out["caption"] = writer.caption(facts, tags, rng, out["surface"])
-    except (LLMError, ValueError, KeyError, OSError) as exc:
+    except (LLMError, ValueError, KeyError, TypeError, IndexError, OSError) as exc:
         out["caption_error"] = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
     try:
         out["items"], out["rejected"] = writer.qa(facts, tags, rng)
     except LLMError as exc:
         out["rejected"] = [{"index": None, "reason": exc.reason}]
+    except (ValueError, KeyError, TypeError, IndexError) as exc:  # facts row missing or malformed fields
+        out["rejected"] = [{"index": None, "reason": f"{type(exc).__name__}: {exc}"}]
     return out
 
 

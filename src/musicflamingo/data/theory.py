@@ -129,7 +129,7 @@ def _cadences(chords: tuple[Chord, ...], key: str, downbeats: tuple[float, ...] 
     """Cadential motions in the merged chord sequence.
 
     authentic: V(7) -> I; plagal: IV -> I; deceptive: V(7) -> vi (VI in minor);
-    half: a phrase that stops on V (a V lasting at least one bar, or the last chord).
+    half: a phrase that stops on V (a V held for at least two bars, or the last chord).
     """
     seq = merged(chords)
     tonic, mode = parse_key(key)
@@ -144,7 +144,7 @@ def _cadences(chords: tuple[Chord, ...], key: str, downbeats: tuple[float, ...] 
             kind = "plagal"
         elif ra == "V" and rb in ("vi", "VI"):
             kind = "deceptive"
-        elif rb == "V" and bar and (b.end - b.start) >= bar * 0.95 and ra != "V":
+        elif rb == "V" and bar and (b.end - b.start) >= bar * 1.95 and ra != "V":  # a held dominant ends a phrase
             kind = "half"
         if kind:
             out.append(Cadence(b.start, kind, f"{a.name} -> {b.name}", f"{roman(a, key)} -> {roman(b, key)}"))

@@ -159,7 +159,7 @@ def run_mf_think(cfg: DictConfig, ctx: StageContext) -> dict:
         "steps_rewritten": n_rewritten, "steps_removed": n_removed,
     }
     write_json(ctx.out / "factcheck_report.json", {**summary, "drop_reasons": _count(d["reason"] for d in dropped)})
-    write_card(ctx.out, "mf_think", samples, checks, dropped, summary)
+    write_card(ctx.out, "mf_think", samples, checks, dropped, summary, text_task="think")
     return summary
 
 

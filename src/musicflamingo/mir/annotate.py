@@ -80,7 +80,7 @@ def _window_facts(facts: dict, ff: dict, chroma_c, chroma_fps: float, stereo, sr
         "loudness_lufs": lufs,
         "brightness_hz": features.brightness_hz({k: v[frames] for k, v in ff.items() if k in ("centroid", "rms")}) if len(ff["rms"][frames]) else None,
         "onset_density": round(sum(1 for t in facts["_onsets"] if start <= t < end) / max(end - start, 1e-9), 3),
-        "vocals": bool(words) or (facts["vocals"] and features.vocal_score({"mel": ff["mel"][frames]}) >= mir["vocals"]["threshold"]),
+        "vocals": bool(words) or (facts["vocals"] and features.vocal_score({"mel": ff["mel"][frames], "rms": ff["rms"][frames]}) >= mir["vocals"]["threshold"]),
         "words": words,
         "lyrics": " ".join(w[2] for w in words),
     }

@@ -45,36 +45,36 @@ def beat_subdivision(onset_env: np.ndarray, fps: float, beats: list[float]) -> f
 
 
 def tempo(madmom_bpm: float | None, essentia_bpm: float | None, ternary: float, cfg: dict) -> dict:
-    """Quarter-note tempo with octave resolution; returns bpm, confidence and ranked alternatives."""
-    base = [t for t in (madmom_bpm, essentia_bpm) if t]
-    if not base:
+    """Quarter-note tempo with octave resolution; returns bpm, confidence and ranked alternatives.
+
+    Candidates are each tool's estimate and its metrical relatives (x1/2, x2, x2/3, x3/2). A candidate
+    scores the weighted support of every tool (full for a match within 4 %, `octave_support` for a
+    x2 relation, `triple_support` for a x3/2 one), plus a broad log-tempo prior, plus the beat
+    subdivision's vote for x3/2 (a ternary beat is a dotted quarter).
+    """
+    ests = {"madmom": madmom_bpm, "essentia": essentia_bpm}
+    ests = {k: float(v) for k, v in ests.items() if v}
+    if not ests:
         return {"tempo_bpm": None, "tempo_confidence": 0.0, "tempo_alternatives": []}
-    centre, width = float(cfg["prior_bpm"]), float(cfg["prior_octaves"])
-    cands: dict[float, float] = {}
-    for src_w, t in zip((cfg["madmom_weight"], cfg["essentia_weight"]), (madmom_bpm, essentia_bpm)):
-        if not t:
-            continue
-        for r in (0.5, 2 / 3, 1.0, 1.5, 2.0):
-            c = t * r
-            if not 30 <= c <= 300:
-                continue
-            # Ternary subdivision: a dotted beat, so the quarter is 3/2 of it; binary: the quarter is the beat.
-            meter_fit = ternary if r == 1.5 else (-ternary if r == 1.0 else 0.0)
-            score = src_w - 0.5 * (np.log2(c / centre) / width) ** 2 + cfg["ternary_weight"] * meter_fit
-            score -= cfg["ratio_penalty"] * (r != 1.0)
-            key = round(c, 1)
-            cands[key] = max(cands.get(key, -1e9), score)
-    # Agreement: candidates within 4 % of each other pool their support.
-    pooled = {c: s + sum(cfg["agreement"] for o in cands if o != c and abs(o / c - 1) < 0.04) for c, s in cands.items()}
-    ranked = sorted(pooled.items(), key=lambda kv: -kv[1])
-    best, top = ranked[0]
-    scores = np.array([s for _, s in ranked])
-    p = np.exp(scores - scores.max())
-    alts = []
-    for c, _ in ranked[1:]:
+    relations = {1.0: 1.0, 2.0: cfg["octave_support"], 0.5: cfg["octave_support"], 1.5: cfg["triple_support"], 2 / 3: cfg["triple_support"]}
+    cands = sorted({round(t * r, 2) for t in ests.values() for r in relations if 30 <= t * r <= 300})
+    scored = []
+    for c in cands:
+        s = -0.5 * (np.log2(c / float(cfg["prior_bpm"])) / float(cfg["prior_octaves"])) ** 2
+        for tool, t in ests.items():
+            s += float(cfg[f"{tool}_weight"]) * max((sup for r, sup in relations.items() if abs(c / (t * r) - 1) < 0.04), default=0.0)
+            if abs(c / (t * 1.5) - 1) < 0.04:
+                s += float(cfg["ternary_weight"]) * ternary
+        scored.append((s, c))
+    scored.sort(reverse=True)
+    scores = np.array([s for s, _ in scored])
+    p = np.exp((scores - scores.max()) * float(cfg["confidence_sharpness"]))
+    best = scored[0][1]
+    alts: list[float] = []
+    for _, c in scored[1:]:
         if all(abs(c / a - 1) > 0.04 for a in [best, *alts]):
             alts.append(c)
-    return {"tempo_bpm": round(best, 2), "tempo_confidence": round(float(p[0] / p.sum()), 3), "tempo_alternatives": [round(a, 2) for a in alts[:3]]}
+    return {"tempo_bpm": round(best, 2), "tempo_confidence": round(float(p[0] / p.sum()), 3), "tempo_alternatives": alts[:3]}
 
 
 # --- key -----------------------------------------------------------------
@@ -109,9 +109,9 @@ def key(cnn_probs: np.ndarray | None, essentia: dict, chroma_c: np.ndarray | Non
     }
 
 
-def chroma_c(chroma_a: np.ndarray) -> np.ndarray:
-    """madmom's deep chroma starts at A; roll it to start at C."""
-    return np.roll(np.asarray(chroma_a), 9, axis=-1)
+def chroma_c(chroma: np.ndarray) -> np.ndarray:
+    """madmom's deep chroma, as a C-based array (its bins already start at C: checked on renders in known keys)."""
+    return np.asarray(chroma)
 
 
 # --- chords ----------------------------------------------------------------

@@ -107,6 +107,22 @@ def isolated_accelerate_state() -> Iterator[None]:
         os.environ.update(saved)
 
 
+def prime_cpu_deepspeed_state() -> None:
+    """Set up accelerate's process state for DeepSpeed on CPUs before TrainingArguments does.
+
+    For DeepSpeed, TrainingArguments passes no backend to accelerate, which
+    then finds no GPU backend and reports a world of 1 on every rank (so the
+    "auto" batch sizes are wrong with 2+ CPU ranks). Creating the shared
+    PartialState first with the gloo backend gives it the real world size
+    and rank from the process group; TrainingArguments reuses it. Call inside
+    `isolated_accelerate_state()`.
+    """
+    from accelerate.state import PartialState
+
+    with temporary(ACCELERATE_USE_DEEPSPEED="true"):
+        PartialState(backend="gloo")
+
+
 def bf16_available() -> bool:
     return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 

@@ -40,9 +40,14 @@ from musicflamingo.train import distributed as dist
 
 
 def training_arguments(stage_cfg, output_dir: Path, seed: int, ds_config: dict | None, report_to: list[str]):
+    """TrainingArguments for a stage. DeepSpeed on CPUs primes accelerate's state first
+    (`distributed.prime_cpu_deepspeed_state`), and the arguments then reuse it."""
     from transformers import TrainingArguments
 
     on_cuda = torch.cuda.is_available()
+    cpu_deepspeed = ds_config is not None and not on_cuda
+    if cpu_deepspeed:
+        dist.prime_cpu_deepspeed_state()
     return TrainingArguments(
         output_dir=str(output_dir),
         num_train_epochs=float(stage_cfg.epochs),
@@ -75,6 +80,7 @@ def training_arguments(stage_cfg, output_dir: Path, seed: int, ds_config: dict |
         dataloader_pin_memory=on_cuda,
         disable_tqdm=True,
         save_only_model=False,
+        accelerator_config={"use_configured_state": True} if cpu_deepspeed else None,
     )
 
 

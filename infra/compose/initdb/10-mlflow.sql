@@ -1,0 +1,2 @@
+-- The MLflow tracking/registry database, next to Dagster's (created by POSTGRES_DB).
+CREATE DATABASE mlflow;
