@@ -1,20 +1,26 @@
-"""Throughput of the training code on the tiny Music Flamingo, on synthetic fixture audio.
+"""Training figures of the recipe on the tiny Music Flamingo, measured on this machine.
 
-    .venv/bin/python benchmarks/train_benchmark.py [--steps 5] [--deepspeed] [--out bench.json]
+    .venv/bin/python benchmarks/train_benchmark.py                 # the recipe on the project's data
+    .venv/bin/python benchmarks/train_benchmark.py --throughput    # only SFT/GRPO speed on fixture audio
 
-Measures, on this machine, with everything under a temporary folder (no
-MLflow, no repo state touched):
-- `sft_plain_s_per_step`: wall time of a `train_supervised` run (batch 2,
-  Trainer set-up included) divided by its steps, without DeepSpeed;
-- `sft_zero2_s_per_step` (with --deepspeed): the same under ZeRO-2 on one
-  gloo process (the first run JIT-builds DeepSpeed's shm_comm op; the folder
-  is TORCH_EXTENSIONS_DIR, default .cache/torch_extensions);
-- `grpo_s_per_step` and `grpo_rollouts_per_s`: AudioGRPO steps with
-  2 prompts x G=4 samples of 24 tokens;
-- `generate_s`: greedy decoding of 24 tokens for one prompt.
-Step times include data encoding (features are computed per item). Prints
-one JSON object; numbers vary with machine load, so compare runs made on
-the same machine at the same time.
+Recipe mode (default) trains backbone -> SFT -> cold start -> GRPO with the
+stage configs of `params.yaml` (plain Trainer: ZeRO-2 on one rank gives the
+same losses, see tests/test_train.py) on the pipeline's own datasets under
+`--root` (data/mf_skills/{train,heldout,structured}.jsonl and
+data/mf_think/train.jsonl, made by `make run`), everything written to a
+temporary folder (no MLflow, no repo state touched). It prints:
+- SFT held-out caption loss vs the backbone and its reduction (target >= 30 %);
+- the format reward after cold start on held-out MCQ prompts with greedy
+  decoding (target >= 0.9), with accuracy and structured-thinking rewards;
+- GRPO mean total reward over its first vs last quarter of steps;
+- an ablation table (SFT only, + cold start, + GRPO): held-out MCQ accuracy
+  (read as the evaluation reads it) and mean reward, greedy decoding; SFT
+  only is asked the plain question (it was never trained to think), the
+  others the think/answer instruction;
+- SFT tokens/s (non-padding tokens, audio included) and GRPO rollouts/s.
+Throughput mode times SFT steps (plain and, with --deepspeed, ZeRO-2) and
+GRPO steps on synthetic fixture audio. Prints one JSON object (and a
+table); numbers vary with machine load, so compare runs made together.
 """
 
 from __future__ import annotations
@@ -31,56 +37,113 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _sft(cfg, root: Path, paths: dict, deepspeed: bool, steps: int) -> float:
-    from omegaconf import OmegaConf
-
-    from musicflamingo.train import data as td
-    from musicflamingo.train.sft import train_supervised
-
-    cfg = OmegaConf.merge(
-        cfg,
-        {
-            "train": {
-                "sft": {
-                    "deepspeed": deepspeed,
-                    "max_steps": steps,
-                    "epochs": 100,
-                    "save_steps": 10**6,
-                    "logging_steps": 10**6,
-                }
-            }
-        },
-    )
-    t0 = time.perf_counter()
-    summary = train_supervised(
-        cfg,
-        "sft",
-        root / "models/backbone",
-        td.load_records(paths["train"]),
-        [],
-        root,
-        root / f"out-{deepspeed}",
-        root / f"ckpt-{deepspeed}",
-        log=lambda _m: None,
-    )
-    elapsed = time.perf_counter() - t0
-    assert summary["steps"] == steps
-    return elapsed / steps
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--steps", type=int, default=5)
-    p.add_argument("--deepspeed", action="store_true", help="also time ZeRO-2 (CPU, one gloo process on loopback)")
-    p.add_argument("--out", type=Path, help="also write the JSON here")
-    args = p.parse_args(argv)
-
+def _env() -> None:
     os.environ.setdefault("DS_ACCELERATOR", "cpu")
     os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(ROOT / ".cache" / "torch_extensions"))
     os.environ.setdefault("DISABLE_MLFLOW_INTEGRATION", "TRUE")
     os.environ["MASTER_ADDR"], os.environ["GLOO_SOCKET_IFNAME"] = "127.0.0.1", "lo"
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
 
+
+def _supervised(cfg, stage: str, model_dir: Path, train: list, heldout: list, root: Path, out: Path, overrides=None):
+    from omegaconf import OmegaConf
+
+    from musicflamingo.train.sft import train_supervised
+
+    cfg = OmegaConf.merge(cfg, {"train": {stage: {"save_steps": 10**6, **(overrides or {})}}})
+    return train_supervised(cfg, stage, model_dir, train, heldout, root, out, out.with_name(out.name + "-ckpt"), log=lambda _m: None)
+
+
+def recipe(args) -> dict:
+    import torch
+    from omegaconf import OmegaConf
+
+    from musicflamingo.model import build as mb
+    from musicflamingo.model import inputs as mi
+    from musicflamingo.train import data as td
+    from musicflamingo.train.probe import reward_probe
+    from musicflamingo.train.stages import grpo_loop, grpo_summary, structured_truths
+
+    data = args.root / "data"
+    for f in ("mf_skills/train.jsonl", "mf_skills/heldout.jsonl", "mf_think/train.jsonl"):
+        if not (data / f).is_file():
+            raise SystemExit(f"missing {data / f}: run the pipeline first (make run) or pass --root")
+    params = OmegaConf.load(ROOT / "params.yaml")
+    cfg = OmegaConf.create({"seed": int(params.seed), "model": params.model, "deepspeed": params.deepspeed, "train": params.train})
+    cfg.train.sft.deepspeed = cfg.train.coldstart.deepspeed = bool(args.deepspeed)
+    skills = td.load_records(data / "mf_skills/train.jsonl")
+    heldout = td.load_records(data / "mf_skills/heldout.jsonl")
+    think = td.load_records(data / "mf_think/train.jsonl")
+    mcq_train = [r for r in skills if r.get("task") == "mcq"]
+    mcq_heldout = [r for r in heldout if r.get("task") == "mcq"]
+    truths = structured_truths(data / "mf_skills")
+    audio = mi.AudioLoader(args.root, float(cfg.model.max_audio_s))
+    tokens = int(cfg.train.grpo.max_new_tokens)
+    result: dict = {"machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads()}
+    timings: dict = {}
+
+    def probe(model_dir: Path, think_prompt: bool = True) -> dict:
+        model, processor = mb.load_pretrained(model_dir)
+        out = reward_probe(model, processor, mcq_heldout, audio, tokens, truths, think=think_prompt)
+        out.pop("texts")
+        return out
+
+    with tempfile.TemporaryDirectory(prefix="mf-bench-") as tmp:
+        tmp = Path(tmp)
+        t0 = time.perf_counter()
+        mb.build_tiny(cfg.model, tmp / "backbone", seed=int(cfg.seed))
+        sft = _supervised(cfg, "sft", tmp / "backbone", skills, heldout, args.root, tmp / "sft")
+        timings["sft_s"] = round(time.perf_counter() - t0, 1)
+        before, after = sft["heldout_loss_caption_initial"], sft["heldout_loss_caption"]
+        result["sft"] = {
+            "heldout_caption_loss_backbone": before,
+            "heldout_caption_loss_sft": after,
+            "caption_loss_reduction_pct": round(100 * (before - after) / before, 1),
+            "tokens_per_s": sft["tokens_per_s"],
+            "steps": sft["steps"],
+        }
+        t0 = time.perf_counter()
+        _supervised(cfg, "coldstart", tmp / "sft", think, [], args.root, tmp / "coldstart")
+        timings["coldstart_s"] = round(time.perf_counter() - t0, 1)
+        result["coldstart_probe"] = probe(tmp / "coldstart")
+
+        t0 = time.perf_counter()
+        torch.manual_seed(int(cfg.seed))
+        policy, processor = mb.load_pretrained(tmp / "coldstart")
+        history, _ = grpo_loop(cfg.train.grpo, policy, processor, mcq_train, audio, truths, int(cfg.seed))
+        mb.save(policy, processor, tmp / "grpo")
+        timings["grpo_s"] = round(time.perf_counter() - t0, 1)
+        result["grpo"] = {**grpo_summary(history), "reward_per_step": [round(h["reward"], 3) for h in history]}
+
+        sft_probe = probe(tmp / "sft", think_prompt=False)
+        grpo_probe = probe(tmp / "grpo")
+        result["ablation"] = {
+            "sft_only": {k: sft_probe[k] for k in ("mcq_accuracy", "reward", "format", "accuracy", "structured")},
+            "+coldstart": {k: result["coldstart_probe"][k] for k in ("mcq_accuracy", "reward", "format", "accuracy", "structured")},
+            "+grpo": {k: grpo_probe[k] for k in ("mcq_accuracy", "reward", "format", "accuracy", "structured")},
+            "heldout_mcq_items": len(mcq_heldout),
+        }
+    result["timings"] = timings
+    return result
+
+
+def print_recipe(r: dict) -> None:
+    s, c, g = r["sft"], r["coldstart_probe"], r["grpo"]
+    print(f"SFT held-out caption loss: backbone {s['heldout_caption_loss_backbone']:.3f} -> sft {s['heldout_caption_loss_sft']:.3f} "
+          f"({s['caption_loss_reduction_pct']:.1f} % lower; target >= 30 %)")
+    print(f"Format reward after cold start (held-out MCQ, greedy, n={c['n']}): {c['format']:.3f} (target >= 0.9); "
+          f"accuracy {c['accuracy']:.3f}, structured {c['structured']:.3f}")
+    print(f"GRPO mean total reward: first quarter {g['reward_start']:.3f} -> last quarter {g['reward_end']:.3f} "
+          f"({g['steps']} steps, run mean {g['reward_mean']:.3f}, KL last {g['kl_last']:.4f})")
+    print(f"\n{'model':<12} {'MCQ acc':>8} {'reward':>7} {'format':>7} {'acc@ans':>8} {'struct':>7}")
+    for name, row in r["ablation"].items():
+        if isinstance(row, dict):
+            print(f"{name:<12} {row['mcq_accuracy']:>8.3f} {row['reward']:>7.3f} {row['format']:>7.3f} {row['accuracy']:>8.3f} {row['structured']:>7.3f}")
+    print(f"(held-out MCQ items: {r['ablation']['heldout_mcq_items']}; chance 0.25)\n")
+    print(f"SFT tokens/s: {s['tokens_per_s']}   GRPO rollouts/s: {g['rollouts_per_s']}")
+
+
+def throughput(args) -> dict:
     import torch
     from omegaconf import OmegaConf
 
@@ -92,46 +155,44 @@ def main(argv: list[str] | None = None) -> int:
     from musicflamingo.train.stages import grpo_prompts
 
     params = OmegaConf.load(ROOT / "params.yaml")
-    result: dict = {
-        "machine": platform.processor() or platform.machine(),
-        "threads": torch.get_num_threads(),
-        "steps": args.steps,
-    }
+    result: dict = {"machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(), "steps": args.steps}
     with tempfile.TemporaryDirectory(prefix="mf-bench-") as tmp:
         root = Path(tmp)
         paths = write_fixture(root, n_tracks=4, seconds=10.0)
         model, processor = mb.build_tiny(params.model, root / "models/backbone", seed=0)
         result["parameters"] = sum(x.numel() for x in model.parameters())
-
-        cfg = OmegaConf.create(
-            {
-                "seed": 0,
-                "model": params.model,
-                "deepspeed": params.deepspeed,
-                "train": {"sft": OmegaConf.merge(params.train.sft, {"per_device_batch_size": 2})},
-            }
-        )
-        result["sft_plain_s_per_step"] = round(_sft(cfg, root, paths, False, args.steps), 4)
-        if args.deepspeed:
-            result["sft_zero2_s_per_step"] = round(_sft(cfg, root, paths, True, args.steps), 4)
-
-        audio = mi.AudioLoader(root, float(params.model.max_audio_s))
-        records = td.load_records(paths["train"], task="mcq")
-        prompts = grpo_prompts(records[:2], processor, audio, THINK_INSTRUCTION)
-        model.eval()
-        batch = mi.encode_prompts(processor, [prompts[0].text], [prompts[0].audio])
-        mi.generate(model, processor, batch, max_new_tokens=4)  # warm-up
-        t0 = time.perf_counter()
-        mi.generate(model, processor, batch, max_new_tokens=24)
-        result["generate_s"] = round(time.perf_counter() - t0, 4)
-
-        trainer = AudioGRPO(model, processor, GRPOSettings(num_generations=4, max_new_tokens=24))
+        cfg = OmegaConf.create({"seed": 0, "model": params.model, "deepspeed": params.deepspeed, "train": {"sft": params.train.sft}})
+        over = {"max_steps": args.steps, "epochs": 100, "logging_steps": 10**6}
+        for ds in [False] + ([True] if args.deepspeed else []):
+            t0 = time.perf_counter()
+            s = _supervised(cfg, "sft", root / "models/backbone", td.load_records(paths["train"]), [], root, root / f"out-{ds}", {**over, "deepspeed": ds})
+            key = "sft_zero2" if ds else "sft_plain"
+            result[f"{key}_s_per_step"] = round((time.perf_counter() - t0) / args.steps, 4)
+            result[f"{key}_tokens_per_s"] = s["tokens_per_s"]
+        prompts = grpo_prompts(td.load_records(paths["train"], task="mcq")[:2], processor, mi.AudioLoader(root, 30.0), THINK_INSTRUCTION)
+        trainer = AudioGRPO(model, processor, GRPOSettings(num_generations=5, max_new_tokens=24))
         torch.manual_seed(0)
         steps = [trainer.step(prompts) for _ in range(args.steps)]
-        result["grpo_s_per_step"] = round(sum(s["step_s"] for s in steps) / len(steps), 4)
-        result["grpo_rollouts_per_s"] = round(sum(s["rollouts_per_s"] for s in steps) / len(steps), 3)
+        result["grpo_s_per_step"] = round(sorted(s["step_s"] for s in steps)[len(steps) // 2], 4)
+        result["grpo_rollouts_per_s"] = round(sorted(s["rollouts_per_s"] for s in steps)[len(steps) // 2], 3)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--root", type=Path, default=ROOT, help="project root whose data/ holds the pipeline's datasets")
+    p.add_argument("--throughput", action="store_true", help="only time SFT and GRPO steps on fixture audio")
+    p.add_argument("--steps", type=int, default=5, help="steps per timing in --throughput mode")
+    p.add_argument("--deepspeed", action="store_true", help="SFT/cold start under ZeRO-2 (one gloo rank on loopback)")
+    p.add_argument("--out", type=Path, help="also write the JSON here")
+    args = p.parse_args(argv)
+    _env()
+    result = throughput(args) if args.throughput else recipe(args)
     text = json.dumps(result, indent=2)
     print(text)
+    if not args.throughput:
+        print()
+        print_recipe(result)
     if args.out:
         args.out.write_text(text + "\n")
     return 0

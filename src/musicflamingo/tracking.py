@@ -1,5 +1,6 @@
 """MLflow lineage for training and eval stages.
 
+Training runs also log system metrics (CPU, memory, GPU where present).
 Every run records: the DVC md5 of each input (`mlflow.log_input` with the
 md5 in the dataset digest and tags), the git commit, the Dagster run id and
 the resolved config. Runs are nested under one parent run per Dagster run
@@ -25,6 +26,7 @@ from musicflamingo import registry
 from musicflamingo.stage import StageContext
 
 MODEL_NAME = "music-flamingo"
+TRAINING_STAGES = ("backbone", "sft", "coldstart", "grpo")
 
 
 def experiment_name(cfg: DictConfig) -> str:
@@ -98,7 +100,11 @@ def stage_run(ctx: StageContext, cfg: DictConfig) -> Iterator["object"]:
     }
     if parent:
         tags["mlflow.parentRunId"] = parent
-    with mlflow.start_run(run_name=ctx.stage.name, tags=tags) as run:
+    # CPU/memory (and GPU, where present) sampled by MLflow's system-metrics thread (psutil).
+    system_metrics = ctx.stage.name in TRAINING_STAGES
+    if system_metrics:
+        mlflow.set_system_metrics_sampling_interval(float(os.environ.get("MF_SYSTEM_METRICS_INTERVAL_S", "5")))
+    with mlflow.start_run(run_name=ctx.stage.name, tags=tags, log_system_metrics=system_metrics) as run:
         for dep in ctx.stage.deps:
             out = registry.get(dep).out
             md5, source = dvc_md5(ctx.root, out)

@@ -88,8 +88,6 @@ def _window_facts(facts: dict, ff: dict, chroma_c, chroma_fps: float, stereo, sr
 
 def analyse(item: Item, mir: dict) -> dict:
     """All facts for one track. Runs inside a worker process; raises on a tool failure."""
-    from madmom.audio.signal import Signal
-
     from musicflamingo.audio import validate
 
     clock = _Clock()
@@ -104,19 +102,18 @@ def analyse(item: Item, mir: dict) -> dict:
     # EBU R128 on the mono mix played on both channels (essentia's meter takes a stereo pair).
     stereo = np.repeat(mono[:, None], 2, axis=1)
     duration = len(mono) / sr
-    signal = Signal(mono, sample_rate=sr, num_channels=1)
     clock.lap("decode")
 
     b = mir["beats"]
-    mm = tools.madmom_rhythm(signal, tuple(b["beats_per_bar"]), b["min_bpm"], b["max_bpm"])
+    mm = tools.madmom_rhythm(mono, sr, tuple(b["beats_per_bar"]), b["min_bpm"], b["max_bpm"])
     mm.pop("beat_activation")
     clock.lap("madmom")
     ess_rhythm = tools.essentia_rhythm(mono) if mir["tempo"]["essentia"] else {}
     ess_keys = tools.essentia_keys(mono, sr, list(mir["key"]["profiles"]))
     clock.lap("essentia")
-    cnn_key = tools.madmom_key(signal)
+    cnn_key = tools.madmom_key(mono, sr)
     clock.lap("madmom_key")
-    mc = tools.madmom_chords(signal)
+    mc = tools.madmom_chords(mono, sr)
     clock.lap("madmom_chords")
     chordino = tools.chordino(chordino_in, chordino_sr, duration)
     clock.lap("chordino")

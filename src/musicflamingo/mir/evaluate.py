@@ -110,7 +110,7 @@ def evaluate(truth: dict[str, dict], preds: list[dict]) -> dict:
             for name, est in [("fused", p["beats"]), *[(k, per[k]["beats"]) for k in BEAT_TOOLS if k in per and "beats" in per[k]]]:
                 add(name, "beat_f", beat_f(t["beats"], est))
         if t.get("downbeats"):
-            for name, est in [("fused", p["downbeats"]), ("madmom", per.get("madmom", {}).get("downbeats", []))]:
+            for name, est in [("fused", p["downbeats"]), *([("madmom", per["madmom"]["downbeats"])] if "madmom" in per else [])]:
                 add(name, "downbeat_f", beat_f(t["downbeats"], est))
         for name, est in [("fused", p["key"]), *[(k, per[k].get("key")) for k in KEY_TOOLS if k in per]]:
             add(name, "key_weighted", key_score(t["key"], est))

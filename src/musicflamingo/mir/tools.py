@@ -75,10 +75,34 @@ def _downbeat_models(beats_per_bar: tuple[int, ...], min_bpm: float, max_bpm: fl
     return RNNDownBeatProcessor(), DBNDownBeatTrackingProcessor(beats_per_bar=list(beats_per_bar), min_bpm=min_bpm, max_bpm=max_bpm, fps=MADMOM_FPS)
 
 
-def madmom_rhythm(signal, beats_per_bar=(2, 3, 4), min_bpm=40.0, max_bpm=240.0) -> dict:
+def framewise(process, audio: np.ndarray, sr: int, fps: float, chunk_s: float = 120.0, context_s: float = 5.0) -> np.ndarray:
+    """Run a frame-wise madmom processor on overlapping chunks and stitch the frames.
+
+    Bounds memory on long tracks (madmom's STFTs of a 20-minute track would
+    take several GB); each chunk sees `context_s` of audio either side, so
+    the recurrent networks start warm. A track shorter than one chunk is
+    processed in one call, exactly as madmom would.
+    """
+    from madmom.audio.signal import Signal
+
+    n = len(audio)
+    step, ctx = int(chunk_s * sr), int(context_s * sr)
+    if n <= step + 2 * ctx:
+        return np.asarray(process(Signal(audio, sample_rate=sr, num_channels=1)))
+    parts = []
+    for start in range(0, n, step):
+        a, b = max(0, start - ctx), min(n, start + step + ctx)
+        out = np.asarray(process(Signal(audio[a:b], sample_rate=sr, num_channels=1)))
+        skip = int(round((start - a) / sr * fps))
+        keep = int(round(min(step, n - start) / sr * fps))
+        parts.append(out[skip : skip + keep])
+    return np.concatenate(parts)
+
+
+def madmom_rhythm(audio: np.ndarray, sr: int, beats_per_bar=(3, 4), min_bpm=40.0, max_bpm=240.0) -> dict:
     """Beats, downbeats, tempo and meter from madmom's downbeat RNN + DBN (one network for both)."""
     rnn, dbn = _downbeat_models(tuple(beats_per_bar), float(min_bpm), float(max_bpm))
-    act = rnn(signal)
+    act = framewise(rnn, audio, sr, MADMOM_FPS)
     est = dbn(act)
     out = {"beat_activation": act}
     if len(est) < 2:
@@ -141,9 +165,15 @@ def _key_model():
     return CNNKeyRecognitionProcessor()
 
 
-def madmom_key(signal) -> np.ndarray:
-    """madmom's CNN key probabilities, re-ordered to our 24-key index (see `key_index`)."""
-    probs = np.asarray(_key_model()(signal)).reshape(-1)
+def madmom_key(audio: np.ndarray, sr: int, chunk_s: float = 120.0) -> np.ndarray:
+    """madmom's CNN key probabilities (averaged over chunks of a long track, weighted by length),
+    re-ordered to our 24-key index (see `key_index`)."""
+    from madmom.audio.signal import Signal
+
+    step = int(chunk_s * sr)
+    chunks = [audio[i : i + step] for i in range(0, len(audio), step)]
+    chunks = [c for c in chunks if len(c) > 5 * sr] or chunks[:1]
+    probs = sum(len(c) * np.asarray(_key_model()(Signal(c, sample_rate=sr, num_channels=1))).reshape(-1) for c in chunks) / sum(map(len, chunks))
     out = np.zeros(24)
     for p, (pc, mode) in zip(probs, _MADMOM_KEY_ORDER):
         out[pc % 12 + (12 if mode == "minor" else 0)] = p
@@ -171,11 +201,12 @@ def _segments(rows) -> list[list]:
     return [[round(float(s), 3), round(float(e), 3), _madmom_label(str(lab))] for s, e, lab in rows if e > s]
 
 
-def madmom_chords(signal) -> dict:
-    """madmom's CNN+CRF chords and deep-chroma chords, plus the deep chroma (10 fps, 12 bins from A)."""
+def madmom_chords(audio: np.ndarray, sr: int) -> dict:
+    """madmom's CNN+CRF chords and deep-chroma chords, plus the deep chroma (10 fps, 12 bins from C)."""
     cnn, crf, dcp, dcc = _chord_models()
-    chroma = dcp(signal)
-    return {"cnn_crf": _segments(crf(cnn(signal))), "deep_chroma": _segments(dcc(chroma)), "chroma": np.asarray(chroma)}
+    chroma = framewise(dcp, audio, sr, 10.0)
+    features = framewise(cnn, audio, sr, 10.0)
+    return {"cnn_crf": _segments(crf(features)), "deep_chroma": _segments(dcc(chroma)), "chroma": chroma}
 
 
 def _vamp_path() -> str:

@@ -1,10 +1,12 @@
 """Greedy-decoding probe of a checkpoint on held-out MCQ prompts: the GRPO rewards, measured.
 
 `reward_probe(model, processor, records, audio, max_new_tokens, truths=None,
-batch_size=8, weights=None)` asks every record's question with the
-think/answer instruction (as GRPO and the evaluation do), decodes greedily
-and returns the mean of each reward component (`format`, `accuracy`,
-`structured`), the weighted `reward` and `n`, plus `texts` (the decoded
+batch_size=8, weights=None, think=True)` asks every record's question (with
+the think/answer instruction when `think`, as GRPO and the evaluation do
+for reasoning checkpoints), decodes greedily and returns the mean of each
+reward component (`format`, `accuracy`, `structured`), the weighted
+`reward`, `mcq_accuracy` (the choice read as the evaluation reads it: the
+answer block, else the whole text) and `n`, plus `texts` (the decoded
 completions, same order as `records`). Used after cold start (the format
 rate must be high before GRPO can learn anything) and by the benchmarks.
 """
@@ -33,7 +35,9 @@ def reward_probe(
     truths: dict | None = None,
     batch_size: int = 8,
     weights: dict | None = None,
+    think: bool = True,
 ) -> dict:
+    from musicflamingo.model.answers import extract_choice
     from musicflamingo.data.formats import THINK_INSTRUCTION
 
     if not records:
@@ -44,7 +48,7 @@ def reward_probe(
     texts: list[str] = []
     for start in range(0, len(records), batch_size):
         chunk = records[start : start + batch_size]
-        prompts = [mi.prompt_text(processor, think_prompt(r, THINK_INSTRUCTION)) for r in chunk]
+        prompts = [mi.prompt_text(processor, think_prompt(r, THINK_INSTRUCTION) if think else mi.human_turn(r)) for r in chunk]
         batch = mi.encode_prompts(processor, prompts, [audio(r["sound"]) for r in chunk])
         texts += mi.generate(model, processor, batch, max_new_tokens=max_new_tokens, do_sample=False)[1]
     model.train(was_training)
@@ -57,5 +61,7 @@ def reward_probe(
         truth=[(truths or {}).get(r.get("track_id", "")) for r in records],
     )
     out = {k: round(float(np.mean(v)), 4) for k, v in parts.items()}
-    out.update(reward=round(float(np.mean(total)), 4), n=len(records), texts=texts)
+    lenient = [extract_choice(t, r.get("options") or []) == r.get("answer_letter") for t, r in zip(texts, records)]
+    out.update(reward=round(float(np.mean(total)), 4), mcq_accuracy=round(float(np.mean(lenient)), 4))
+    out.update(n=len(records), texts=texts)
     return out

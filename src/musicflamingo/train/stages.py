@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from musicflamingo import registry, tracking
 from musicflamingo.model import build as mb
@@ -155,6 +156,59 @@ def reward_curve_png(history: list[dict], path: Path) -> Path:
     return path
 
 
+def grpo_loop(g, policy, processor, records: list[dict], audio: mi.AudioLoader, truths: dict, seed: int, on_step=None):
+    """`g.steps` AudioGRPO steps over reshuffled epochs of `records` (MCQ items).
+
+    Returns `(history, samples)`: the metrics of every step and every rollout
+    (step, id, completion, reward and its components). `on_step(step, metrics)`
+    is called after each step (logging).
+    """
+    settings = GRPOSettings.from_cfg(g)
+    trainer = AudioGRPO(policy, processor, settings)
+    rng = random.Random(int(seed))
+    order: list[dict] = []
+    history: list[dict] = []
+    samples: list[dict] = []
+    instruction = think_instruction()
+    for step in tqdm(range(1, int(g.steps) + 1), desc="grpo", unit="step", disable=None):
+        chosen = []
+        for _ in range(int(g.prompts_per_step)):
+            if not order:  # epochs over a reshuffled prompt set
+                order = rng.sample(records, len(records))
+            chosen.append(order.pop())
+        prompts = grpo_prompts(chosen, processor, audio, instruction, truths)
+        metrics = trainer.step(prompts)
+        history.append(metrics)
+        r = trainer.last_rollout
+        for i, text in enumerate(r.texts):
+            sample = {"step": step, "id": prompts[i // settings.num_generations].id, "completion": text}
+            sample.update(reward=float(r.rewards[i]), **{k: v[i] for k, v in r.parts.items()})
+            samples.append(sample)
+        if on_step is not None:
+            on_step(step, metrics)
+    return history, samples
+
+
+def grpo_summary(history: list[dict]) -> dict:
+    """Means over the run, and its trend: mean total reward over the first and last quarter of steps."""
+
+    def mean(key: str, rows=history) -> float:
+        return round(float(np.mean([h[key] for h in rows])), 4)
+
+    quarter = max(1, len(history) // 4)
+    return {
+        "steps": len(history),
+        "reward_mean": mean("reward"),
+        "reward_start": mean("reward", history[:quarter]),
+        "reward_end": mean("reward", history[-quarter:]),
+        **{f"{k}_mean": mean(k) for k in history[0] if k.startswith("reward_") and k != "reward_std"},
+        "kl_last": round(history[-1]["kl"], 6),
+        "clip_frac_mean": mean("clip_frac"),
+        "loss_last": round(history[-1]["loss"], 6),
+        "rollouts_per_s": mean("rollouts_per_s"),
+    }
+
+
 def run_grpo(cfg, ctx) -> dict:
     """Audio-aware GRPO from the cold-start model on MF-Skills' MCQ items."""
     import mlflow
@@ -167,55 +221,24 @@ def run_grpo(cfg, ctx) -> dict:
     policy, processor = mb.load_pretrained(ctx.input("coldstart"))
     freeze.apply_trainable(policy, g.get("trainable"))
     audio = mi.AudioLoader(ctx.root, float(cfg.model.max_audio_s))
-    settings = GRPOSettings.from_cfg(g)
-    trainer = AudioGRPO(policy, processor, settings)
     truths = structured_truths(ctx.input(SKILLS))
-    rng = random.Random(int(cfg.seed))
-    order: list[dict] = []
-    history: list[dict] = []
-    samples: list[dict] = []
-    instruction = think_instruction()
+
+    def log_step(step: int, metrics: dict) -> None:
+        if step % int(g.logging_steps) == 0 or step == int(g.steps):
+            mlflow.log_metrics(metrics, step=step)
+            ctx.log(f"step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+
     with tracking.stage_run(ctx, cfg) as run:
         mlflow.log_params({"mf.data.grpo_prompts": len(records)})
-        for step in range(1, int(g.steps) + 1):
-            chosen = []
-            for _ in range(int(g.prompts_per_step)):
-                if not order:  # epochs over a reshuffled prompt set
-                    order = rng.sample(records, len(records))
-                chosen.append(order.pop())
-            prompts = grpo_prompts(chosen, processor, audio, instruction, truths)
-            metrics = trainer.step(prompts)
-            history.append(metrics)
-            r = trainer.last_rollout
-            for i, text in enumerate(r.texts):
-                sample = {"step": step, "id": prompts[i // settings.num_generations].id, "completion": text}
-                sample.update(reward=float(r.rewards[i]), **{k: v[i] for k, v in r.parts.items()})
-                samples.append(sample)
-            if step % int(g.logging_steps) == 0 or step == int(g.steps):
-                mlflow.log_metrics(metrics, step=step)
-                ctx.log(f"step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+        history, samples = grpo_loop(g, policy, processor, records, audio, truths, int(cfg.seed), log_step)
         mlflow.log_text("\n".join(json.dumps(s, ensure_ascii=False) for s in samples) + "\n", "grpo/completions.jsonl")
         mlflow.log_artifact(str(reward_curve_png(history, ctx.cache_dir / "grpo_reward.png")), "grpo")
         mb.save(policy, processor, ctx.out)
         version = tracking.register(run.info.run_id, ctx.out, alias="grpo", root=ctx.root)
-
-    def mean(key: str) -> float:
-        return round(sum(h[key] for h in history) / len(history), 4)
-
-    summary = {
-        "steps": len(history),
+    return {
+        **grpo_summary(history),
         "prompts": len(records),
         "rollouts": len(samples),
-        "reward_mean": mean("reward"),
-        # The run's trend: mean total reward over its first and last quarter of steps.
-        "reward_start": round(float(np.mean([h["reward"] for h in history[: max(1, len(history) // 4)]])), 4),
-        "reward_end": round(float(np.mean([h["reward"] for h in history[-max(1, len(history) // 4) :]])), 4),
-        **{f"{k}_mean": mean(k) for k in history[0] if k.startswith("reward_") and k != "reward_std"},
-        "kl_last": round(history[-1]["kl"], 6),
-        "clip_frac_mean": mean("clip_frac"),
-        "loss_last": round(history[-1]["loss"], 6),
-        "rollouts_per_s": mean("rollouts_per_s"),
         "model_version": version,
         "mlflow_run_id": run.info.run_id,
     }
-    return summary

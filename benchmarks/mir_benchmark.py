@@ -1,0 +1,123 @@
+"""MIR engine benchmark: accuracy per tool and fused, and throughput.
+
+1. Renders the whole demo corpus (`data=benchmark`: `corpus_size` pieces) with
+   the *benchmark* soundfont (FluidR3), not the development one (cached).
+2. Annotates it without ASR (cached by content + MIR config) and prints the
+   `mir evaluate` table: every tool alone and fused, side by side, with the
+   issue's targets.
+3. Throughput: a fresh, uncached annotation of `--timing-tracks` tracks for
+   each `-j` in `--jobs`: realtime factor per core (audio s / (wall s x jobs))
+   in total, and per tool (audio s / the tool's own seconds, one core each).
+4. ASR separately: pocketsphinx on the sung tracks, realtime factor and WER.
+
+Run: `.venv/bin/python benchmarks/mir_benchmark.py [--pieces N] [--jobs 1,2] [--timing-tracks 12]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGETS = {"tempo_acc1": 0.90, "tempo_acc2": 0.98, "key_weighted": 0.95, "chord_majmin": 0.65, "beat_f": 0.90}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pieces", type=int, default=0, help="pieces to render and score (0 = the whole corpus, data.demo.corpus_size)")
+    ap.add_argument("--jobs", default="1,2", help="worker counts for the throughput runs")
+    ap.add_argument("--timing-tracks", type=int, default=12, help="tracks in each uncached throughput run")
+    ap.add_argument("--asr-tracks", type=int, default=6, help="sung tracks transcribed for the ASR figures (0 = skip)")
+    ap.add_argument("--workdir", default=str(ROOT / ".cache/mir_benchmark"), help="render + annotation cache")
+    ap.add_argument("--json", default=None, help="also write all figures to this file")
+    args = ap.parse_args()
+
+    from musicflamingo.audio import demo_corpus
+    from musicflamingo.config import compose
+    from musicflamingo.io import write_json
+    from musicflamingo.mir import asr, evaluate
+    from musicflamingo.mir.batch import annotate_to_dir, items_for
+
+    cfg = compose(["data=benchmark"])
+    demo = OmegaConf.to_container(cfg.data.demo, resolve=True)
+    mir = OmegaConf.to_container(cfg.mir, resolve=True) | {"asr": {**OmegaConf.to_container(cfg.mir.asr), "backend": "none"}}
+    work = Path(args.workdir)
+    count = args.pieces or int(demo["corpus_size"])
+
+    wavs, truth = [], {}
+    for wav, t in demo_corpus.render_corpus(demo, cfg.seed, work / "renders", count, desc=f"render {count} pieces ({Path(demo['soundfont']).name})"):
+        if wav is not None:
+            wavs.append(wav)
+            truth[t["piece_id"]] = t
+    print(f"\ncorpus: {len(wavs)} pieces, {sum(t['vocals'] for t in truth.values())} sung, soundfont {demo['soundfont']}")
+
+    items, _ = items_for(wavs)
+    annotate_to_dir(items, mir, work / "annotated", work / "facts", jobs=0, desc="annotate (no ASR)")
+    from musicflamingo.io import read_jsonl
+
+    preds = read_jsonl(work / "annotated/tracks.jsonl")
+    result = evaluate.evaluate(truth, preds)
+    print("\n== accuracy (benchmark soundfont) ==")
+    print(evaluate.format_table(result))
+    fused = result["systems"]["fused"]
+    print("\ntargets: " + ", ".join(f"{m} {fused.get(m)} {'>=' if (fused.get(m) or 0) >= v else '<'} {v}" for m, v in TARGETS.items()))
+    for metric, tools in (("tempo_acc1", evaluate.TEMPO_TOOLS), ("key_weighted", evaluate.KEY_TOOLS), ("chord_majmin", evaluate.CHORD_TOOLS)):
+        best = max(((result["systems"].get(t, {}).get(metric) or 0.0, t) for t in tools), default=(0.0, "-"))
+        print(f"fused vs best single tool on {metric}: {fused.get(metric)} vs {best[0]} ({best[1]}) -> {'beats' if (fused.get(metric) or 0) > best[0] else 'does NOT beat'}")
+
+    # Throughput: fresh caches, the same tracks, several -j.
+    speed = {}
+    subset = items[: args.timing_tracks]
+    for jobs in [int(j) for j in args.jobs.split(",")]:
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            annotate_to_dir([type(it)(it.track_id, it.path, it.rel_path, 0.0) for it in subset], mir, Path(tmp) / "out", Path(tmp) / "cache", jobs=jobs, desc=f"throughput -j {jobs}")
+            wall = time.perf_counter() - t0
+            rows = read_jsonl(Path(tmp) / "out/tracks.jsonl")
+        audio = sum(r["duration_s"] for r in rows)
+        per_tool = defaultdict(float)
+        for r in rows:
+            for tool, s in r["timings_s"].items():
+                per_tool[tool] += s
+        speed[jobs] = {"audio_s": round(audio, 1), "wall_s": round(wall, 1), "x_realtime": round(audio / wall, 2), "x_realtime_per_core": round(audio / wall / jobs, 2),
+                       "per_tool_x_realtime": {t: round(audio / s, 1) for t, s in per_tool.items() if s > 0}, "compute_x_realtime_per_core": round(audio / sum(per_tool.values()), 2)}
+        print(f"\n== throughput -j {jobs}: {audio:.0f} s of audio in {wall:.1f} s wall -> {audio / wall:.1f}x realtime, {audio / wall / jobs:.1f}x per core "
+              f"(inside the workers: {speed[jobs]['compute_x_realtime_per_core']}x per core)")
+        print("   per tool (x realtime on one core): " + ", ".join(f"{t} {v}" for t, v in sorted(speed[jobs]["per_tool_x_realtime"].items(), key=lambda kv: kv[1])))
+
+    asr_figs = {}
+    sung = [(w, truth[w.parent.name]) for w in wavs if truth[w.parent.name]["vocals"]][: args.asr_tracks]
+    if sung:
+        import jiwer
+
+        from musicflamingo.mir import tools
+
+        times, audio_s, refs, hyps = [], 0.0, [], []
+        for wav, t in sung:
+            x = tools.load_mono(str(wav), asr.ASR_SR)
+            t0 = time.perf_counter()
+            words = asr.transcribe(x, asr.ASR_SR, OmegaConf.to_container(cfg.mir.asr))
+            times.append(time.perf_counter() - t0)
+            audio_s += len(x) / asr.ASR_SR
+            refs.append(t["lyrics"])
+            hyps.append(" ".join(w for *_, w in words))
+        english = [i for i, (_, t) in enumerate(sung) if t["voice"].startswith("en")]
+        asr_figs = {"backend": cfg.mir.asr.backend, "tracks": len(sung), "audio_s": round(audio_s, 1), "x_realtime": round(audio_s / sum(times), 2),
+                    "median_s_per_track": round(statistics.median(times), 2), "wer": round(jiwer.wer(refs, hyps), 3),
+                    "wer_english": round(jiwer.wer([refs[i] for i in english], [hyps[i] for i in english]), 3) if english else None}
+        print(f"\n== ASR ({asr_figs['backend']}) on {len(sung)} sung tracks: {asr_figs['x_realtime']}x realtime on one core, WER {asr_figs['wer']} "
+              f"(English-voiced only: {asr_figs['wer_english']}; the other voices sing German/Italian to an English model)")
+    if args.json:
+        write_json(Path(args.json), {"accuracy": result, "throughput": speed, "asr": asr_figs})
+    print(json.dumps({"fused": fused, "throughput": {j: {k: v for k, v in s.items() if k != "per_tool_x_realtime"} for j, s in speed.items()}, "asr": asr_figs}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
