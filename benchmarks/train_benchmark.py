@@ -1,6 +1,7 @@
 """Training figures of the recipe on the tiny Music Flamingo, measured on this machine.
 
     .venv/bin/python benchmarks/train_benchmark.py                 # the recipe on the project's data
+    .venv/bin/python benchmarks/train_benchmark.py --from-sft models/sft   # reuse the pipeline's SFT model
     .venv/bin/python benchmarks/train_benchmark.py --throughput    # only SFT/GRPO speed on fixture audio
 
 Recipe mode (default) trains backbone -> SFT -> cold start -> GRPO with the
@@ -91,19 +92,34 @@ def recipe(args) -> dict:
     with tempfile.TemporaryDirectory(prefix="mf-bench-") as tmp:
         tmp = Path(tmp)
         t0 = time.perf_counter()
-        mb.build_tiny(cfg.model, tmp / "backbone", seed=int(cfg.seed))
-        sft = _supervised(cfg, "sft", tmp / "backbone", skills, heldout, args.root, tmp / "sft")
+        if args.from_sft:
+            # Reuse an SFT checkpoint (e.g. the pipeline's models/sft) and measure its losses against the backbone.
+            from musicflamingo.train.sft import heldout_losses
+
+            sft_dir = args.from_sft
+            eval_bs = int(cfg.train.sft.per_device_batch_size)
+            caption = [r for r in heldout if r.get("task") == "caption"]
+            losses = {}
+            for name, folder in (("backbone", args.from_sft.parent / "backbone"), ("sft", sft_dir)):
+                model, processor = mb.load_pretrained(folder)
+                losses[name] = heldout_losses(model, processor, caption, audio, int(cfg.train.sft.max_length), eval_bs)["heldout_loss"]
+            before, after, sft = losses["backbone"], losses["sft"], {"tokens_per_s": None, "steps": None}
+        else:
+            mb.build_tiny(cfg.model, tmp / "backbone", seed=int(cfg.seed))
+            sft = _supervised(cfg, "sft", tmp / "backbone", skills, heldout, args.root, tmp / "sft")
+            sft_dir = tmp / "sft"
+            before, after = sft["heldout_loss_caption_initial"], sft["heldout_loss_caption"]
         timings["sft_s"] = round(time.perf_counter() - t0, 1)
-        before, after = sft["heldout_loss_caption_initial"], sft["heldout_loss_caption"]
         result["sft"] = {
-            "heldout_caption_loss_backbone": before,
-            "heldout_caption_loss_sft": after,
+            "from": str(sft_dir) if args.from_sft else "trained here",
+            "heldout_caption_loss_backbone": round(before, 4),
+            "heldout_caption_loss_sft": round(after, 4),
             "caption_loss_reduction_pct": round(100 * (before - after) / before, 1),
             "tokens_per_s": sft["tokens_per_s"],
             "steps": sft["steps"],
         }
         t0 = time.perf_counter()
-        _supervised(cfg, "coldstart", tmp / "sft", think, [], args.root, tmp / "coldstart")
+        _supervised(cfg, "coldstart", sft_dir, think, [], args.root, tmp / "coldstart")
         timings["coldstart_s"] = round(time.perf_counter() - t0, 1)
         result["coldstart_probe"] = probe(tmp / "coldstart")
 
@@ -115,7 +131,7 @@ def recipe(args) -> dict:
         timings["grpo_s"] = round(time.perf_counter() - t0, 1)
         result["grpo"] = {**grpo_summary(history), "reward_per_step": [round(h["reward"], 3) for h in history]}
 
-        sft_probe = probe(tmp / "sft", think_prompt=False)
+        sft_probe = probe(sft_dir, think_prompt=False)
         grpo_probe = probe(tmp / "grpo")
         result["ablation"] = {
             "sft_only": {k: sft_probe[k] for k in ("mcq_accuracy", "reward", "format", "accuracy", "structured")},
@@ -140,7 +156,7 @@ def print_recipe(r: dict) -> None:
         if isinstance(row, dict):
             print(f"{name:<12} {row['mcq_accuracy']:>8.3f} {row['reward']:>7.3f} {row['format']:>7.3f} {row['accuracy']:>8.3f} {row['structured']:>7.3f}")
     print(f"(held-out MCQ items: {r['ablation']['heldout_mcq_items']}; chance 0.25)\n")
-    print(f"SFT tokens/s: {s['tokens_per_s']}   GRPO rollouts/s: {g['rollouts_per_s']}")
+    print(f"SFT tokens/s: {s['tokens_per_s']} (None: SFT reused; see --throughput)   GRPO rollouts/s: {g['rollouts_per_s']}")
 
 
 def throughput(args) -> dict:
@@ -181,6 +197,7 @@ def throughput(args) -> dict:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--root", type=Path, default=ROOT, help="project root whose data/ holds the pipeline's datasets")
+    p.add_argument("--from-sft", type=Path, help="start from this SFT checkpoint (its sibling backbone/ is the baseline) instead of training SFT")
     p.add_argument("--throughput", action="store_true", help="only time SFT and GRPO steps on fixture audio")
     p.add_argument("--steps", type=int, default=5, help="steps per timing in --throughput mode")
     p.add_argument("--deepspeed", action="store_true", help="SFT/cold start under ZeRO-2 (one gloo rank on loopback)")

@@ -99,3 +99,26 @@ def test_eval_follows_every_training_run(defs):
     ctx = dg.build_run_status_sensor_context(sensor_name="eval_after_training", dagster_instance=instance, dagster_run=result.dagster_run, dagster_event=event)
     request = sensor(ctx)
     assert isinstance(request, dg.RunRequest) and request.tags["mf/trained_by"] == result.run_id
+
+
+def test_training_runs_are_tagged_with_the_batches_they_saw(tmp_path, monkeypatch):
+    """`_tag_mlflow_run` finds the stage's MLflow run by Dagster run id and records the batches."""
+    from types import SimpleNamespace
+
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from dagster_project.assets import _tag_mlflow_run
+    from musicflamingo import registry
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
+    client = MlflowClient(uri)
+    exp = client.create_experiment("t", artifact_location=(tmp_path / "art").as_uri())
+    mine = client.create_run(exp, tags={"dagster.run_id": "run-1", "mf.stage": "sft"}).info.run_id
+    other = client.create_run(exp, tags={"dagster.run_id": "run-2", "mf.stage": "sft"}).info.run_id
+    _tag_mlflow_run(SimpleNamespace(run_id="run-1"), registry.get("sft"), ["b1", "b2"])
+    assert client.get_run(mine).data.tags["mf.audio_batches"] == "b1,b2"
+    assert "mf.audio_batches" not in client.get_run(other).data.tags
+    assert mlflow.get_tracking_uri() == uri

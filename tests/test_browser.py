@@ -103,20 +103,11 @@ def browser():
         b.close()
 
 
-def _dismiss_community_prompt(page) -> None:
-    """Dagster asks once per instance to join its newsletter; answer Skip if it is up."""
-    time.sleep(2)
-    skip = page.get_by_role("button", name="Skip")
-    if skip.count():
-        skip.first.click()
-
-
 def test_asset_graph_shows_the_nine_assets(ui, browser):
     root, urls, _ = ui
     page = browser
     page.goto(urls["dagster"] + "/asset-groups", wait_until="domcontentloaded")
     page.get_by_text("Global asset lineage").first.wait_for(timeout=60_000)
-    _dismiss_community_prompt(page)
     # The global graph starts with groups collapsed; its context menu expands them.
     menu_item = page.locator("[role=menu]").get_by_text("Expand all groups")
     deadline = time.time() + 60
@@ -138,7 +129,6 @@ def test_materialize_raw_audio_from_the_ui(ui, browser):
     root, urls, _ = ui
     page = browser
     page.goto(urls["dagster"] + "/assets/raw_audio", wait_until="domcontentloaded")
-    _dismiss_community_prompt(page)
     page.locator("button").filter(has_text="Materialize").first.click(timeout=60_000)
     # The run is queued, started by the daemon, and shows up in the run list.
     deadline = time.time() + 150
@@ -162,6 +152,10 @@ def test_mlflow_ui_lists_the_registered_model(ui, browser):
     page = browser
     page.goto(urls["mlflow"] + "/#/models", wait_until="domcontentloaded")
     page.get_by_text("music-flamingo", exact=True).first.wait_for(timeout=60_000)
+    page.get_by_text("grpo", exact=False).first.wait_for(timeout=30_000)  # the alias column
+    time.sleep(1)
+    page.keyboard.press("Escape")  # MLflow's "new Model Registry UI" announcement, if it is up
+    time.sleep(1)
     page.screenshot(path=str(SHOTS / "mlflow_models.png"))
 
 

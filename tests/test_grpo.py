@@ -149,8 +149,10 @@ def test_run_grpo_stage_logs_per_step_metrics(world, monkeypatch):
     assert summary["steps"] == 2 and summary["rollouts"] == 4
     assert (ctx.out / "model.safetensors").is_file()
     client = MlflowClient()
-    for key in ("reward", "reward_format", "reward_accuracy", "kl", "clip_frac", "loss", "rollouts_per_s"):
+    for key in ("reward", "reward_format", "reward_accuracy", "reward_structured", "kl", "clip_frac", "loss", "rollouts_per_s"):
         assert len(client.get_metric_history(summary["mlflow_run_id"], key)) == 2, key
+    assert "grpo/grpo_reward.png" in {a.path for a in client.list_artifacts(summary["mlflow_run_id"], "grpo")}
+    assert {"reward_start", "reward_end", "reward_structured_mean"} <= set(summary)
     assert str(client.get_model_version_by_alias("music-flamingo", "grpo").version) == summary["model_version"]
 
 

@@ -71,10 +71,13 @@ def apply(root: Path) -> dict[str, str]:
     return env
 
 
-# SQLite storage is Dagster's default under DAGSTER_HOME; we turn telemetry off and queue runs:
+# SQLite storage is Dagster's default under DAGSTER_HOME; we turn telemetry and the UI's newsletter
+# prompt off, and queue runs:
 # one at a time here (2 cores, one DVC lock), and never two GPU (training) runs at once.
 DAGSTER_YAML = """\
 telemetry:
+  enabled: false
+nux:
   enabled: false
 concurrency:
   runs:

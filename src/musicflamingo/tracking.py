@@ -83,6 +83,14 @@ def stage_run(ctx: StageContext, cfg: DictConfig) -> Iterator["object"]:
     from mlflow.data.meta_dataset import MetaDataset
     from mlflow.tracking import MlflowClient
 
+    if not is_rank_zero():
+        # Under a multi-GPU launcher every rank runs the stage: only rank 0 reports to the
+        # real tracking server; the others log into a throwaway store of their own.
+        scratch = ctx.cache_dir / f"mlruns-rank{os.environ['RANK']}"
+        mlflow.set_tracking_uri(scratch.as_uri())
+        with mlflow.start_run(run_name=ctx.stage.name) as run:
+            yield run
+        return
     client = MlflowClient()
     exp = client.get_experiment_by_name(experiment_name(cfg))
     if exp is None:
@@ -115,6 +123,10 @@ def stage_run(ctx: StageContext, cfg: DictConfig) -> Iterator["object"]:
         mlflow.log_text(resolved, "config/resolved_params.yaml")
         mlflow.log_params({f"mf.{k}": v for k, v in _flat_params(cfg, ctx.stage.params).items()})
         yield run
+
+
+def is_rank_zero() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def _flat_params(cfg: DictConfig, keys: tuple[str, ...]) -> dict:
@@ -176,6 +188,8 @@ def register(run_id: str, model_dir: Path, alias: str, root: Path) -> str:
     import mlflow
     from mlflow.tracking import MlflowClient
 
+    if not is_rank_zero():
+        return ""  # rank 0 registers the one model
     mlflow.log_artifacts(str(model_dir), artifact_path="model")
     client = MlflowClient()
     try:

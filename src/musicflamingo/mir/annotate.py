@@ -99,8 +99,9 @@ def analyse(item: Item, mir: dict) -> dict:
     chordino_sr = min(decoded.sample_rate, int(mir["chordino_sample_rate"]))
     chordino_in = tools.resample(decoded.samples, decoded.sample_rate, chordino_sr)
     del decoded
-    # EBU R128 on the mono mix played on both channels (essentia's meter takes a stereo pair).
-    stereo = np.repeat(mono[:, None], 2, axis=1)
+    # EBU R128 on the mono mix played on both channels (essentia's meter takes a stereo pair), at the
+    # lower rate: K-weighting is defined per rate, and it halves the memory on long tracks.
+    stereo = np.repeat(chordino_in[:, None], 2, axis=1)
     duration = len(mono) / sr
     clock.lap("decode")
 
@@ -109,7 +110,8 @@ def analyse(item: Item, mir: dict) -> dict:
     mm.pop("beat_activation")
     clock.lap("madmom")
     ess_rhythm = tools.essentia_rhythm(mono) if mir["tempo"]["essentia"] else {}
-    ess_keys = tools.essentia_keys(mono, sr, list(mir["key"]["profiles"]))
+    profiles = list(dict.fromkeys([mir["key"]["profile"], *mir["key"]["profiles"]]))
+    ess_keys = tools.essentia_keys(mono, sr, profiles)
     clock.lap("essentia")
     cnn_key = tools.madmom_key(mono, sr)
     clock.lap("madmom_key")
@@ -118,7 +120,7 @@ def analyse(item: Item, mir: dict) -> dict:
     chordino = tools.chordino(chordino_in, chordino_sr, duration)
     clock.lap("chordino")
     ff = features.frame_features(mono, sr)
-    loud = tools.loudness(stereo, sr)
+    loud = tools.loudness(stereo, chordino_sr)
     clock.lap("features")
 
     chroma_c = fuse.chroma_c(mc["chroma"])
@@ -176,10 +178,17 @@ def analyse(item: Item, mir: dict) -> dict:
         "words": words,
         "per_tool": {
             "madmom": {"tempo_bpm": mm["tempo_bpm"], "beats": mm["beats"], "downbeats": mm["downbeats"], "beats_per_bar": bpb, "tempo_confidence": mm["tempo_confidence"]},
-            **({"essentia": {"tempo_bpm": ess_rhythm["tempo_bpm"], "beats": ess_rhythm["beats"]}} if ess_rhythm else {}),
+            "essentia": {
+                **({"tempo_bpm": ess_rhythm["tempo_bpm"], "beats": ess_rhythm["beats"]} if ess_rhythm else {}),
+                "key": ess_keys[mir["key"]["profile"]][0],
+                "key_confidence": ess_keys[mir["key"]["profile"]][1],
+            },
             **{f"essentia_{p}": {"key": k, "key_confidence": s} for p, (k, s) in ess_keys.items()},
-            "madmom_key": {"key": tools.index_key(int(np.argmax(cnn_key))), "key_confidence": round(float(np.max(cnn_key)), 3)},
-            "chroma_key": {"key": tools.index_key(int(np.argmax(fuse.chroma_key_scores(chroma_c.mean(axis=0))))) if len(chroma_c) else None},
+            "madmom_key": {"key": tools.index_key(int(np.argmax(cnn_key))), "key_confidence": round(float(np.max(cnn_key)), 3), "probs": [round(float(p), 4) for p in cnn_key]},
+            "chroma_key": {
+                "key": tools.index_key(int(np.argmax(fuse.chroma_key_scores(chroma_c.mean(axis=0))))) if len(chroma_c) else None,
+                "chroma": [round(float(c), 4) for c in chroma_c.mean(axis=0)] if len(chroma_c) else [],
+            },
             "chordino": {"chords": chordino},
             "madmom_chords": {"chords": mc["cnn_crf"]},
             "madmom_deepchroma": {"chords": mc["deep_chroma"]},
@@ -189,7 +198,7 @@ def analyse(item: Item, mir: dict) -> dict:
     facts["_onsets"] = onsets.tolist()
     seg = float(mir["segment_s"])
     n = max(1, int(-(-duration // seg)))
-    facts["segments"] = [_window_facts(facts, ff, chroma_c, chroma_fps, stereo, sr, i * seg, min((i + 1) * seg, duration), mir) for i in range(n)]
+    facts["segments"] = [_window_facts(facts, ff, chroma_c, chroma_fps, stereo, chordino_sr, i * seg, min((i + 1) * seg, duration), mir) for i in range(n)]
     del facts["_onsets"]
     clock.lap("segments")
     facts["timings_s"] = clock.spent

@@ -102,7 +102,7 @@ def evaluate(truth: dict[str, dict], preds: list[dict]) -> dict:
         t = truth[pid]
         matched += 1
         per = p.get("per_tool", {})
-        for name, est in [("fused", p["tempo_bpm"]), *[(k, per.get(k, {}).get("tempo_bpm")) for k in TEMPO_TOOLS if k in per]]:
+        for name, est in [("fused", p["tempo_bpm"]), *[(k, per[k]["tempo_bpm"]) for k in TEMPO_TOOLS if k in per and "tempo_bpm" in per[k]]]:
             a1, a2 = tempo_accuracy(t["tempo_bpm"], est)
             add(name, "tempo_acc1", a1)
             add(name, "tempo_acc2", a2)

@@ -99,11 +99,36 @@ def framewise(process, audio: np.ndarray, sr: int, fps: float, chunk_s: float = 
     return np.concatenate(parts)
 
 
+def windowed_dbn(dbn, act: np.ndarray, window_s: float = 60.0, overlap_s: float = 10.0) -> np.ndarray:
+    """madmom's downbeat DBN over windows of the activation, stitched: [[time_s, beat_position], ...].
+
+    The Viterbi back-pointers are frames x states (about 17k states at 40-240
+    BPM), which for a 20-minute track would be gigabytes; windows of
+    `window_s` with `overlap_s` of context either side keep it to a few
+    hundred MB. A beat doubled at a seam (closer than half a beat) is dropped.
+    """
+    n, win, ov = len(act), int(window_s * MADMOM_FPS), int(overlap_s * MADMOM_FPS)
+    if n <= win + 2 * ov:
+        return np.asarray(dbn(act))
+    kept = []
+    for start in range(0, n, win):
+        a, b = max(0, start - ov), min(n, start + win + ov)
+        est = np.asarray(dbn(act[a:b]))
+        if len(est):
+            est[:, 0] += a / MADMOM_FPS
+            kept.append(est[(est[:, 0] >= start / MADMOM_FPS) & (est[:, 0] < (start + win) / MADMOM_FPS)])
+    est = np.concatenate(kept) if kept else np.zeros((0, 2))
+    if len(est) > 2:
+        half = 0.5 * float(np.median(np.diff(est[:, 0])))
+        est = est[np.r_[True, np.diff(est[:, 0]) > half]]
+    return est
+
+
 def madmom_rhythm(audio: np.ndarray, sr: int, beats_per_bar=(3, 4), min_bpm=40.0, max_bpm=240.0) -> dict:
     """Beats, downbeats, tempo and meter from madmom's downbeat RNN + DBN (one network for both)."""
     rnn, dbn = _downbeat_models(tuple(beats_per_bar), float(min_bpm), float(max_bpm))
     act = framewise(rnn, audio, sr, MADMOM_FPS)
-    est = dbn(act)
+    est = windowed_dbn(dbn, act)
     out = {"beat_activation": act}
     if len(est) < 2:
         return out | {"beats": [], "downbeats": [], "tempo_bpm": None, "tempo_confidence": 0.0, "beats_per_bar": None}

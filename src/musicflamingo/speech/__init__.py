@@ -1,0 +1,1 @@
+"""Speech and lyrics ASR data for the backbone enhancement stage (espeak-ng corpus, adapters, mixture)."""
