@@ -116,7 +116,7 @@ def test_evaluate_gives_perfect_scores_to_the_truth_itself():
         "chords": [[0.0, 10.0, "D:min"], [10.0, 20.0, "A:maj"]],
     }
     pred = {"path": "x/p.wav", "tempo_bpm": 240.0, "key": "D minor", "beats": truth["beats"], "downbeats": truth["downbeats"],
-            "chords": truth["chords"], "vocals": True, "lyrics": "la la land"}
+            "chords": truth["chords"], "vocals": True, "lyrics": "la la land", "tools": {"asr": "pocketsphinx"}}
     s = evaluate.evaluate({"p": truth}, [pred])["systems"]["fused"]
     assert s["tempo_acc1"] == 0.0 and s["tempo_acc2"] == 1.0  # double time: an octave error
     assert s["beat_f"] == s["downbeat_f"] == s["key_weighted"] == s["chord_majmin"] == 1.0

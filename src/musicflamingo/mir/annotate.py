@@ -51,7 +51,7 @@ def _in(spans: list[list], start: float, end: float) -> list[list]:
     return [[round(max(s, start), 3), round(min(e, end), 3), lab] for s, e, lab in spans if e > start and s < end]
 
 
-def _window_facts(facts: dict, ff: dict, chroma_c, chroma_fps: float, stereo, sr: int, start: float, end: float, mir: dict) -> dict:
+def _window_facts(facts: dict, ff: dict, chroma_c, chroma_fps: float, audio, sr: int, start: float, end: float, mir: dict) -> dict:
     """The same facts restricted to [start, end)."""
     beats = [b for b in facts["beats"] if start <= b < end]
     ibi = np.diff(beats)
@@ -64,7 +64,7 @@ def _window_facts(facts: dict, ff: dict, chroma_c, chroma_fps: float, stereo, sr
         window_keys = features.section_keys([[start, end, "w"]], chroma_c, chroma_fps, facts["key"], mir["sections"])
         key = window_keys[0][2] if window_keys else key
     lufs = None
-    seg = stereo[int(start * sr) : int(end * sr)]
+    seg = audio[int(start * sr) : int(end * sr)]
     if len(seg) > 3 * sr:  # EBU R128 needs at least one 3 s short-term window
         lufs = tools.loudness(seg, sr)["loudness_lufs"]
     frames = slice(int(start * features.FPS), int(end * features.FPS))
@@ -99,9 +99,6 @@ def analyse(item: Item, mir: dict) -> dict:
     chordino_sr = min(decoded.sample_rate, int(mir["chordino_sample_rate"]))
     chordino_in = tools.resample(decoded.samples, decoded.sample_rate, chordino_sr)
     del decoded
-    # EBU R128 on the mono mix played on both channels (essentia's meter takes a stereo pair), at the
-    # lower rate: K-weighting is defined per rate, and it halves the memory on long tracks.
-    stereo = np.repeat(chordino_in[:, None], 2, axis=1)
     duration = len(mono) / sr
     clock.lap("decode")
 
@@ -120,7 +117,8 @@ def analyse(item: Item, mir: dict) -> dict:
     chordino = tools.chordino(chordino_in, chordino_sr, duration)
     clock.lap("chordino")
     ff = features.frame_features(mono, sr)
-    loud = tools.loudness(stereo, chordino_sr)
+    # EBU R128 of the mono mix at the lower rate (K-weighting is defined per rate; half the memory).
+    loud = tools.loudness(chordino_in, chordino_sr)
     clock.lap("features")
 
     chroma_c = fuse.chroma_c(mc["chroma"])
@@ -198,7 +196,7 @@ def analyse(item: Item, mir: dict) -> dict:
     facts["_onsets"] = onsets.tolist()
     seg = float(mir["segment_s"])
     n = max(1, int(-(-duration // seg)))
-    facts["segments"] = [_window_facts(facts, ff, chroma_c, chroma_fps, stereo, chordino_sr, i * seg, min((i + 1) * seg, duration), mir) for i in range(n)]
+    facts["segments"] = [_window_facts(facts, ff, chroma_c, chroma_fps, chordino_in, chordino_sr, i * seg, min((i + 1) * seg, duration), mir) for i in range(n)]
     del facts["_onsets"]
     clock.lap("segments")
     facts["timings_s"] = clock.spent

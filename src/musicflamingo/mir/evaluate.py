@@ -119,7 +119,7 @@ def evaluate(truth: dict[str, dict], preds: list[dict]) -> dict:
                 add(name, f"chord_{metric}", (c, d))
         if "vocals" in p:
             add("fused", "vocals_acc", float(bool(p["vocals"]) == bool(t.get("vocals"))))
-        if t.get("vocals"):
+        if t.get("vocals") and p.get("tools", {}).get("asr", "none") != "none":  # no ASR ran: no WER to report
             lyr_ref.append(t["lyrics"])
             lyr_hyp.append(p.get("lyrics", ""))
     table: dict[str, dict] = {}

@@ -175,10 +175,13 @@ def essentia_keys(audio: np.ndarray, sr: int, profiles: list[str]) -> dict:
     return out
 
 
-def loudness(stereo: np.ndarray, sr: int) -> dict:
-    """EBU R128 integrated loudness (LUFS) and loudness range (LU) from essentia."""
+def loudness(mono: np.ndarray, sr: int) -> dict:
+    """EBU R128 integrated loudness (LUFS) and loudness range (LU) from essentia.
+
+    essentia's meter takes a stereo pair: the mono mix is played on both
+    channels (a copy made here and freed on return)."""
     es = _essentia()
-    _, _, integrated, lra = es.LoudnessEBUR128(sampleRate=float(sr))(stereo)
+    _, _, integrated, lra = es.LoudnessEBUR128(sampleRate=float(sr))(np.repeat(mono[:, None], 2, axis=1))
     return {"loudness_lufs": round(float(integrated), 2), "loudness_range_lu": round(float(lra), 2)}
 
 
