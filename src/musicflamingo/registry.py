@@ -84,12 +84,12 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         name="mf_skills",
         per_batch=True,
-        description="MF-Skills: grounded captions and multiple-choice QA in the Audio Flamingo conversation format, split by track.",
+        description="MF-Skills: rich fact-checked captions and five-skill QA (multiple-choice and open) in the Audio Flamingo conversation format, split by track.",
         group="data",
         entry="musicflamingo.data.skills_stage:run_mf_skills",
         deps=("raw_audio", "mir_metadata"),
         params=("seed", "skills", "llm"),
-        code=("data",),
+        code=("data", "llm", "prompts"),
         kinds=("python", "llm"),
     ),
     Stage(
@@ -99,8 +99,8 @@ STAGES: tuple[Stage, ...] = (
         group="data",
         entry="musicflamingo.data.think_stage:run_mf_think",
         deps=("mir_metadata", "mf_skills"),
-        params=("seed", "think", "llm"),
-        code=("data",),
+        params=("seed", "think", "llm", "skills"),
+        code=("data", "llm", "prompts"),
         kinds=("python", "llm"),
     ),
     Stage(
