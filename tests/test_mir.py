@@ -216,3 +216,58 @@ def test_sigkilled_annotate_resumes_without_redoing_finished_tracks(tmp_path):
     from musicflamingo.io import read_jsonl
 
     assert len(read_jsonl(out / "tracks.jsonl")) == 4 and len(list(cache.rglob("*.json"))) == 4
+
+
+def _tiny_whisper(folder):
+    """A random 1-layer Whisper with a byte-level vocabulary, built offline (no download)."""
+    import json
+
+    from transformers import GenerationConfig, WhisperConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration, WhisperTokenizer
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    folder.mkdir()
+    (folder / "vocab.json").write_text(json.dumps({c: i for i, c in enumerate(bytes_to_unicode().values())}))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    eot = "<|endoftext|>"
+    tok = WhisperTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), unk_token=eot, bos_token=eot, eos_token=eot, pad_token=eot)
+    specials = ["<|startoftranscript|>", "<|en|>", "<|translate|>", "<|transcribe|>", "<|startoflm|>", "<|startofprev|>", "<|nocaptions|>", "<|notimestamps|>"]
+    tok.add_tokens(specials + [f"<|{i * 0.02:.2f}|>" for i in range(1501)], special_tokens=True)
+    ids = {t: tok.convert_tokens_to_ids(t) for t in [eot, *specials]}
+    cfg = WhisperConfig(vocab_size=len(tok), num_mel_bins=80, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
+                        d_model=16, encoder_ffn_dim=32, decoder_ffn_dim=32, max_source_positions=1500, max_target_positions=64,
+                        decoder_start_token_id=ids["<|startoftranscript|>"], eos_token_id=ids[eot], pad_token_id=ids[eot], bos_token_id=ids[eot])
+    model = WhisperForConditionalGeneration(cfg)
+    model.generation_config = GenerationConfig(
+        decoder_start_token_id=ids["<|startoftranscript|>"], eos_token_id=ids[eot], pad_token_id=ids[eot], no_timestamps_token_id=ids["<|notimestamps|>"],
+        is_multilingual=False, max_length=20, alignment_heads=[[0, 0], [0, 1]], begin_suppress_tokens=[], suppress_tokens=[], max_initial_timestamp_index=50)
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    WhisperFeatureExtractor(feature_size=80).save_pretrained(folder)
+    return folder
+
+
+def test_whisper_backend_runs_from_a_local_checkpoint(tmp_path):
+    from musicflamingo.mir import asr
+
+    path = _tiny_whisper(tmp_path / "whisper")
+    x = (0.1 * np.sin(2 * np.pi * 440 * np.arange(16000 * 3) / 16000)).astype(np.float32)
+    words = asr.transcribe(x, 16000, {"backend": "whisper", "whisper_path": str(path)})
+    assert isinstance(words, list)  # a random model says anything; the contract is the shape and the bounds
+    assert all(0 <= s <= e <= 3.0 and isinstance(w, str) and w for s, e, w in words)
+    with pytest.raises(ValueError, match="whisper_path"):
+        asr.transcribe(x, 16000, {"backend": "whisper", "whisper_path": None})
+
+
+def test_pocketsphinx_gives_timed_words_for_spoken_english(tmp_path):
+    import io
+    import subprocess
+
+    from musicflamingo.mir import asr
+
+    wav = subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "--stdout", "the music is playing in the house"], capture_output=True, timeout=30, check=True).stdout
+    x, sr = sf.read(io.BytesIO(wav), dtype="float32")
+    words = asr.transcribe(x, sr, MIR["asr"] | {"backend": "pocketsphinx"})
+    # Word timings lie inside the clip, fillers and silences are dropped. (Accuracy is not asserted: pocketsphinx's
+    # US-English model hears espeak-ng's voice poorly, e.g. "you're the kids you know"; WER is a benchmark figure.)
+    assert words and all(0 <= s < e <= len(x) / sr + 0.1 for s, e, _ in words)
+    assert all(w == w.lower() and not w.startswith(("<", "[")) and "(" not in w for *_, w in words)

@@ -103,16 +103,16 @@ def analyse(item: Item, mir: dict) -> dict:
     clock.lap("decode")
 
     b = mir["beats"]
-    mm = tools.madmom_rhythm(mono, sr, tuple(b["beats_per_bar"]), b["min_bpm"], b["max_bpm"])
+    mm = tools.madmom_rhythm(mono, sr, tuple(b["beats_per_bar"]), b["min_bpm"], b["max_bpm"], chunk_s=mir["chunk_s"])
     mm.pop("beat_activation")
     clock.lap("madmom")
     ess_rhythm = tools.essentia_rhythm(mono) if mir["tempo"]["essentia"] else {}
     profiles = list(dict.fromkeys([mir["key"]["profile"], *mir["key"]["profiles"]]))
     ess_keys = tools.essentia_keys(mono, sr, profiles)
     clock.lap("essentia")
-    cnn_key = tools.madmom_key(mono, sr)
+    cnn_key = tools.madmom_key(mono, sr, chunk_s=mir["chunk_s"])
     clock.lap("madmom_key")
-    mc = tools.madmom_chords(mono, sr)
+    mc = tools.madmom_chords(mono, sr, chunk_s=mir["chunk_s"])
     clock.lap("madmom_chords")
     chordino = tools.chordino(chordino_in, chordino_sr, duration)
     clock.lap("chordino")

@@ -53,11 +53,12 @@ def whisper_words(audio16: np.ndarray, path: str, language: str | None = None) -
     kwargs = {"language": language} if language else {}
     out = _whisper(path)({"raw": audio16, "sampling_rate": ASR_SR}, return_timestamps="word", chunk_length_s=30, generate_kwargs=kwargs)
     words = []
+    length = len(audio16) / ASR_SR
     for ch in out.get("chunks", []):
         s, e = ch["timestamp"]
         text = ch["text"].strip().lower()
-        if text and s is not None:
-            words.append([round(float(s), 2), round(float(e if e is not None else s), 2), text])
+        if text and s is not None and s < length:  # the aligner can run past the audio: keep what lies inside
+            words.append([round(float(s), 2), round(min(float(e if e is not None else s), length), 2), text])
     return words
 
 

@@ -124,10 +124,10 @@ def windowed_dbn(dbn, act: np.ndarray, window_s: float = 60.0, overlap_s: float 
     return est
 
 
-def madmom_rhythm(audio: np.ndarray, sr: int, beats_per_bar=(3, 4), min_bpm=40.0, max_bpm=240.0) -> dict:
+def madmom_rhythm(audio: np.ndarray, sr: int, beats_per_bar=(3, 4), min_bpm=40.0, max_bpm=240.0, chunk_s: float = 120.0) -> dict:
     """Beats, downbeats, tempo and meter from madmom's downbeat RNN + DBN (one network for both)."""
     rnn, dbn = _downbeat_models(tuple(beats_per_bar), float(min_bpm), float(max_bpm))
-    act = framewise(rnn, audio, sr, MADMOM_FPS)
+    act = framewise(rnn, audio, sr, MADMOM_FPS, chunk_s=chunk_s)
     est = windowed_dbn(dbn, act)
     out = {"beat_activation": act}
     if len(est) < 2:
@@ -229,11 +229,11 @@ def _segments(rows) -> list[list]:
     return [[round(float(s), 3), round(float(e), 3), _madmom_label(str(lab))] for s, e, lab in rows if e > s]
 
 
-def madmom_chords(audio: np.ndarray, sr: int) -> dict:
+def madmom_chords(audio: np.ndarray, sr: int, chunk_s: float = 120.0) -> dict:
     """madmom's CNN+CRF chords and deep-chroma chords, plus the deep chroma (10 fps, 12 bins from C)."""
     cnn, crf, dcp, dcc = _chord_models()
-    chroma = framewise(dcp, audio, sr, 10.0)
-    features = framewise(cnn, audio, sr, 10.0)
+    chroma = framewise(dcp, audio, sr, 10.0, chunk_s=chunk_s)
+    features = framewise(cnn, audio, sr, 10.0, chunk_s=chunk_s)
     return {"cnn_crf": _segments(crf(features)), "deep_chroma": _segments(dcc(chroma)), "chroma": chroma}
 
 
