@@ -73,12 +73,12 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         name="mir_metadata",
         per_batch=True,
-        description="Beats, tempo and meter (madmom), key and mode (essentia), timed chords (Chordino) per track and segment.",
+        description="Fused MIR facts per track and 30 s segment: beats, downbeats, tempo, meter (madmom + essentia), key (essentia profiles + madmom CNN + chroma), chords (Chordino + madmom), sections, loudness, brightness, onsets, vocals and lyrics (ASR).",
         group="data",
         entry="musicflamingo.mir.stage:run_mir_metadata",
         deps=("raw_audio",),
         params=("mir",),
-        code=("mir",),
+        code=("mir", "audio"),
         kinds=("python", "madmom", "essentia"),
     ),
     Stage(
