@@ -9,30 +9,19 @@ cut, and the sidecar records the cut end.
 
 from __future__ import annotations
 
-import io
-import subprocess
-
 import numpy as np
 import soundfile as sf
+
+from musicflamingo.espeak import EspeakError, synthesize
 
 RATES_WPM = (170, 240, 320, 450)  # espeak-ng speaking rates tried in turn until the word fits
 
 
-class VocalError(Exception):
-    """espeak-ng is missing, failed, or ran past its time limit."""
+VocalError = EspeakError  # the demo corpus quarantines a piece whose vocals fail
 
 
 def _espeak(word: str, voice: str, pitch: int, rate: int, timeout_s: float) -> tuple[np.ndarray, int]:
-    cmd = ["espeak-ng", "-v", voice, "-p", str(pitch), "-s", str(rate), "--stdout", word]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
-    except FileNotFoundError as e:
-        raise VocalError("espeak-ng is not installed (apt-get install espeak-ng)") from e
-    except subprocess.TimeoutExpired as e:
-        raise VocalError(f"espeak-ng ran past {timeout_s} s on {word!r}") from e
-    if proc.returncode != 0 or len(proc.stdout) < 64:
-        raise VocalError(f"espeak-ng exit {proc.returncode} on {word!r}: {proc.stderr.decode(errors='replace')[-200:]}")
-    data, sr = sf.read(io.BytesIO(proc.stdout), dtype="float32")
+    data, sr = synthesize(word, voice, timeout_s, pitch=pitch, rate=rate)
     return _trim(data), sr
 
 

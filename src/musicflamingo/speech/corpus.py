@@ -12,18 +12,18 @@ mono WAVs under `out_dir` and returns manifest rows `{"audio": absolute path,
 "text", "task", "language", "speakers"}`. Deterministic for a seed; a WAV
 already on disk (named by the hash of its content recipe) is reused, so a
 rerun after a crash only synthesises what is missing. Writes are atomic. An
-espeak-ng failure or time-out raises `SpeechSynthesisError` naming the text.
+espeak-ng failure or time-out raises `musicflamingo.espeak.EspeakError` naming the text.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import random
-import subprocess
 from pathlib import Path
 
 import numpy as np
+
+from musicflamingo.espeak import synthesize
 
 SAMPLE_RATE = 16000
 LANGUAGES = ("en", "de", "fr", "es", "it")
@@ -45,25 +45,11 @@ LYRICS = ["oh the river runs to the sea", "sing me a song of the morning light",
           "the wind is calling me home", "hold on to the dream tonight", "we walk along the silver shore"]
 
 
-class SpeechSynthesisError(Exception):
-    """espeak-ng is missing, failed, or ran past its time limit."""
-
-
 def espeak(text: str, voice: str, timeout_s: float, pitch: int = 50, rate: int = 160) -> np.ndarray:
     """`text` spoken by espeak-ng `voice`, as 16 kHz mono float32."""
-    import soundfile as sf
     import soxr
 
-    cmd = ["espeak-ng", "-v", voice, "-p", str(pitch), "-s", str(rate), "--stdout", text]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
-    except FileNotFoundError as e:
-        raise SpeechSynthesisError("espeak-ng is not installed (apt-get install espeak-ng)") from e
-    except subprocess.TimeoutExpired as e:
-        raise SpeechSynthesisError(f"espeak-ng ran past {timeout_s} s on {text!r}") from e
-    if proc.returncode != 0 or len(proc.stdout) < 64:
-        raise SpeechSynthesisError(f"espeak-ng exit {proc.returncode} on {text!r}: {proc.stderr.decode(errors='replace')[-200:]}")
-    wav, sr = sf.read(io.BytesIO(proc.stdout), dtype="float32")
+    wav, sr = synthesize(text, voice, timeout_s, pitch=pitch, rate=rate)
     wav = soxr.resample(wav, sr, SAMPLE_RATE) if sr != SAMPLE_RATE else wav
     return wav[: int(MAX_SECONDS * SAMPLE_RATE)].astype(np.float32)
 
