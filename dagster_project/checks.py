@@ -37,8 +37,8 @@ def _gx_check(dataset: str, name: str, description: str, per_batch: bool = False
 CHECKS = [
     ("raw_audio", "tracks_are_decodable_and_unique", "Every track decodes, has a unique content hash and a duration in 1-1200 s."),
     ("mir_metadata", "mir_facts_are_in_range", "Tempo in 20-300 BPM, key in the 24-key set, known meter, sorted beats."),
-    ("mf_skills", "qa_answers_are_among_options", "Every MCQ answer is one of its 4 options; held-out tracks never in train."),
-    ("mf_think", "think_samples_are_well_tagged", "Every sample is strictly <think>..</think><answer>..</answer> and answers its letter."),
+    ("mf_skills", "qa_answers_are_among_options", "Every MCQ answer is one of its 4 options, every item has a known skill family, fact ids and passed the claim checker; held-out tracks never in train."),
+    ("mf_think", "think_samples_are_well_tagged", "Every sample is strictly <think>..</think><answer>..</answer>, answers its letter and has a verdict for every step."),
 ]
 dataset_checks = [_gx_check(*c) for c in CHECKS]
 # The same gates on every ingest batch: a bad batch stops before it reaches the next stage.
