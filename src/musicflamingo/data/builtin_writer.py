@@ -43,7 +43,7 @@ TIMBRE = {
     "nylon-string guitar": "plucked nylon gives a warm, rounded attack and a soft decay",
     "violin": "the bow lets notes swell and sustain, with a bright, singing timbre",
     "string ensemble": "many bows together blend into a smooth, sustained body of sound",
-    "choir aahs": "a sampled chorus on an open vowel gives a soft, sustained, breathy pad",
+    "choir aahs": "a sampled choir on an open vowel gives a soft, sustained, breathy pad",
     "clarinet": "a single-reed woodwind tone, hollow in the low register and clear in the upper one",
     "flute": "an airy, pure tone with few overtones, breathy at the onset",
     "marimba": "struck wooden bars give a mellow, percussive attack and a short resonance",
@@ -493,7 +493,7 @@ def think_steps(item: dict, facts: dict, tags: dict) -> list[str] | None:
         if len(tempi) > 1:
             steps.append("The tools disagree: " + ", ".join(f"{t} reports {v:.0f} BPM" for t, v in tempi.items()) + ".")
         steps += [
-            f"The beats are about {ibi:.2f} s apart, and 60 / {ibi:.2f} gives roughly {60 / ibi:.0f} BPM, so the fused tempo is {facts['tempo_bpm']:.0f} BPM.",
+            _beat_period_step(ibi, facts["tempo_bpm"]),
             f"Option ({letter}) {answer} matches; the others are off by a factor of 1.33 or more.",
         ]
         return steps
@@ -564,6 +564,17 @@ def _time_in(text: str) -> float | None:
 
     m = re.search(r"\b(\d{1,2}):([0-5]\d)\b", text)
     return int(m.group(1)) * 60 + int(m.group(2)) + 0.5 if m else None
+
+
+def _beat_period_step(ibi: float, tempo: float) -> str:
+    """The arithmetic from beat period to tempo; when the fused tempo counts another pulse level
+    than the tracked beats, say so instead of stating the tracker's rate as the tempo."""
+    ratio = tempo * ibi / 60
+    if abs(ratio - 1) <= 0.04:
+        return f"The beats are about {ibi:.2f} s apart, and 60 / {ibi:.2f} gives roughly {60 / ibi:.0f} BPM, so the fused tempo is {tempo:.0f} BPM."
+    level = {2: "twice", 3: "three times"}.get(round(ratio)) if ratio > 1 else "half"
+    return (f"The tracked beats are about {ibi:.2f} s apart; the fused tempo of {tempo:.0f} BPM counts "
+            f"{level or 'another multiple of'} that pulse, the metrical level the tools agree on best.")
 
 
 def think_sample(item: dict, facts: dict, tags: dict) -> tuple[str, str, list[str]] | None:

@@ -71,7 +71,8 @@ _ATTRIBUTED_RE = re.compile(
     r"candidate|candidates|disagree|disagrees|disagreement|reading|readings|one analysis|another analysis)\b", re.I)
 _NEGATED_VOCALS_RE = re.compile(r"\b(?:no|without|absence of)\s+(?:vocals?|voice|singing|singer|lyrics)\b|\binstrumental\b", re.I)
 _VOCALS_RE = re.compile(r"\b(?:vocals?|vocalist|singer|sung|sings|singing)\b(?![\s-]+(?:tone|quality|timbre|line|melody|style|lines|phrases|bass)\b)", re.I)
-_QUOTED_RE = re.compile(r"[\"“‘']([A-Za-z][A-Za-z'\-]{0,30})[\"”’']")
+# A quote mark, not an apostrophe: no letter right before the opening mark or right after the closing one.
+_QUOTED_RE = re.compile(r"(?<![A-Za-z])[\"“‘']([A-Za-z][A-Za-z'\-]{0,30})[\"”’'](?![A-Za-z])")
 _LYRIC_CONTEXT_RE = re.compile(r"\b(?:word|words|lyric|lyrics|sung|sings|sing)\b", re.I)
 _SECTION_LETTER_RE = re.compile(r"\b(?:section|part)\s+([A-H])\b|\b([A-H])\s+(?:section|part)\b")
 _SECTION_WORDS = ("intro", "verse", "chorus", "pre-chorus", "refrain", "bridge", "outro", "coda", "interlude",
@@ -187,6 +188,7 @@ class FactIndex:
     words: list[tuple[float, float, str]]
     lufs: float | None
     segment_tempi: list[tuple[float, float, float]] = field(default_factory=list)  # per 30 s window
+    segment_lufs: list[tuple[float, float, float]] = field(default_factory=list)   # per 30 s window
     genre_phrases: list[str] = field(default_factory=list)  # catalogue genre text, masked before instrument checks
 
     @classmethod
@@ -232,6 +234,8 @@ class FactIndex:
             lufs=float(facts["loudness_lufs"]) if facts.get("loudness_lufs") is not None else None,
             segment_tempi=[(float(g["start_s"]), float(g["end_s"]), float(g["tempo_bpm"])) for g in facts.get("segments") or []
                            if g.get("tempo_bpm") and g.get("start_s") is not None and g.get("end_s") is not None],
+            segment_lufs=[(float(g["start_s"]), float(g["end_s"]), float(g["loudness_lufs"])) for g in facts.get("segments") or []
+                          if g.get("loudness_lufs") is not None and g.get("start_s") is not None and g.get("end_s") is not None],
             genre_phrases=[str(tags[k]) for k in ("tradition", "genre", "title") if tags.get(k)],
         )
 
@@ -402,10 +406,16 @@ def _check_numerals(s: str, fx: FactIndex, key: str | None) -> Iterable[Verdict]
         yield _v(f"{m.group(1)} ({m.group(2)})", "numeral", ok, f"{m.group(1)} is {th.roman(chord, key)} in {key}")
 
 
-def _check_loudness(s: str, fx: FactIndex, tol: Tolerances) -> Iterable[Verdict]:
+def _check_loudness(s: str, times: list[float], fx: FactIndex, tol: Tolerances) -> Iterable[Verdict]:
+    # A sentence that names times ("from 1:00 to 1:30 ... -20 LUFS") may state that window's own level.
+    windows = [lufs for a, b, lufs in fx.segment_lufs if any(a - tol.time_s <= t <= b + tol.time_s for t in times)] if times else []
     for m in _LUFS_RE.finditer(s):
-        yield _v(m.group(0), "loudness", None if fx.lufs is None else abs(float(m.group(1)) - fx.lufs) <= tol.lufs,
-                 f"loudness is {fx.lufs} LUFS")
+        stated = float(m.group(1))
+        if fx.lufs is None and not windows:
+            yield _v(m.group(0), "loudness", None)
+            continue
+        ok = any(abs(stated - ref) <= tol.lufs for ref in ([fx.lufs] if fx.lufs is not None else []) + windows)
+        yield _v(m.group(0), "loudness", ok, f"loudness is {fx.lufs} LUFS")
 
 
 # ------------------------------------------------------------------ public API
@@ -445,7 +455,7 @@ def check_sentence(s: str, fx: FactIndex, tol: Tolerances) -> list[Verdict]:
     if words & _VOCAL_HEADS:
         out += _check_vocals(s, times, fx, tol)
     if "lufs" in low:
-        out += _check_loudness(s, fx, tol)
+        out += _check_loudness(s, times, fx, tol)
     if "(" in s and fx.key is not None:
         out += _check_numerals(s, fx, f"{PITCH_CLASSES[fx.key[0]]} {fx.key[1]}")
     return out

@@ -56,11 +56,14 @@ def chords_of(facts: dict) -> list[Chord]:
     return out
 
 
+MERGE_GAP_S = 0.5  # a longer gap (a no-chord stretch) keeps two spans apart: merging would claim harmony in silence
+
+
 def merged(chords: list[Chord]) -> list[Chord]:
     """Consecutive repeats of the same readable chord merged into one span."""
     out: list[Chord] = []
     for c in chords:
-        if out and out[-1].name == c.name:
+        if out and out[-1].name == c.name and c.start - out[-1].end <= MERGE_GAP_S:
             p = out[-1]
             out[-1] = Chord(p.start, c.end, p.label, p.name, p.root, p.quality)
         else:
