@@ -67,6 +67,10 @@ def main() -> None:
     print("\n== accuracy (benchmark soundfont) ==")
     print(evaluate.format_table(result))
     fused = result["systems"]["fused"]
+    wrong = evaluate.track_errors(truth, preds)
+    print(f"\n== tracks with a wrong fused tempo, key or beat F < 0.8 ({len(wrong)} of {result['tracks']}): truth vs fused ==")
+    for w in wrong:
+        print(f"{w['piece'][:40]:40s} {str(w['meter']):5s} tempo {w['tempo']}  beat F {w['beat_f']}  key {w['key']}  [{w['source']}]")
     print("\ntargets: " + ", ".join(f"{m} {fused.get(m)} {'>=' if (fused.get(m) or 0) >= v else '<'} {v}" for m, v in TARGETS.items()))
     for metric, tools in (("tempo_acc1", evaluate.TEMPO_TOOLS), ("key_weighted", evaluate.KEY_TOOLS), ("chord_majmin", evaluate.CHORD_TOOLS)):
         best = max(((result["systems"].get(t, {}).get(metric) or 0.0, t) for t in tools), default=(0.0, "-"))
@@ -90,7 +94,9 @@ def main() -> None:
                        "per_tool_x_realtime": {t: round(audio / s, 1) for t, s in per_tool.items() if s > 0}, "compute_x_realtime_per_core": round(audio / sum(per_tool.values()), 2)}
         print(f"\n== throughput -j {jobs}: {audio:.0f} s of audio in {wall:.1f} s wall -> {audio / wall:.1f}x realtime, {audio / wall / jobs:.1f}x per core "
               f"(inside the workers: {speed[jobs]['compute_x_realtime_per_core']}x per core)")
-        print("   per tool (x realtime on one core): " + ", ".join(f"{t} {v}" for t, v in sorted(speed[jobs]["per_tool_x_realtime"].items(), key=lambda kv: kv[1])))
+        spent = sum(per_tool.values())
+        print("   per tool (x realtime on one core, share of the time): " + ", ".join(
+            f"{t} {v} ({100 * per_tool[t] / spent:.0f} %)" for t, v in sorted(speed[jobs]["per_tool_x_realtime"].items(), key=lambda kv: kv[1])))
 
     asr_figs = {}
     sung = [(w, truth[w.parent.name]) for w in wavs if truth[w.parent.name]["vocals"]][: args.asr_tracks]

@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/train_benchmark.py                 # the recipe on the project's data
     .venv/bin/python benchmarks/train_benchmark.py --from-sft models/sft   # reuse the pipeline's SFT model
     .venv/bin/python benchmarks/train_benchmark.py --throughput    # only SFT/GRPO speed on fixture audio
+    .venv/bin/python benchmarks/train_benchmark.py --keep /tmp/mf-models  # keep the trained models
 
 Recipe mode (default) trains backbone -> SFT -> cold start -> GRPO with the
 stage configs of `params.yaml` (plain Trainer: ZeRO-2 on one rank gives the
@@ -10,6 +11,8 @@ same losses, see tests/test_train.py) on the pipeline's own datasets under
 `--root` (data/mf_skills/{train,heldout,structured}.jsonl and
 data/mf_think/train.jsonl, made by `make run`), everything written to a
 temporary folder (no MLflow, no repo state touched). It prints:
+- the token lengths of MF-Think's replies against the decode budget (a chain
+  longer than `max_new_tokens` can never close its tags);
 - SFT held-out caption loss vs the backbone and its reduction (target >= 30 %);
 - the format reward after cold start on held-out MCQ prompts with greedy
   decoding (target >= 0.9), with accuracy and structured-thinking rewards;
@@ -27,6 +30,7 @@ table); numbers vary with machine load, so compare runs made together.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -82,6 +86,7 @@ def recipe(args) -> dict:
     tokens = int(cfg.train.grpo.max_new_tokens)
     result: dict = {"machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads()}
     timings: dict = {}
+    result["mf_think_reply_tokens"] = reply_lengths(think, args.from_sft or None, cfg, tokens)
 
     def probe(model_dir: Path, think_prompt: bool = True) -> dict:
         model, processor = mb.load_pretrained(model_dir)
@@ -89,8 +94,9 @@ def recipe(args) -> dict:
         out.pop("texts")
         return out
 
-    with tempfile.TemporaryDirectory(prefix="mf-bench-") as tmp:
+    with (contextlib.nullcontext(str(args.keep)) if args.keep else tempfile.TemporaryDirectory(prefix="mf-bench-")) as tmp:
         tmp = Path(tmp)
+        tmp.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         if args.from_sft:
             # Reuse an SFT checkpoint (e.g. the pipeline's models/sft) and measure its losses against the backbone.
@@ -119,8 +125,9 @@ def recipe(args) -> dict:
             "steps": sft["steps"],
         }
         t0 = time.perf_counter()
-        _supervised(cfg, "coldstart", sft_dir, think, [], args.root, tmp / "coldstart")
+        cs = _supervised(cfg, "coldstart", sft_dir, think, [], args.root, tmp / "coldstart")
         timings["coldstart_s"] = round(time.perf_counter() - t0, 1)
+        result["coldstart"] = {k: cs[k] for k in ("steps", "train_loss", "tokens_per_s", "best_epoch", "epochs_run", "validation_records", "validation_curve") if k in cs}
         result["coldstart_probe"] = probe(tmp / "coldstart")
 
         t0 = time.perf_counter()
@@ -143,12 +150,35 @@ def recipe(args) -> dict:
     return result
 
 
+def reply_lengths(records: list[dict], model_dir: Path | None, cfg, budget: int) -> dict:
+    """Token lengths of the replies (tags included) with the model's tokenizer, against `budget`."""
+    import numpy as np
+
+    from musicflamingo.model import build as mb
+    from musicflamingo.model import inputs as mi
+
+    tok = (mb.load_pretrained(model_dir)[1] if model_dir else mb.build_tiny(cfg.model, None, seed=0)[1]).tokenizer
+    n = np.array([len(tok(mi.gpt_turn(r), add_special_tokens=False)["input_ids"]) for r in records])
+    return {
+        "n": len(n), "min": int(n.min()), "median": float(np.median(n)), "p90": float(np.percentile(n, 90)),
+        "max": int(n.max()), "budget": budget, "over_budget": int((n > budget).sum()),
+    }
+
+
 def print_recipe(r: dict) -> None:
     s, c, g = r["sft"], r["coldstart_probe"], r["grpo"]
+    t = r["mf_think_reply_tokens"]
+    print(f"MF-Think reply tokens (n={t['n']}): min {t['min']}, median {t['median']:.0f}, p90 {t['p90']:.0f}, max {t['max']}; "
+          f"{t['over_budget']} over the decode budget of {t['budget']}")
     print(f"SFT held-out caption loss: backbone {s['heldout_caption_loss_backbone']:.3f} -> sft {s['heldout_caption_loss_sft']:.3f} "
           f"({s['caption_loss_reduction_pct']:.1f} % lower; target >= 30 %)")
     print(f"Format reward after cold start (held-out MCQ, greedy, n={c['n']}): {c['format']:.3f} (target >= 0.9); "
           f"accuracy {c['accuracy']:.3f}, structured {c['structured']:.3f}")
+    cs = r.get("coldstart", {})
+    if cs.get("validation_curve"):
+        curve = ", ".join(f"{v['epoch']:g}: {v.get('probe_format', 0):.2f}/{v.get('probe_reward', 0):.2f}" for v in cs["validation_curve"])
+        print(f"  cold start kept epoch {cs['best_epoch']} of {cs['epochs_run']:g} ({cs['steps']} steps); "
+              f"validation probe format/reward by epoch (n={cs['validation_records']}): {curve}")
     print(f"GRPO mean total reward: first quarter {g['reward_start']:.3f} -> last quarter {g['reward_end']:.3f} "
           f"({g['steps']} steps, run mean {g['reward_mean']:.3f}, KL last {g['kl_last']:.4f})")
     print(f"\n{'model':<12} {'MCQ acc':>8} {'reward':>7} {'format':>7} {'acc@ans':>8} {'struct':>7}")
@@ -202,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=5, help="steps per timing in --throughput mode")
     p.add_argument("--deepspeed", action="store_true", help="SFT/cold start under ZeRO-2 (one gloo rank on loopback)")
     p.add_argument("--out", type=Path, help="also write the JSON here")
+    p.add_argument("--keep", type=Path, help="recipe mode: write the trained models here (kept) instead of a temporary folder")
     args = p.parse_args(argv)
     _env()
     result = throughput(args) if args.throughput else recipe(args)

@@ -55,6 +55,38 @@ def test_key_fusion_outvotes_one_wrong_tool():
     assert out["key"] == "C major" and out["key_alternatives"][0][0] == "G major"
 
 
+def test_chord_evidence_separates_relative_keys():
+    # A profile cannot tell A minor from C major (same notes); the tonic chord and the final chord can.
+    chroma_c = np.roll(fuse.AE_MAJOR, 0) + np.roll(fuse.AE_MINOR, 9)
+    tool_chords = {"chordino": [[0.0, 6.0, "A:min"], [6.0, 8.0, "E:maj"], [8.0, 12.0, "A:min"]], "madmom_chords": [[0.0, 12.0, "A:min"]]}
+    share, final = fuse.tonic_chord_evidence(tool_chords)
+    assert share[tools.key_index("A minor")] == pytest.approx(10 / 12 / 2 + 1 / 2) and final[tools.key_index("A minor")] == 1.0
+    cfg = MIR["fusion"]["key"] | {"tonic_chord_weight": 1.0, "final_chord_weight": 0.5}
+    assert fuse.key(None, {}, chroma_c, cfg, tool_chords)["key"] == "A minor"
+    assert fuse.key(None, {}, chroma_c, cfg, {"chordino": [[0.0, 12.0, "C:maj"]]})["key"] == "C major"
+
+
+def test_fused_beats_follow_the_fused_tempo_level():
+    beats = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert fuse.beats_at_level(beats, [0.0, 4.0], 2.0) == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0]
+    assert fuse.beats_at_level(beats, [1.0, 3.0, 5.0], 0.5) == [1.0, 3.0, 5.0]  # the phase that keeps the downbeats
+    assert fuse.beats_at_level(beats, [0.0], 1.5) == beats  # no beat-synchronous x3/2
+
+
+def test_evaluate_scores_tempo_at_the_notated_beat_level():
+    six_eight = {"tempo_bpm": 120.0, "beat_bpm": 80.0}  # quarter = 120: dotted-quarter beat = 80
+    assert evaluate.tempo_accuracy(evaluate.truth_tempo(six_eight), 80.0) == (1.0, 1.0)
+    assert evaluate.truth_tempo({"tempo_bpm": 120.0}) == 120.0  # older sidecars: the quarter
+
+
+def test_downbeat_network_subset_is_configurable():
+    rnn, dbn = tools._downbeat_models((3, 4), 40.0, 240.0, 2, 30)
+    ensemble = rnn.processors[1]
+    assert len(ensemble.processors[0].processors) == 2
+    with pytest.raises(ValueError, match="networks"):
+        tools._downbeat_models((3, 4), 40.0, 240.0, 9, 30)
+
+
 def test_chord_fusion_is_a_beat_synchronous_vote():
     tool_chords = {
         "chordino": [[0.0, 2.0, "C:maj7"], [2.0, 4.0, "G:7"]],

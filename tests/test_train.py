@@ -232,3 +232,52 @@ def test_deepspeed_zero2_on_cpu_matches_plain_and_listens_only_on_loopback(world
     assert plain["deepspeed"] is False
     assert plain["train_loss"] == pytest.approx(summary["train_loss"], abs=1e-3)
     assert plain["heldout_loss"] == pytest.approx(summary["heldout_loss"], abs=1e-3)
+
+
+def test_task_weights_repeat_records_and_reject_bad_weights():
+    recs = [{"id": f"c{i}", "task": "caption"} for i in range(10)] + [{"id": f"q{i}", "task": "mcq"} for i in range(10)]
+    out = td.weight_tasks(recs, {"caption": 3.0, "mcq": 0.5}, seed=0)
+    assert sum(r["task"] == "caption" for r in out) == 30
+    assert 1 <= sum(r["task"] == "mcq" for r in out) <= 9  # about half, drawn at random
+    assert td.weight_tasks(recs, None, seed=0) == recs
+    with pytest.raises(ValueError, match="finite and >= 0"):
+        td.weight_tasks(recs, {"caption": -1.0}, seed=0)
+    with pytest.raises(ValueError, match="no training records"):
+        td.weight_tasks(recs, {"caption": 0.0, "mcq": 0.0}, seed=0)
+
+
+def test_split_tracks_holds_out_whole_tracks():
+    recs = [{"id": f"t{t}-{k}", "track_id": f"t{t}"} for t in range(10) for k in range(3)]
+    train, held = td.split_tracks(recs, 0.2, seed=0)
+    assert len(train) + len(held) == len(recs) and len(held) == 6
+    assert not {r["track_id"] for r in train} & {r["track_id"] for r in held}
+    assert td.split_tracks(recs, 0.2, seed=0) == (train, held)  # deterministic
+    assert len(td.split_tracks(recs[:6], 0.01, seed=0)[1]) == 3  # at least one track
+    with pytest.raises(ValueError, match="in \\[0, 1\\)"):
+        td.split_tracks(recs, 1.0, seed=0)
+
+
+def test_select_best_probes_every_epoch_stops_early_and_keeps_the_best(world, tmp_path):
+    """A random tiny model never closes its tags in 6 tokens: the probe reward stays 0, so epoch 1
+    stays the best, patience 1 stops after epoch 2 of 4, and its weights are the ones saved."""
+    from musicflamingo.train.sft import train_supervised
+
+    root, paths = world
+    cfg = _cfg(deepspeed=False, max_steps=-1)
+    cfg.train.coldstart.epochs = 4
+    cfg.train.coldstart.select_best = {"enabled": True, "validation_fraction": 0.34, "metric": "reward", "max_new_tokens": 6, "patience": 1}
+    think = td.load_records(paths["think"])
+    out = tmp_path / "cs"
+    summary = train_supervised(cfg, "coldstart", root / "models/backbone", think, [], root, out, tmp_path / "ckpt")
+    assert summary["validation_records"] == 2 and summary["train_records"] == 4  # one of 3 tracks held out
+    curve = summary["validation_curve"]
+    assert [c["epoch"] for c in curve] == [1.0, 2.0] and summary["epochs_run"] == 2.0
+    assert all(c["probe_reward"] == 0.0 and "probe_format" in c and c["loss"] > 0 for c in curve)
+    assert summary["best_epoch"] == 1.0 and summary["best_step"] == 2 and summary["steps"] == 4
+    # the saved model is epoch 1's: its held-out loss on the probed records is epoch 1's eval loss
+    model, processor = mb.load_pretrained(out)
+    _, held = td.split_tracks(think, 0.34, seed=0)
+    ds = td.ConversationDataset(held, processor, mi.AudioLoader(root, 30.0), 512)
+    loss = td.heldout_loss(model, ds, td.SupervisedCollator(processor.tokenizer.pad_token_id), batch_size=2)
+    assert loss == pytest.approx(curve[0]["loss"], abs=1e-4) and loss != pytest.approx(curve[1]["loss"], abs=1e-4)
+    assert not (tmp_path / "ckpt").exists()

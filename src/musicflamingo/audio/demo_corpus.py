@@ -5,8 +5,27 @@ chords and instruments are known exactly, and every later stage can be
 audited against them. Each piece gets a General MIDI instrument and a tempo
 drawn deterministically from the seed, so timbre and tempo vary.
 
-Ground truth is derived *after* `expandRepeats()`, because the MIDI file
-music21 writes is the expanded performance.
+Ground truth is derived *after* `expandRepeats()` and truncation, because
+the MIDI file music21 writes is that excerpt, expanded.
+
+Sidecar conventions (`truth.json`):
+- `tempo_bpm`: the quarter-note tempo the score is played at;
+- `beats`, `beat_bpm`: the notated beat, i.e. the time signature's beat unit
+  (music21 `TimeSignature.beatDuration`): a quarter in 2/4, 3/4, 4/4, a
+  dotted quarter in compound meters (6/8, 9/8, 12/8, and 3/8 whose one beat
+  is the bar), a half note in 2/2, 3/2, 4/2. This is the tactus the score
+  notates; MIR tempo and beats are scored at this level;
+- `downbeats`: the first beat of every complete bar (a pickup has none);
+- `key`: tonic + major/minor (`score_key`). music21's key analysis of the
+  rendered excerpt (`Stream.analyze('key')`, Aarden-Essen profiles) ranks
+  the keys; of its 4 best, the best whose tonic is the piece's final (the
+  lowest note of the score's last sonority: the finalis) is the key, else
+  the best outright. The notated signature alone is not used: it does not
+  give the mode and is often modal (Bach's Dorian signatures, Essen and
+  Irish modal tunes); the analysis alone confuses relative and
+  fifth-related keys, which share their notes. `key_analysis` and
+  `finalis` are recorded too;
+- `chords`: the chordified score, triads in Harte syntax, `X` otherwise.
 """
 
 from __future__ import annotations
@@ -20,6 +39,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from musicflamingo.schemas import PITCH_CLASSES
+
+
+# Bump when the ground-truth conventions change: cached sidecars are re-derived from their scores.
+TRUTH_VERSION = 2
+KEY_SOURCE = (
+    "music21 key analysis (Stream.analyze('key'), Aarden-Essen) of the rendered excerpt; of its 4 best"
+    " interpretations, the best whose tonic is the piece's final (lowest note of the last sonority)"
+)
 
 
 class PieceRejected(Exception):
@@ -147,6 +174,7 @@ def prepare(spec: PieceSpec, max_seconds: float):
     parts = list(score.parts)
     if not parts:
         raise PieceRejected("score has no parts")
+    final_pc = finalis(score)  # the whole piece's final, before truncation
     measures = list(parts[0].getElementsByClass(stream.Measure))
     if not measures:
         raise PieceRejected("score has no measures")
@@ -169,7 +197,8 @@ def prepare(spec: PieceSpec, max_seconds: float):
 
     ts = next(iter(score.recurse().getElementsByClass(meter.TimeSignature)), None)
     analysed = score.analyze("key")
-    key_name = f"{_pitch_class_name(analysed.tonic)} {analysed.mode}"
+    chosen = score_key(analysed, final_pc)
+    key_name = f"{_pitch_class_name(chosen.tonic)} {chosen.mode}"
     total_quarters = float(score.highestTime)
     if total_quarters <= 0:
         raise PieceRejected("score is empty after truncation")
@@ -197,12 +226,16 @@ def prepare(spec: PieceSpec, max_seconds: float):
         "tempo_bpm": float(spec.tempo_bpm),
         "time_signature": ts.ratioString if ts else None,
         "key": key_name,
-        "key_source": "music21 Krumhansl-Schmuckler analysis of the score",
+        "key_source": KEY_SOURCE,
+        "key_analysis": f"{_pitch_class_name(analysed.tonic)} {analysed.mode}",
+        "finalis": PITCH_CLASSES[final_pc] if final_pc is not None else None,
+        "truth_version": TRUTH_VERSION,
         "instruments": [gm_name],
         "gm_program": spec.gm_program,
         "duration_s": round(total_quarters * seconds_per_quarter, 4),
         "chords": [[s, e, lab] for s, e, lab in chords],
-        # Notated beats (the time signature's beat unit: a dotted quarter in 6/8) and bar starts.
+        # Notated beats (the time signature's beat unit: a dotted quarter in 6/8, a half in 2/2) and bar starts;
+        # `beat_bpm` is the tempo at that level, the one MIR tempo estimates are scored against.
         "beat_bpm": round(spec.tempo_bpm / beat_quarters, 4),
         "beats": beats,
         "downbeats": downbeats,
@@ -216,6 +249,26 @@ def prepare(spec: PieceSpec, max_seconds: float):
         "num_parts": len(parts),
     }
     return score, truth
+
+
+def finalis(score) -> int | None:
+    """Pitch class of the piece's final: the lowest note sounding as the last note ends (trailing rests ignored)."""
+    notes = [n for part in score.parts for n in part.flatten().notes]
+    if not notes:
+        return None
+    span = lambda n: (float(n.getOffsetInHierarchy(score)), float(n.getOffsetInHierarchy(score)) + float(n.duration.quarterLength))  # noqa: E731
+    end = max(span(n)[1] for n in notes)
+    last = [p for n in notes if span(n)[0] < end - 1e-3 and span(n)[1] >= end - 1e-3 for p in n.pitches]
+    return min(last, key=lambda p: p.ps).pitchClass if last else None
+
+
+def score_key(analysed, final_pc: int | None, candidates: int = 4):
+    """The key by the sidecar convention: of music21's `candidates` best key interpretations
+    (Aarden-Essen correlation), the best one whose tonic is the piece's final; the best one
+    outright when none is. Analysis alone confuses relative and fifth-related keys, which share
+    their notes; the final settles which note is the tonic (the classical finalis rule)."""
+    ranked = sorted([analysed, *analysed.alternateInterpretations], key=lambda k: -k.correlationCoefficient)[:candidates]
+    return next((k for k in ranked if final_pc is not None and k.tonic.pitchClass == final_pc), analysed)
 
 
 def _beat_grid(part, seconds_per_quarter: float) -> tuple[list[float], list[float], float]:
@@ -345,7 +398,13 @@ def render_piece(spec: PieceSpec, item: Path, demo: dict) -> dict:
     if rejected_file.exists():
         raise PieceRejected(rejected_file.read_text())
     if wav.exists() and truth_file.exists():
-        return read_json(truth_file)
+        truth = read_json(truth_file)
+        if truth.get("truth_version") != TRUTH_VERSION:  # older conventions: re-derive from the score, keep the audio and its vocals
+            _, fresh = prepare(spec, demo["max_seconds"])
+            fresh.pop("lyric_notes")
+            truth = fresh | {k: truth[k] for k in ("vocals", "voice", "words", "lyrics") if k in truth}
+            write_json(truth_file, truth)
+        return truth
     item.mkdir(parents=True, exist_ok=True)
     try:
         score, truth = prepare(spec, demo["max_seconds"])

@@ -57,8 +57,9 @@ def _window_facts(facts: dict, ff: dict, chroma_c, chroma_fps: float, audio, sr:
     ibi = np.diff(beats)
     local = 60.0 / float(np.median(ibi)) if len(ibi) else None
     tempo = facts["tempo_bpm"]
-    if local and tempo:  # the window's own tempo at the track's metrical level
-        tempo = round(local * (tempo / facts["per_tool"]["madmom"]["tempo_bpm"]) if facts["per_tool"]["madmom"]["tempo_bpm"] else local, 2)
+    all_ibi = np.diff(facts["beats"])
+    if local and tempo and len(all_ibi):  # the window's own tempo at the track's metrical level
+        tempo = round(local * tempo * float(np.median(all_ibi)) / 60.0, 2)
     key = facts["key"]
     if chroma_c is not None and len(chroma_c):
         window_keys = features.section_keys([[start, end, "w"]], chroma_c, chroma_fps, facts["key"], mir["sections"])
@@ -103,7 +104,7 @@ def analyse(item: Item, mir: dict) -> dict:
     clock.lap("decode")
 
     b = mir["beats"]
-    mm = tools.madmom_rhythm(mono, sr, tuple(b["beats_per_bar"]), b["min_bpm"], b["max_bpm"], chunk_s=mir["chunk_s"])
+    mm = tools.madmom_rhythm(mono, sr, tuple(b["beats_per_bar"]), b["min_bpm"], b["max_bpm"], chunk_s=mir["chunk_s"], networks=b.get("networks", 8), num_tempi=b.get("num_tempi", 60))
     mm.pop("beat_activation")
     clock.lap("madmom")
     ess_rhythm = tools.essentia_rhythm(mono) if mir["tempo"]["essentia"] else {}
@@ -114,7 +115,7 @@ def analyse(item: Item, mir: dict) -> dict:
     clock.lap("madmom_key")
     mc = tools.madmom_chords(mono, sr, chunk_s=mir["chunk_s"])
     clock.lap("madmom_chords")
-    chordino = tools.chordino(chordino_in, chordino_sr, duration)
+    chordino = tools.chordino(chordino_in, chordino_sr, duration, mir.get("chordino_step_size"))
     clock.lap("chordino")
     ff = features.frame_features(mono, sr)
     # EBU R128 of the mono mix at the lower rate (K-weighting is defined per rate; half the memory).
@@ -125,9 +126,11 @@ def analyse(item: Item, mir: dict) -> dict:
     chroma_fps = 10.0  # madmom's deep chroma frame rate
     ternary = fuse.beat_subdivision(ff["onset_env"], features.FPS, mm["beats"])
     tempo = fuse.tempo(mm["tempo_bpm"], ess_rhythm.get("tempo_bpm"), ternary, mir["fusion"]["tempo"])
-    key = fuse.key(cnn_key, ess_keys, chroma_c.mean(axis=0) if len(chroma_c) else None, mir["fusion"]["key"])
     tool_chords = {"chordino": chordino, "madmom_chords": mc["cnn_crf"], "madmom_deepchroma": mc["deep_chroma"]}
+    key = fuse.key(cnn_key, ess_keys, chroma_c.mean(axis=0) if len(chroma_c) else None, mir["fusion"]["key"], tool_chords)
     chords = fuse.chords(tool_chords, mir["fusion"]["chords"]["tool_weights"], mm["beats"], duration, key["key"], chroma_c, chroma_fps, mir["fusion"]["chords"])
+    # The fused beats follow the fused tempo's metrical level (madmom's beats, split or thinned).
+    beats = fuse.beats_at_level(mm["beats"], mm["downbeats"], tempo["tempo_bpm"] / mm["tempo_bpm"]) if tempo["tempo_bpm"] and mm["tempo_bpm"] else mm["beats"]
     bpb = mm["beats_per_bar"]
     if bpb is None:
         meter = "unknown"
@@ -158,7 +161,7 @@ def analyse(item: Item, mir: dict) -> dict:
         "tempo_confidence": tempo["tempo_confidence"],
         "tempo_alternatives": tempo["tempo_alternatives"],
         "time_signature": meter,
-        "beats": mm["beats"],
+        "beats": beats,
         "downbeats": mm["downbeats"],
         "key": key["key"],
         "key_confidence": key["key_confidence"],

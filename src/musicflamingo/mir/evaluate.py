@@ -3,7 +3,9 @@ every tool alone and the fused facts, side by side.
 
 Metrics (means over tracks unless noted):
 - tempo Acc1 (within 4 %) and Acc2 (also x2, x1/2, x3, x1/3), against the
-  score's quarter-note tempo;
+  tempo of the notated beat (`beat_bpm`: the time signature's beat unit, a
+  dotted quarter in 6/8, a half note in 2/2), the same level as the beat
+  truth; sidecars without `beat_bpm` fall back to the quarter-note `tempo_bpm`;
 - beat F-measure and downbeat F-measure (mir_eval, 70 ms window, first 5 s trimmed);
 - key: MIREX weighted score (mir_eval.key);
 - chords: majmin and mirex, as WCSR (duration-weighted over all tracks);
@@ -42,6 +44,11 @@ def _piece_id(pred_path: str, truth: dict) -> str | None:
         if cand in truth:
             return cand
     return None
+
+
+def truth_tempo(t: dict) -> float:
+    """The reference tempo: the notated beat's BPM (the level the beat truth is at)."""
+    return float(t.get("beat_bpm") or t["tempo_bpm"])
 
 
 def tempo_accuracy(ref: float, est: float | None) -> tuple[float, float]:
@@ -103,7 +110,7 @@ def evaluate(truth: dict[str, dict], preds: list[dict]) -> dict:
         matched += 1
         per = p.get("per_tool", {})
         for name, est in [("fused", p["tempo_bpm"]), *[(k, per[k]["tempo_bpm"]) for k in TEMPO_TOOLS if k in per and "tempo_bpm" in per[k]]]:
-            a1, a2 = tempo_accuracy(t["tempo_bpm"], est)
+            a1, a2 = tempo_accuracy(truth_tempo(t), est)
             add(name, "tempo_acc1", a1)
             add(name, "tempo_acc2", a2)
         if t.get("beats"):
@@ -114,6 +121,8 @@ def evaluate(truth: dict[str, dict], preds: list[dict]) -> dict:
                 add(name, "downbeat_f", beat_f(t["downbeats"], est))
         for name, est in [("fused", p["key"]), *[(k, per[k].get("key")) for k in KEY_TOOLS if k in per]]:
             add(name, "key_weighted", key_score(t["key"], est))
+            if t.get("key_analysis"):  # the same, against music21's analysis alone (no finalis rule)
+                add(name, "key_weighted_analysis", key_score(t["key_analysis"], est))
         for name, est in [("fused", p["chords"]), *[(k, per[k]["chords"]) for k in CHORD_TOOLS if k in per]]:
             for metric, (c, d) in chord_scores(t["chords"], est).items():
                 add(name, f"chord_{metric}", (c, d))
@@ -136,6 +145,28 @@ def evaluate(truth: dict[str, dict], preds: list[dict]) -> dict:
     if lyr_ref:
         table.setdefault("fused", {})["lyrics_wer"] = round(float(jiwer.wer(lyr_ref, [h or "" for h in lyr_hyp])), 4)
     return {"tracks": matched, "sung_tracks": len(lyr_ref), "systems": table}
+
+
+def track_errors(truth: dict[str, dict], preds: list[dict], beat_f_below: float = 0.8) -> list[dict]:
+    """The tracks where the fused tempo (Acc1), key or beats (F below `beat_f_below`) are wrong,
+    with truth vs prediction and the piece's meter and source: to find causes, not averages."""
+    rows = []
+    for p in preds:
+        pid = _piece_id(p["path"], truth)
+        if pid is None:
+            continue
+        t = truth[pid]
+        a1, _ = tempo_accuracy(truth_tempo(t), p["tempo_bpm"])
+        bf = beat_f(t["beats"], p["beats"]) if t.get("beats") else float("nan")
+        ks = key_score(t["key"], p["key"])
+        if a1 < 1 or ks < 1 or bf < beat_f_below:
+            per = p.get("per_tool", {})
+            rows.append({
+                "piece": pid, "source": t.get("tradition"), "meter": t.get("time_signature"),
+                "tempo": f"{truth_tempo(t):.1f} vs {p['tempo_bpm']:.1f} (madmom {per.get('madmom', {}).get('tempo_bpm')} x{per.get('madmom', {}).get('beats_per_bar')}/bar, essentia {per.get('essentia', {}).get('tempo_bpm')})",
+                "beat_f": round(bf, 2), "key": f"{t['key']} vs {p['key']} ({ks:.1f})",
+            })
+    return rows
 
 
 METRICS = ("tempo_acc1", "tempo_acc2", "beat_f", "downbeat_f", "key_weighted", "chord_majmin", "chord_mirex", "vocals_acc", "lyrics_wer")

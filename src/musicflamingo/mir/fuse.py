@@ -5,7 +5,9 @@
   broad prior on the tempo range), so ×2 and ×3/2 errors are caught;
 - key: madmom's CNN key probabilities + essentia's votes over several key
   profiles + a profile correlation of the deep chroma (Aarden-Essen, the
-  profile music21 also analyses scores with);
+  profile music21 also analyses scores with) + chord evidence for the tonic
+  (time on each key's tonic triad, the final chord), which separates
+  relative and fifth-related keys;
 - chords: beat-synchronous vote of Chordino, madmom CNN/CRF and madmom
   deep-chroma chords, with the chroma's fit to each triad and the key's
   diatonic triads as tie-breakers.
@@ -77,6 +79,27 @@ def tempo(madmom_bpm: float | None, essentia_bpm: float | None, ternary: float, 
     return {"tempo_bpm": round(best, 2), "tempo_confidence": round(float(p[0] / p.sum()), 3), "tempo_alternatives": alts[:3]}
 
 
+def beats_at_level(beats: list[float], downbeats: list[float], ratio: float) -> list[float]:
+    """The tracker's beats moved to the fused tempo's metrical level (`ratio` = fused / tracked tempo).
+
+    x2 / x3: each beat interval is split evenly; x1/2 / x1/3: every 2nd / 3rd beat, in the phase
+    that keeps the most downbeats. Other ratios (x3/2) have no beat-synchronous answer: the
+    tracker's beats are kept.
+    """
+    if len(beats) < 2:
+        return list(beats)
+    b = np.asarray(beats, dtype=float)
+    for n in (2, 3):
+        if abs(ratio / n - 1) < 0.04:
+            sub = [b[i] + k * (b[i + 1] - b[i]) / n for i in range(len(b) - 1) for k in range(n)]
+            return [round(float(t), 3) for t in [*sub, b[-1]]]
+        if abs(ratio * n - 1) < 0.04:
+            down = set(np.round(downbeats, 3))
+            phase = max(range(n), key=lambda p: sum(round(float(t), 3) in down for t in b[p::n]))
+            return [round(float(t), 3) for t in b[phase::n]]
+    return [round(float(t), 3) for t in b]
+
+
 # --- key -----------------------------------------------------------------
 
 def chroma_key_scores(chroma_c: np.ndarray) -> np.ndarray:
@@ -89,7 +112,27 @@ def chroma_key_scores(chroma_c: np.ndarray) -> np.ndarray:
     return np.nan_to_num(out)
 
 
-def key(cnn_probs: np.ndarray | None, essentia: dict, chroma_c: np.ndarray | None, cfg: dict) -> dict:
+def tonic_chord_evidence(tool_chords: dict[str, list[list]]) -> tuple[np.ndarray, np.ndarray]:
+    """Chord evidence for the tonic, per key index: (share of the tools' chord time spent on that key's
+    tonic triad, share of the tools whose last chord is that triad). It separates the keys a pitch
+    profile confuses (relative major/minor, a fifth apart): they share notes, not a tonic chord."""
+    share, final = np.zeros(24), np.zeros(24)
+    tools_with_chords = [seq for seq in tool_chords.values() if seq]
+    for seq in tools_with_chords:
+        total = sum(e - s for s, e, _ in seq) or 1.0
+        last = None
+        for s, e, lab in seq:
+            t = _triad(lab)
+            if t is not None:
+                share[t[0] + (12 if t[1] == "min" else 0)] += (e - s) / total
+                last = t
+        if last is not None:
+            final[last[0] + (12 if last[1] == "min" else 0)] += 1.0
+    n = max(len(tools_with_chords), 1)
+    return share / n, final / n
+
+
+def key(cnn_probs: np.ndarray | None, essentia: dict, chroma_c: np.ndarray | None, cfg: dict, tool_chords: dict | None = None) -> dict:
     """Fused 24-key scores; returns key, confidence (posterior of the winner) and ranked alternatives."""
     score = np.zeros(24)
     if cnn_probs is not None:
@@ -100,6 +143,9 @@ def key(cnn_probs: np.ndarray | None, essentia: dict, chroma_c: np.ndarray | Non
         corr = chroma_key_scores(chroma_c)
         e = np.exp(cfg["chroma_sharpness"] * (corr - corr.max()))
         score += cfg["chroma_weight"] * e / e.sum()
+    if tool_chords:
+        share, final = tonic_chord_evidence(tool_chords)
+        score += float(cfg.get("tonic_chord_weight", 0.0)) * share + float(cfg.get("final_chord_weight", 0.0)) * final
     post = score / score.sum() if score.sum() > 0 else np.full(24, 1 / 24)
     order = np.argsort(-post)
     return {

@@ -68,11 +68,26 @@ def _quiet_onnx():
 
 
 @lru_cache(maxsize=None)
-def _downbeat_models(beats_per_bar: tuple[int, ...], min_bpm: float, max_bpm: float):
+def _downbeat_models(beats_per_bar: tuple[int, ...], min_bpm: float, max_bpm: float, networks: int = 8, num_tempi: int = 60):
+    """madmom's downbeat RNN (the first `networks` of its 8-BLSTM ensemble, averaged) and its DBN.
+
+    The ensemble's BLSTMs were trained on different folds; fewer of them trade a
+    little accuracy for speed (see benchmarks/mir_benchmark.py). The DBN's
+    cost grows with `num_tempi` (its state space); madmom's default is 60."""
     _quiet_onnx()
     from madmom.features.downbeats import DBNDownBeatTrackingProcessor, RNNDownBeatProcessor
+    from madmom.ml.nn import NeuralNetworkEnsemble
+    from madmom.models import DOWNBEATS_BLSTM
+    from madmom.processors import SequentialProcessor
 
-    return RNNDownBeatProcessor(), DBNDownBeatTrackingProcessor(beats_per_bar=list(beats_per_bar), min_bpm=min_bpm, max_bpm=max_bpm, fps=MADMOM_FPS)
+    full = RNNDownBeatProcessor()
+    files = sorted(DOWNBEATS_BLSTM)
+    if not 1 <= networks <= len(files):
+        raise ValueError(f"mir.beats.networks must be 1..{len(files)}, got {networks}")
+    pre, _, drop_non_beat = full.processors
+    rnn = SequentialProcessor((pre, NeuralNetworkEnsemble.load(files[:networks]), drop_non_beat))
+    dbn = DBNDownBeatTrackingProcessor(beats_per_bar=list(beats_per_bar), min_bpm=min_bpm, max_bpm=max_bpm, num_tempi=num_tempi, fps=MADMOM_FPS)
+    return rnn, dbn
 
 
 def framewise(process, audio: np.ndarray, sr: int, fps: float, chunk_s: float = 120.0, context_s: float = 5.0) -> np.ndarray:
@@ -124,9 +139,9 @@ def windowed_dbn(dbn, act: np.ndarray, window_s: float = 60.0, overlap_s: float 
     return est
 
 
-def madmom_rhythm(audio: np.ndarray, sr: int, beats_per_bar=(3, 4), min_bpm=40.0, max_bpm=240.0, chunk_s: float = 120.0) -> dict:
+def madmom_rhythm(audio: np.ndarray, sr: int, beats_per_bar=(3, 4), min_bpm=40.0, max_bpm=240.0, chunk_s: float = 120.0, networks: int = 8, num_tempi: int = 60) -> dict:
     """Beats, downbeats, tempo and meter from madmom's downbeat RNN + DBN (one network for both)."""
-    rnn, dbn = _downbeat_models(tuple(beats_per_bar), float(min_bpm), float(max_bpm))
+    rnn, dbn = _downbeat_models(tuple(beats_per_bar), float(min_bpm), float(max_bpm), int(networks), int(num_tempi))
     act = framewise(rnn, audio, sr, MADMOM_FPS, chunk_s=chunk_s)
     est = windowed_dbn(dbn, act)
     out = {"beat_activation": act}
@@ -241,12 +256,15 @@ def _vamp_path() -> str:
     return str(resources.files("chord_extractor") / "_lib")
 
 
-def chordino(audio: np.ndarray, sr: int, duration_s: float) -> list[list]:
-    """Timed chords from Chordino, converted to Harte syntax, as [start_s, end_s, label]."""
+def chordino(audio: np.ndarray, sr: int, duration_s: float, step_size: int | None = None) -> list[list]:
+    """Timed chords from Chordino, converted to Harte syntax, as [start_s, end_s, label].
+
+    `step_size` (samples): the hop of its NNLS chroma (the plugin's own default, 2048, when None);
+    its cost is per frame, so a larger hop is proportionally faster."""
     os.environ.setdefault("VAMP_PATH", _vamp_path())
     import vamp
 
-    changes = vamp.collect(audio, sr, "nnls-chroma:chordino")["list"]
+    changes = vamp.collect(audio, sr, "nnls-chroma:chordino", **({"step_size": int(step_size)} if step_size else {}))["list"]
     out: list[list] = []
     for i, ch in enumerate(changes):
         start = float(ch["timestamp"])

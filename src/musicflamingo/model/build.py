@@ -120,9 +120,9 @@ def _model_class(model_type: str):
     return classes[model_type]
 
 
-def load_pretrained(path: str | Path, dtype: torch.dtype | None = None):
-    """`(model, processor)` from a local `save_pretrained` folder; never downloads."""
-    from transformers import AutoConfig, AutoProcessor
+def load_model(path: str | Path, dtype: torch.dtype | None = None):
+    """The model alone from a local `save_pretrained` folder (e.g. a Trainer checkpoint); never downloads."""
+    from transformers import AutoConfig
 
     folder = Path(os.path.expandvars(str(path))).expanduser()
     if not (folder / "config.json").is_file():
@@ -132,9 +132,16 @@ def load_pretrained(path: str | Path, dtype: torch.dtype | None = None):
             "model.path / MF_MODEL_PATH to it, or use model=tiny."
         )
     config = AutoConfig.from_pretrained(folder, local_files_only=True)
-    model = _model_class(config.model_type).from_pretrained(folder, local_files_only=True, dtype=dtype or torch.float32)
-    processor = AutoProcessor.from_pretrained(folder, local_files_only=True)
-    return model, processor
+    return _model_class(config.model_type).from_pretrained(folder, local_files_only=True, dtype=dtype or torch.float32)
+
+
+def load_pretrained(path: str | Path, dtype: torch.dtype | None = None):
+    """`(model, processor)` from a local `save_pretrained` folder; never downloads."""
+    from transformers import AutoProcessor
+
+    model = load_model(path, dtype)
+    folder = Path(os.path.expandvars(str(path))).expanduser()
+    return model, AutoProcessor.from_pretrained(folder, local_files_only=True)
 
 
 def backbone(model_cfg, seed: int = 0):

@@ -19,10 +19,18 @@ Contract:
 - `SupervisedCollator(pad_token_id)` right-pads ids (pad id), labels (-100)
   and the attention mask (0), and concatenates the audio windows of the
   batch along dim 0, as `MusicFlamingoProcessor` lays them out.
+- `weight_tasks(records, weights, seed)` repeats records per task (mixture
+  weights: w copies on average, the fraction drawn at random), and
+  `split_tracks(records, fraction, seed)` holds out whole tracks (no track
+  on both sides) to pick a checkpoint on.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
+import random
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -40,6 +48,40 @@ def load_records(path: Path, task: str | None = None) -> list[dict]:
     if not rows and not Path(path).exists():
         raise FileNotFoundError(f"missing dataset {path}")
     return [r for r in rows if task is None or r.get("task") == task]
+
+
+def weight_tasks(records: list[dict], weights: Mapping[str, float] | None, seed: int) -> list[dict]:
+    """Each record of task t repeated weights[t] times on average (floor(w) copies, one more with
+    probability w - floor(w)); tasks not named keep weight 1. The SFT mixture: long captions are
+    few next to the short QA items, so they get more passes per epoch."""
+    weights = dict(weights or {})
+    bad = {k: w for k, w in weights.items() if not (float(w) >= 0.0 and math.isfinite(float(w)))}
+    if bad:
+        raise ValueError(f"task weights must be finite and >= 0, got {bad}")
+    rng = random.Random(int(seed))
+    out = []
+    for r in records:
+        w = float(weights.get(r.get("task", ""), 1.0))
+        out += [r] * (int(w) + int(rng.random() < w - int(w)))
+    if not out:
+        raise ValueError(f"task weights {weights} leave no training records")
+    return out
+
+
+def split_tracks(records: list[dict], fraction: float, seed: int) -> tuple[list[dict], list[dict]]:
+    """(train, held out): about `fraction` of the tracks, chosen by a seeded hash of track_id,
+    with all their records. At least one track is held out and one kept when fraction > 0."""
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"validation fraction must be in [0, 1), got {fraction}")
+    tracks = sorted({r.get("track_id") or r["id"] for r in records})
+    if fraction == 0.0 or len(tracks) < 2:
+        return list(records), []
+    order = sorted(tracks, key=lambda t: hashlib.sha256(f"{seed}:{t}".encode()).hexdigest())
+    held = set(order[: min(len(tracks) - 1, max(1, round(fraction * len(tracks))))])
+    return (
+        [r for r in records if (r.get("track_id") or r["id"]) not in held],
+        [r for r in records if (r.get("track_id") or r["id"]) in held],
+    )
 
 
 def encode_example(

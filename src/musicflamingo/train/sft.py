@@ -16,6 +16,11 @@ Contract of `train_supervised(...)`:
   from text + audio duration without encoding anything) and logs
   `tokens_per_s` (non-padding input tokens, audio tokens included) next to
   the Trainer's loss, learning rate and grad norm;
+- repeats records per task by `stage_cfg.task_weights` (the mixture);
+- with `stage_cfg.select_best.enabled`, holds out a fraction of the tracks,
+  runs the greedy think/answer probe (`train.probe`) on their MCQs after
+  every epoch, stops after `patience` epochs without gain and ends on the
+  best epoch's weights (read back from that epoch's checkpoint);
 - saves the final model + processor to `out_dir` and returns a summary.
 Intermediate checkpoints go to `checkpoint_dir`; a rerun after a crash
 resumes from the last one there, and a finished run deletes them.
@@ -39,11 +44,29 @@ from musicflamingo.train import data as td
 from musicflamingo.train import distributed as dist
 
 
+def selection(stage_cfg) -> DictConfig | None:
+    """`stage_cfg.select_best` when enabled, else None."""
+    sel = stage_cfg.get("select_best")
+    return sel if sel is not None and bool(sel.get("enabled", False)) else None
+
+
 def training_arguments(stage_cfg, output_dir: Path, seed: int, ds_config: dict | None, report_to: list[str]):
     """TrainingArguments for a stage. DeepSpeed on CPUs primes accelerate's state first
-    (`distributed.prime_cpu_deepspeed_state`), and the arguments then reuse it."""
+    (`distributed.prime_cpu_deepspeed_state`), and the arguments then reuse it. With a
+    `select_best` block, every epoch is evaluated and saved, and the best one is loaded at the end."""
     from transformers import TrainingArguments
 
+    sel = selection(stage_cfg)
+    per_epoch = {
+        "eval_strategy": "epoch",
+        "save_strategy": "epoch",
+        # The best epoch is loaded by us from its checkpoint (`mb.load_pretrained`): the Trainer's own
+        # loader reads the weights with the checkpoint's on-disk key names and loads nothing.
+        "load_best_model_at_end": False,
+        "metric_for_best_model": f"probe_{sel.get('metric', 'reward')}",
+        "greater_is_better": True,
+        "per_device_eval_batch_size": int(stage_cfg.per_device_batch_size),
+    } if sel is not None else {"save_strategy": "steps", "save_steps": int(stage_cfg.save_steps)}
     on_cuda = torch.cuda.is_available()
     cpu_deepspeed = ds_config is not None and not on_cuda
     if cpu_deepspeed:
@@ -60,9 +83,8 @@ def training_arguments(stage_cfg, output_dir: Path, seed: int, ds_config: dict |
         lr_scheduler_type=str(stage_cfg.lr_scheduler),
         max_grad_norm=float(stage_cfg.get("max_grad_norm", 1.0)),
         logging_steps=int(stage_cfg.logging_steps),
-        save_strategy="steps",
-        save_steps=int(stage_cfg.save_steps),
-        save_total_limit=1,
+        **per_epoch,
+        save_total_limit=1,  # with load_best_model_at_end the best one is kept as well
         bf16=dist.resolve_bf16(stage_cfg.bf16),
         activation_checkpointing=bool(stage_cfg.gradient_checkpointing),
         train_sampling_strategy="group_by_length" if bool(stage_cfg.get("group_by_length", False)) else "random",
@@ -84,9 +106,11 @@ def training_arguments(stage_cfg, output_dir: Path, seed: int, ds_config: dict |
     )
 
 
-def make_trainer(**kwargs):
+def make_trainer(probe=None, **kwargs):
     """A HF Trainer whose length grouping reads `train_dataset.lengths` (estimates)
-    instead of encoding every item, audio included, to measure it."""
+    instead of encoding every item, audio included, to measure it. `probe(model) -> dict`
+    adds `eval_probe_<k>` metrics to every evaluation (next to the held-out `eval_loss`),
+    where `metric_for_best_model` and early stopping can read them."""
     from transformers import Trainer
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
@@ -98,7 +122,45 @@ def make_trainer(**kwargs):
                 return LengthGroupedSampler(size, lengths=ds.lengths)
             return super()._get_train_sampler(train_dataset)
 
+        def evaluation_loop(self, *args, metric_key_prefix: str = "eval", **kw):
+            out = super().evaluation_loop(*args, metric_key_prefix=metric_key_prefix, **kw)
+            if probe is not None:
+                out.metrics.update({f"{metric_key_prefix}_probe_{k}": v for k, v in probe(self.model).items()})
+            return out
+
     return LengthGroupedTrainer(**kwargs)
+
+
+def selection_summary(state, n_validation: int) -> dict:
+    """The per-epoch validation curve (eval loss + probe) and the epoch that was kept."""
+    evals = [h for h in state.log_history if "eval_loss" in h]
+    best = state.best_model_checkpoint
+    best_step = int(best.rsplit("-", 1)[-1]) if best else int(state.global_step)
+    return {
+        "validation_records": n_validation,
+        "best_step": best_step,
+        "best_epoch": next((round(h["epoch"], 2) for h in evals if h.get("step") == best_step), None),
+        "epochs_run": round(float(state.epoch or 0.0), 2),
+        "validation_curve": [
+            {"epoch": round(h["epoch"], 2), "loss": round(h["eval_loss"], 4), **{k.removeprefix("eval_"): v for k, v in h.items() if k.startswith("eval_probe_")}}
+            for h in evals
+        ],
+    }
+
+
+def epoch_probe(sel, processor, records: list[dict], audio: mi.AudioLoader):
+    """probe(model) -> the greedy think/answer rewards on `records` (no texts), for `make_trainer`."""
+    from musicflamingo.train.probe import reward_probe
+
+    mcq = [r for r in records if r.get("options") and r.get("answer_letter")]
+    if not mcq:
+        raise ValueError("select_best: the held-out tracks have no MCQ items to probe")
+
+    def probe(model) -> dict:
+        out = reward_probe(model, processor, mcq, audio, int(sel.get("max_new_tokens", 320)))
+        return {k: v for k, v in out.items() if k not in ("texts", "n")}
+
+    return probe
 
 
 def throughput_callback():
@@ -192,7 +254,17 @@ def train_supervised(
         mlflow.log_params({f"mf.trainable.{k}": v for k, v in counts.items()})
     audio = mi.AudioLoader(root, float(cfg.model.max_audio_s))
     max_length = int(stage_cfg.max_length)
-    train_ds = td.ConversationDataset(train_records, processor, audio, max_length)
+    sel = selection(stage_cfg)
+    val_records: list[dict] = []
+    if sel is not None:
+        train_records, val_records = td.split_tracks(train_records, float(sel.get("validation_fraction", 0.1)), int(cfg.seed))
+        if bool(stage_cfg.get("lora", {}).get("enabled", False)):
+            raise ValueError(f"{stage_name}: select_best with LoRA is not supported (checkpoints hold only the adapter)")
+        if not val_records:
+            raise ValueError(f"{stage_name}: select_best needs records from at least 2 tracks to hold one out")
+        log(f"select_best: {len(val_records)} records of held-out tracks probed after every epoch")
+    items = td.weight_tasks(train_records, stage_cfg.get("task_weights"), int(cfg.seed))
+    train_ds = td.ConversationDataset(items, processor, audio, max_length)
     collator = td.SupervisedCollator(processor.tokenizer.pad_token_id)
     eval_bs = int(stage_cfg.per_device_batch_size)
 
@@ -213,27 +285,43 @@ def train_supervised(
     )
     with dist.isolated_accelerate_state(), group:
         args = training_arguments(stage_cfg, checkpoint_dir, int(cfg.seed), ds_config, report_to)
+        callbacks = [throughput_callback()]
+        if sel is not None and int(sel.get("patience", 0) or 0) > 0:
+            from transformers import EarlyStoppingCallback
+
+            callbacks.append(EarlyStoppingCallback(early_stopping_patience=int(sel.patience)))
         trainer = make_trainer(
-            model=model, args=args, train_dataset=train_ds, data_collator=collator, callbacks=[throughput_callback()]
+            model=model,
+            args=args,
+            train_dataset=train_ds,
+            eval_dataset=td.ConversationDataset(val_records, processor, audio, max_length) if sel is not None else None,
+            probe=epoch_probe(sel, processor, val_records, audio) if sel is not None else None,
+            data_collator=collator,
+            callbacks=callbacks,
         )
         resume = get_last_checkpoint(str(checkpoint_dir)) if checkpoint_dir.is_dir() else None
         if resume:
             log(f"resuming from {resume}")
         result = trainer.train(resume_from_checkpoint=resume)
         trained = trainer.model  # the HF module (ZeRO-2 keeps full parameters on every rank)
+        steps = int(trainer.state.global_step)
+        best = trainer.state.best_model_checkpoint if sel is not None else None
+        if best and int(best.rsplit("-", 1)[-1]) != steps:
+            log(f"select_best: ending on {Path(best).name} (best {sel.get('metric', 'reward')} {trainer.state.best_metric})")
+            trained = mb.load_model(best)  # the full model as that epoch saved it (gathered under ZeRO-3)
         after = heldout_losses(trained, processor, heldout_records, audio, max_length, eval_bs)
         plain = freeze.merged(trained)
-        if plain is not trained:
+        if plain is not trained or trained is not trainer.model:
             if trainer.is_world_process_zero():
-                mb.save(plain, processor, Path(out_dir))  # LoRA folded into the weights
+                mb.save(plain, processor, Path(out_dir))  # the best epoch's weights, or LoRA folded in
         else:
             trainer.save_model(str(out_dir))  # every rank: gathers ZeRO-3 partitions, rank 0 writes
             if trainer.is_world_process_zero():
                 processor.save_pretrained(str(out_dir))
         rank0 = trainer.is_world_process_zero()
-        steps = int(trainer.state.global_step)
         tokens = int(trainer.state.num_input_tokens_seen or 0)
         runtime = float(result.metrics.get("train_runtime", 0.0))
+        chosen = selection_summary(trainer.state, len(val_records)) if sel is not None else {}
     # Checkpoints exist for crash recovery only; a finished run must not "resume" next time.
     if torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1:
         torch.distributed.barrier()  # every rank is done reading them
@@ -244,6 +332,7 @@ def train_supervised(
     log(f"held-out loss after training: {after}")
     return {
         "train_records": len(train_records),
+        "train_items_per_epoch": len(items),
         "heldout_records": len(heldout_records),
         "steps": steps,
         "train_loss": round(float(result.training_loss), 4),
@@ -253,4 +342,5 @@ def train_supervised(
         "tokens_per_s": round(tokens / runtime, 1) if runtime > 0 else None,
         **{k: round(v, 4) for k, v in after.items()},
         **{f"{k}_initial": round(v, 4) for k, v in before.items()},
+        **chosen,
     }
