@@ -35,6 +35,7 @@ def main() -> None:
     ap.add_argument("--jobs", default="1,2", help="worker counts for the throughput runs")
     ap.add_argument("--timing-tracks", type=int, default=12, help="tracks in each uncached throughput run")
     ap.add_argument("--asr-tracks", type=int, default=6, help="sung tracks transcribed for the ASR figures (0 = skip)")
+    ap.add_argument("--annotate-jobs", type=int, default=0, help="workers for the (cached) accuracy annotation (0 = all cores)")
     ap.add_argument("--workdir", default=str(ROOT / ".cache/mir_benchmark"), help="render + annotation cache")
     ap.add_argument("--json", default=None, help="also write all figures to this file")
     args = ap.parse_args()
@@ -59,7 +60,7 @@ def main() -> None:
     print(f"\ncorpus: {len(wavs)} pieces, {sum(t['vocals'] for t in truth.values())} sung, soundfont {demo['soundfont']}")
 
     items, _ = items_for(wavs)
-    annotate_to_dir(items, mir, work / "annotated", work / "facts", jobs=0, desc="annotate (no ASR)")
+    annotate_to_dir(items, mir, work / "annotated", work / "facts", jobs=args.annotate_jobs, desc="annotate (no ASR)")
     from musicflamingo.io import read_jsonl
 
     preds = read_jsonl(work / "annotated/tracks.jsonl")
@@ -71,6 +72,9 @@ def main() -> None:
     print(f"\n== tracks with a wrong fused tempo, key or beat F < 0.8 ({len(wrong)} of {result['tracks']}): truth vs fused ==")
     for w in wrong:
         print(f"{w['piece'][:40]:40s} {str(w['meter']):5s} tempo {w['tempo']}  beat F {w['beat_f']}  key {w['key']}  [{w['source']}]")
+    if "key_weighted_analysis" in fused:
+        print(f"key weighted against music21's analysis alone (no finalis rule): fused {fused['key_weighted_analysis']}, "
+              + ", ".join(f"{t} {result['systems'].get(t, {}).get('key_weighted_analysis')}" for t in evaluate.KEY_TOOLS))
     print("\ntargets: " + ", ".join(f"{m} {fused.get(m)} {'>=' if (fused.get(m) or 0) >= v else '<'} {v}" for m, v in TARGETS.items()))
     for metric, tools in (("tempo_acc1", evaluate.TEMPO_TOOLS), ("key_weighted", evaluate.KEY_TOOLS), ("chord_majmin", evaluate.CHORD_TOOLS)):
         best = max(((result["systems"].get(t, {}).get(metric) or 0.0, t) for t in tools), default=(0.0, "-"))

@@ -34,6 +34,7 @@ import contextlib
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -111,7 +112,10 @@ def recipe(args) -> dict:
                 losses[name] = heldout_losses(model, processor, caption, audio, int(cfg.train.sft.max_length), eval_bs)["heldout_loss"]
             before, after, sft = losses["backbone"], losses["sft"], {"tokens_per_s": None, "steps": None}
         else:
-            mb.build_tiny(cfg.model, tmp / "backbone", seed=int(cfg.seed))
+            if args.backbone:  # the pipeline's backbone (ASR-enhanced), copied so nothing under it changes
+                shutil.copytree(args.backbone, tmp / "backbone", dirs_exist_ok=True)
+            else:
+                mb.build_tiny(cfg.model, tmp / "backbone", seed=int(cfg.seed))
             sft = _supervised(cfg, "sft", tmp / "backbone", skills, heldout, args.root, tmp / "sft")
             sft_dir = tmp / "sft"
             before, after = sft["heldout_loss_caption_initial"], sft["heldout_loss_caption"]
@@ -124,6 +128,9 @@ def recipe(args) -> dict:
             "tokens_per_s": sft["tokens_per_s"],
             "steps": sft["steps"],
         }
+        if args.only_sft:
+            result["timings"] = timings
+            return result
         t0 = time.perf_counter()
         cs = _supervised(cfg, "coldstart", sft_dir, think, [], args.root, tmp / "coldstart")
         timings["coldstart_s"] = round(time.perf_counter() - t0, 1)
@@ -166,12 +173,17 @@ def reply_lengths(records: list[dict], model_dir: Path | None, cfg, budget: int)
 
 
 def print_recipe(r: dict) -> None:
-    s, c, g = r["sft"], r["coldstart_probe"], r["grpo"]
+    s = r["sft"]
+    sft_line = (f"SFT held-out caption loss: backbone {s['heldout_caption_loss_backbone']:.3f} -> sft {s['heldout_caption_loss_sft']:.3f} "
+                f"({s['caption_loss_reduction_pct']:.1f} % lower; target >= 30 %); tokens/s {s['tokens_per_s']}, {s['steps']} steps")
+    if "coldstart_probe" not in r:  # --only-sft
+        print(sft_line)
+        return
+    c, g = r["coldstart_probe"], r["grpo"]
     t = r["mf_think_reply_tokens"]
     print(f"MF-Think reply tokens (n={t['n']}): min {t['min']}, median {t['median']:.0f}, p90 {t['p90']:.0f}, max {t['max']}; "
           f"{t['over_budget']} over the decode budget of {t['budget']}")
-    print(f"SFT held-out caption loss: backbone {s['heldout_caption_loss_backbone']:.3f} -> sft {s['heldout_caption_loss_sft']:.3f} "
-          f"({s['caption_loss_reduction_pct']:.1f} % lower; target >= 30 %)")
+    print(sft_line)
     print(f"Format reward after cold start (held-out MCQ, greedy, n={c['n']}): {c['format']:.3f} (target >= 0.9); "
           f"accuracy {c['accuracy']:.3f}, structured {c['structured']:.3f}")
     cs = r.get("coldstart", {})
@@ -228,9 +240,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--root", type=Path, default=ROOT, help="project root whose data/ holds the pipeline's datasets")
     p.add_argument("--from-sft", type=Path, help="start from this SFT checkpoint (its sibling backbone/ is the baseline) instead of training SFT")
+    p.add_argument("--backbone", type=Path, help="recipe mode: start SFT from this backbone folder (e.g. models/backbone) instead of a freshly built tiny one")
     p.add_argument("--throughput", action="store_true", help="only time SFT and GRPO steps on fixture audio")
     p.add_argument("--steps", type=int, default=5, help="steps per timing in --throughput mode")
     p.add_argument("--deepspeed", action="store_true", help="SFT/cold start under ZeRO-2 (one gloo rank on loopback)")
+    p.add_argument("--only-sft", action="store_true", help="recipe mode: stop after SFT (its caption-loss figure and tokens/s)")
     p.add_argument("--out", type=Path, help="also write the JSON here")
     p.add_argument("--keep", type=Path, help="recipe mode: write the trained models here (kept) instead of a temporary folder")
     args = p.parse_args(argv)

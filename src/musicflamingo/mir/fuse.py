@@ -47,7 +47,8 @@ def beat_subdivision(onset_env: np.ndarray, fps: float, beats: list[float]) -> f
 
 
 def tempo(madmom_bpm: float | None, essentia_bpm: float | None, ternary: float, cfg: dict) -> dict:
-    """Quarter-note tempo with octave resolution; returns bpm, confidence and ranked alternatives.
+    """Beat tempo with octave resolution (the target is the notated beat's level, as in the benchmark's
+    truth); returns bpm, confidence and ranked alternatives.
 
     Candidates are each tool's estimate and its metrical relatives (x1/2, x2, x2/3, x3/2). A candidate
     scores the weighted support of every tool (full for a match within 4 %, `octave_support` for a

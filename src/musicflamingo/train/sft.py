@@ -53,15 +53,15 @@ def selection(stage_cfg) -> DictConfig | None:
 def training_arguments(stage_cfg, output_dir: Path, seed: int, ds_config: dict | None, report_to: list[str]):
     """TrainingArguments for a stage. DeepSpeed on CPUs primes accelerate's state first
     (`distributed.prime_cpu_deepspeed_state`), and the arguments then reuse it. With a
-    `select_best` block, every epoch is evaluated and saved, and the best one is loaded at the end."""
+    `select_best` block every epoch is evaluated and saved, and the best one is tracked."""
     from transformers import TrainingArguments
 
     sel = selection(stage_cfg)
     per_epoch = {
         "eval_strategy": "epoch",
         "save_strategy": "epoch",
-        # The best epoch is loaded by us from its checkpoint (`mb.load_pretrained`): the Trainer's own
-        # loader reads the weights with the checkpoint's on-disk key names and loads nothing.
+        # train_supervised loads the best epoch itself (`mb.load_model`): the Trainer's loader reads
+        # MusicFlamingo's on-disk key names as they are, loads nothing and only warns.
         "load_best_model_at_end": False,
         "metric_for_best_model": f"probe_{sel.get('metric', 'reward')}",
         "greater_is_better": True,
@@ -84,7 +84,7 @@ def training_arguments(stage_cfg, output_dir: Path, seed: int, ds_config: dict |
         max_grad_norm=float(stage_cfg.get("max_grad_norm", 1.0)),
         logging_steps=int(stage_cfg.logging_steps),
         **per_epoch,
-        save_total_limit=1,  # with load_best_model_at_end the best one is kept as well
+        save_total_limit=1,  # the latest; the best checkpoint is always kept as well
         bf16=dist.resolve_bf16(stage_cfg.bf16),
         activation_checkpointing=bool(stage_cfg.gradient_checkpointing),
         train_sampling_strategy="group_by_length" if bool(stage_cfg.get("group_by_length", False)) else "random",
