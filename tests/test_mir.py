@@ -72,6 +72,8 @@ def test_fused_beats_follow_the_fused_tempo_level():
     assert fuse.beats_at_level(beats, [0.0, 4.0], 2.0) == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0]
     assert fuse.beats_at_level(beats, [1.0, 3.0, 5.0], 0.5) == [1.0, 3.0, 5.0]  # the phase that keeps the downbeats
     assert fuse.beats_at_level(beats, [0.0], 1.5) == beats  # no beat-synchronous x3/2
+    # The meter counts the fused beats: 2 tracked beats per bar at double tempo are 4.
+    assert fuse.beats_per_bar(fuse.beats_at_level(beats, [0.0, 2.0, 4.0], 2.0), [0.0, 2.0, 4.0]) == 4
 
 
 def test_evaluate_scores_tempo_at_the_notated_beat_level():

@@ -257,13 +257,19 @@ def test_split_tracks_holds_out_whole_tracks():
         td.split_tracks(recs, 1.0, seed=0)
 
 
-def test_select_best_probes_every_epoch_stops_early_and_keeps_the_best(world, tmp_path):
+@pytest.mark.parametrize("deepspeed", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_select_best_probes_every_epoch_stops_early_and_keeps_the_best(world, tmp_path, monkeypatch, deepspeed):
     """A random tiny model never closes its tags in 6 tokens: the probe reward stays 0, so epoch 1
     stays the best, patience 1 stops after epoch 2 of 4, and its weights are the ones saved."""
     from musicflamingo.train.sft import train_supervised
 
+    if deepspeed:  # as in the ZeRO-2 test above: the CLI's op build, loopback only
+        monkeypatch.setenv("DS_ACCELERATOR", "cpu")
+        monkeypatch.setenv("GLOO_SOCKET_IFNAME", "lo")
+        monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(ROOT / ".cache" / "torch_extensions"))
+        monkeypatch.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
     root, paths = world
-    cfg = _cfg(deepspeed=False, max_steps=-1)
+    cfg = _cfg(deepspeed=deepspeed, max_steps=-1)
     cfg.train.coldstart.epochs = 4
     cfg.train.coldstart.select_best = {"enabled": True, "validation_fraction": 0.34, "metric": "reward", "max_new_tokens": 6, "patience": 1}
     think = td.load_records(paths["think"])

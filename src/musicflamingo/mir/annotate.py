@@ -132,6 +132,8 @@ def analyse(item: Item, mir: dict) -> dict:
     # The fused beats follow the fused tempo's metrical level (madmom's beats, split or thinned).
     beats = fuse.beats_at_level(mm["beats"], mm["downbeats"], tempo["tempo_bpm"] / mm["tempo_bpm"]) if tempo["tempo_bpm"] and mm["tempo_bpm"] else mm["beats"]
     bpb = mm["beats_per_bar"]
+    if bpb is not None and beats != mm["beats"]:  # the meter counts the fused beats: madmom's bars, re-counted
+        bpb = fuse.beats_per_bar(beats, mm["downbeats"]) or bpb
     if bpb is None:
         meter = "unknown"
     elif ternary > mir["fusion"]["tempo"]["ternary_threshold"]:

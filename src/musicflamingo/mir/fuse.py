@@ -101,6 +101,14 @@ def beats_at_level(beats: list[float], downbeats: list[float], ratio: float) -> 
     return [round(float(t), 3) for t in b]
 
 
+def beats_per_bar(beats: list[float], downbeats: list[float]) -> int | None:
+    """The most common number of beats between consecutive downbeats (None without two downbeats)."""
+    b = np.asarray(beats, dtype=float)
+    counts = [int(np.sum((b >= a - 1e-3) & (b < c - 1e-3))) for a, c in zip(downbeats[:-1], downbeats[1:])]
+    counts = [c for c in counts if c > 0]
+    return int(np.bincount(counts).argmax()) if counts else None
+
+
 # --- key -----------------------------------------------------------------
 
 def chroma_key_scores(chroma_c: np.ndarray) -> np.ndarray:
