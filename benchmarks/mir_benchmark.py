@@ -4,7 +4,9 @@
    the *benchmark* soundfont (FluidR3), not the development one (cached).
 2. Annotates it without ASR (cached by content + MIR config) and prints the
    `mir evaluate` table: every tool alone and fused, side by side, with the
-   issue's targets.
+   issue's targets; then every track whose fused tempo, key or beats are
+   wrong (truth vs prediction, meter, source), and the key score against
+   music21's analysis alone as well as the sidecar's finalis-rule key.
 3. Throughput: a fresh, uncached annotation of `--timing-tracks` tracks for
    each `-j` in `--jobs`: realtime factor per core (audio s / (wall s x jobs))
    in total, and per tool (audio s / the tool's own seconds, one core each).
@@ -24,6 +26,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from omegaconf import OmegaConf
+from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"tempo_acc1": 0.90, "tempo_acc2": 0.98, "key_weighted": 0.95, "chord_majmin": 0.65, "beat_f": 0.90}
@@ -35,6 +38,8 @@ def main() -> None:
     ap.add_argument("--jobs", default="1,2", help="worker counts for the throughput runs")
     ap.add_argument("--timing-tracks", type=int, default=12, help="tracks in each uncached throughput run")
     ap.add_argument("--asr-tracks", type=int, default=6, help="sung tracks transcribed for the ASR figures (0 = skip)")
+    ap.add_argument("--beat-ablation", type=int, default=0, metavar="N",
+                    help="also measure madmom's downbeat ensemble size and DBN tempo grid on N tracks: beat F, tempo Acc1 and x realtime per setting")
     ap.add_argument("--annotate-jobs", type=int, default=0, help="workers for the (cached) accuracy annotation (0 = all cores)")
     ap.add_argument("--workdir", default=str(ROOT / ".cache/mir_benchmark"), help="render + annotation cache")
     ap.add_argument("--json", default=None, help="also write all figures to this file")
@@ -79,6 +84,9 @@ def main() -> None:
     for metric, tools in (("tempo_acc1", evaluate.TEMPO_TOOLS), ("key_weighted", evaluate.KEY_TOOLS), ("chord_majmin", evaluate.CHORD_TOOLS)):
         best = max(((result["systems"].get(t, {}).get(metric) or 0.0, t) for t in tools), default=(0.0, "-"))
         print(f"fused vs best single tool on {metric}: {fused.get(metric)} vs {best[0]} ({best[1]}) -> {'beats' if (fused.get(metric) or 0) > best[0] else 'does NOT beat'}")
+
+    if args.beat_ablation:
+        beat_ablation(wavs[: args.beat_ablation], truth)
 
     # Throughput: fresh caches, the same tracks, several -j.
     speed = {}
@@ -127,6 +135,53 @@ def main() -> None:
     if args.json:
         write_json(Path(args.json), {"accuracy": result, "throughput": speed, "asr": asr_figs})
     print(json.dumps({"fused": fused, "throughput": {j: {k: v for k, v in s.items() if k != "per_tool_x_realtime"} for j, s in speed.items()}, "asr": asr_figs}, indent=1))
+
+
+# (networks averaged, (num_tempi, min_bpm, max_bpm)) settings compared by --beat-ablation; the first is madmom's full ensemble.
+BEAT_SETTINGS = [(8, (60, 40, 240)), (8, (60, 55, 215)), (8, (40, 50, 220)), (8, (30, 40, 240)), (2, (40, 50, 220)), (1, (40, 50, 220))]
+
+
+def beat_ablation(wavs: list[Path], truth: dict) -> None:
+    """madmom's downbeat RNN + DBN under several ensemble sizes and DBN tempo grids, one core:
+    beat F and tempo Acc1 at the notated beat level, and x realtime of the networks and the DBN."""
+    import numpy as np
+    from madmom.audio.signal import Signal
+    from madmom.features.downbeats import DBNDownBeatTrackingProcessor
+
+    from musicflamingo.mir import evaluate, tools
+
+    rnn_full, _ = tools._downbeat_models((3, 4), 50.0, 220.0, 8, 40)
+    pre, ensemble, _ = rnn_full.processors
+    nets = ensemble.processors[0].processors  # the 8 BLSTMs, run one by one so subsets share the work
+    dbns = {g: DBNDownBeatTrackingProcessor(beats_per_bar=[3, 4], min_bpm=g[1], max_bpm=g[2], num_tempi=g[0], fps=tools.MADMOM_FPS) for _, g in BEAT_SETTINGS}
+    scores: dict = defaultdict(lambda: defaultdict(list))
+    spent: dict = defaultdict(float)
+    audio_s = 0.0
+    for wav in tqdm(wavs, desc="beat ablation", unit="track"):
+        t = truth[wav.parent.name]
+        x = tools.load_mono(str(wav), 44100)
+        audio_s += len(x) / 44100
+        t0 = time.perf_counter()
+        feats = pre(Signal(x, sample_rate=44100, num_channels=1))
+        spent["input features"] += time.perf_counter() - t0
+        outs = []
+        for net in nets:
+            t0 = time.perf_counter()
+            outs.append(np.asarray(net(feats)))
+            spent["one BLSTM"] += (time.perf_counter() - t0) / len(nets)
+        for n, grid in BEAT_SETTINGS:
+            act = np.delete(np.mean(outs[:n], axis=0), 0, axis=1)
+            t0 = time.perf_counter()
+            est = np.asarray(dbns[grid](act))
+            spent[f"DBN {grid[0]} tempi {grid[1]}-{grid[2]} BPM"] += (time.perf_counter() - t0) / sum(1 for _, g in BEAT_SETTINGS if g == grid)
+            beats = est[:, 0] if len(est) else np.zeros(0)
+            bpm = 60.0 / float(np.median(np.diff(beats))) if len(beats) > 2 else None
+            scores[(n, grid)]["beat_f"].append(evaluate.beat_f(t["beats"], beats))
+            scores[(n, grid)]["tempo_acc1"].append(evaluate.tempo_accuracy(evaluate.truth_tempo(t), bpm)[0])
+    print(f"\n== beat ablation on {len(wavs)} tracks ({audio_s:.0f} s): madmom downbeat ensemble size x DBN tempo grid ==")
+    for (n, grid), m in scores.items():
+        print(f"{n} networks, DBN {grid[0]} tempi {grid[1]}-{grid[2]} BPM: beat F {np.nanmean(m['beat_f']):.3f}  tempo Acc1 {np.mean(m['tempo_acc1']):.3f}")
+    print("x realtime on one core: " + ", ".join(f"{k} {audio_s / v:.1f}" for k, v in spent.items() if v > 0))
 
 
 if __name__ == "__main__":

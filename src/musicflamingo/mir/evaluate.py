@@ -7,7 +7,8 @@ Metrics (means over tracks unless noted):
   dotted quarter in 6/8, a half note in 2/2), the same level as the beat
   truth; sidecars without `beat_bpm` fall back to the quarter-note `tempo_bpm`;
 - beat F-measure and downbeat F-measure (mir_eval, 70 ms window, first 5 s trimmed);
-- key: MIREX weighted score (mir_eval.key);
+- key: MIREX weighted score (mir_eval.key) against the sidecar's `key`, and
+  (`key_weighted_analysis`) against `key_analysis`, music21's analysis alone;
 - chords: majmin and mirex, as WCSR (duration-weighted over all tracks);
 - vocals: detection accuracy; lyrics: WER (jiwer) over the sung tracks.
 """
