@@ -132,14 +132,19 @@ def recipe(args) -> dict:
             result["timings"] = timings
             return result
         t0 = time.perf_counter()
-        cs = _supervised(cfg, "coldstart", sft_dir, think, [], args.root, tmp / "coldstart")
+        if args.from_coldstart:  # reuse a cold-start model (e.g. the pipeline's models/coldstart)
+            cs_dir = args.from_coldstart
+            result["coldstart"] = {"from": str(cs_dir)}
+        else:
+            cs_dir = tmp / "coldstart"
+            cs = _supervised(cfg, "coldstart", sft_dir, think, [], args.root, cs_dir)
+            result["coldstart"] = {k: cs[k] for k in ("steps", "train_loss", "tokens_per_s", "best_epoch", "epochs_run", "validation_records", "validation_curve") if k in cs}
         timings["coldstart_s"] = round(time.perf_counter() - t0, 1)
-        result["coldstart"] = {k: cs[k] for k in ("steps", "train_loss", "tokens_per_s", "best_epoch", "epochs_run", "validation_records", "validation_curve") if k in cs}
-        result["coldstart_probe"] = probe(tmp / "coldstart")
+        result["coldstart_probe"] = probe(cs_dir)
 
         t0 = time.perf_counter()
         torch.manual_seed(int(cfg.seed))
-        policy, processor = mb.load_pretrained(tmp / "coldstart")
+        policy, processor = mb.load_pretrained(cs_dir)
         history, _ = grpo_loop(cfg.train.grpo, policy, processor, mcq_train, audio, truths, int(cfg.seed))
         mb.save(policy, processor, tmp / "grpo")
         timings["grpo_s"] = round(time.perf_counter() - t0, 1)
@@ -244,10 +249,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--throughput", action="store_true", help="only time SFT and GRPO steps on fixture audio")
     p.add_argument("--steps", type=int, default=5, help="steps per timing in --throughput mode")
     p.add_argument("--deepspeed", action="store_true", help="SFT/cold start under ZeRO-2 (one gloo rank on loopback)")
+    p.add_argument("--from-coldstart", type=Path, help="recipe mode, with --from-sft: start GRPO from this cold-start model instead of training one")
     p.add_argument("--only-sft", action="store_true", help="recipe mode: stop after SFT (its caption-loss figure and tokens/s)")
     p.add_argument("--out", type=Path, help="also write the JSON here")
     p.add_argument("--keep", type=Path, help="recipe mode: write the trained models here (kept) instead of a temporary folder")
     args = p.parse_args(argv)
+    if args.from_coldstart and not args.from_sft:
+        p.error("--from-coldstart needs --from-sft (the SFT-only row of the ablation)")
     _env()
     result = throughput(args) if args.throughput else recipe(args)
     text = json.dumps(result, indent=2)
