@@ -145,10 +145,11 @@ def recipe(args) -> dict:
         t0 = time.perf_counter()
         torch.manual_seed(int(cfg.seed))
         policy, processor = mb.load_pretrained(cs_dir)
-        history, _ = grpo_loop(cfg.train.grpo, policy, processor, mcq_train, audio, truths, int(cfg.seed))
+        history, _, probes = grpo_loop(cfg.train.grpo, policy, processor, mcq_train, audio, truths, int(cfg.seed))
         mb.save(policy, processor, tmp / "grpo")
         timings["grpo_s"] = round(time.perf_counter() - t0, 1)
-        result["grpo"] = {**grpo_summary(history), "reward_per_step": [round(h["reward"], 3) for h in history]}
+        result["grpo"] = {**grpo_summary(history, probes), "reward_per_step": [round(h["reward"], 3) for h in history],
+                          "probe_reward_by_step": {p["step"]: round(p["probe_reward"], 3) for p in probes}}
 
         sft_probe = probe(sft_dir, think_prompt=False)
         grpo_probe = probe(tmp / "grpo")
@@ -198,6 +199,9 @@ def print_recipe(r: dict) -> None:
               f"validation probe format/reward by epoch (n={cs['validation_records']}): {curve}")
     print(f"GRPO mean total reward: first quarter {g['reward_start']:.3f} -> last quarter {g['reward_end']:.3f} "
           f"({g['steps']} steps, run mean {g['reward_mean']:.3f}, KL last {g['kl_last']:.4f})")
+    if "probe_reward_start" in g:
+        print(f"GRPO mean total reward on the fixed probe prompts: before {g['probe_reward_start']:.3f} -> after {g['probe_reward_end']:.3f} "
+              f"(by step: {g['probe_reward_by_step']})")
     print(f"\n{'model':<12} {'MCQ acc':>8} {'reward':>7} {'format':>7} {'acc@ans':>8} {'struct':>7}")
     for name, row in r["ablation"].items():
         if isinstance(row, dict):

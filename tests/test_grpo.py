@@ -134,7 +134,8 @@ def test_run_grpo_stage_logs_per_step_metrics(world, monkeypatch):
     isolated_mlflow(monkeypatch, root)
     params = OmegaConf.load(ROOT / "params.yaml")
     grpo = OmegaConf.merge(
-        params.train.grpo, {"steps": 2, "prompts_per_step": 1, "num_generations": 2, "max_new_tokens": 4}
+        params.train.grpo,
+        {"steps": 2, "prompts_per_step": 1, "num_generations": 2, "max_new_tokens": 4, "reward_probe": {"prompts": 2, "every": 1}},
     )
     cfg = OmegaConf.create(
         {
@@ -153,6 +154,9 @@ def test_run_grpo_stage_logs_per_step_metrics(world, monkeypatch):
         assert len(client.get_metric_history(summary["mlflow_run_id"], key)) == 2, key
     assert "grpo/grpo_reward.png" in {a.path for a in client.list_artifacts(summary["mlflow_run_id"], "grpo")}
     assert {"reward_start", "reward_end", "reward_structured_mean"} <= set(summary)
+    # the fixed-prompt probe: before training (step 0) and after every step
+    assert [m.step for m in client.get_metric_history(summary["mlflow_run_id"], "probe_reward")] == [0, 1, 2]
+    assert {"probe_reward_start", "probe_reward_end"} <= set(summary)
     assert str(client.get_model_version_by_alias("music-flamingo", "grpo").version) == summary["model_version"]
 
 

@@ -128,7 +128,7 @@ def structured_truths(folder: Path) -> dict[str, dict]:
     return {r["track_id"]: r["truth"] for r in td.load_records(path)} if path.is_file() else {}
 
 
-def reward_curve_png(history: list[dict], path: Path) -> Path:
+def reward_curve_png(history: list[dict], path: Path, probes: list[dict] = ()) -> Path:
     """Mean total reward and each component per GRPO step, with a moving average, as a PNG."""
     import matplotlib
 
@@ -144,6 +144,8 @@ def reward_curve_png(history: list[dict], path: Path) -> Path:
     ax.plot(steps, smooth, color="black", lw=2.5, alpha=0.4, label=f"total, mean of last {k}")
     for key in sorted(x for x in history[0] if x.startswith("reward_") and x != "reward_std"):
         ax.plot(steps, [h[key] for h in history], lw=1, label=key.removeprefix("reward_"))
+    if probes:
+        ax.plot([p["step"] for p in probes], [p["probe_reward"] for p in probes], "s--", color="tab:red", lw=2, label="total on fixed probe prompts")
     ax.set_xlabel("GRPO step")
     ax.set_ylabel("mean reward over the step's rollouts")
     ax.set_title("GRPO reward")
@@ -159,9 +161,10 @@ def reward_curve_png(history: list[dict], path: Path) -> Path:
 def grpo_loop(g, policy, processor, records: list[dict], audio: mi.AudioLoader, truths: dict, seed: int, on_step=None):
     """`g.steps` AudioGRPO steps over reshuffled epochs of `records` (MCQ items).
 
-    Returns `(history, samples)`: the metrics of every step and every rollout
-    (step, id, completion, reward and its components). `on_step(step, metrics)`
-    is called after each step (logging).
+    Returns `(history, samples, probes)`: the metrics of every step, every rollout
+    (step, id, completion, reward and its components) and the fixed-prompt reward
+    probes (see `fixed_prompt_probe`; [] when off). `on_step(step, metrics)` is called
+    after each step (logging).
     """
     settings = GRPOSettings.from_cfg(g)
     trainer = AudioGRPO(policy, processor, settings)
@@ -170,6 +173,8 @@ def grpo_loop(g, policy, processor, records: list[dict], audio: mi.AudioLoader, 
     history: list[dict] = []
     samples: list[dict] = []
     instruction = think_instruction()
+    probe = fixed_prompt_probe(g, trainer, processor, records, audio, instruction, truths, seed)
+    probes = [probe(0)] if probe is not None else []
     for step in tqdm(range(1, int(g.steps) + 1), desc="grpo", unit="step", disable=None):
         chosen = []
         for _ in range(int(g.prompts_per_step)):
@@ -184,20 +189,48 @@ def grpo_loop(g, policy, processor, records: list[dict], audio: mi.AudioLoader, 
             sample = {"step": step, "id": prompts[i // settings.num_generations].id, "completion": text}
             sample.update(reward=float(r.rewards[i]), **{k: v[i] for k, v in r.parts.items()})
             samples.append(sample)
+        if probe is not None and (step % probe.every == 0 or step == int(g.steps)):
+            probes.append(probe(step))
         if on_step is not None:
             on_step(step, metrics)
-    return history, samples
+    return history, samples, probes
 
 
-def grpo_summary(history: list[dict]) -> dict:
-    """Means over the run, and its trend: mean total reward over the first and last quarter of steps."""
+def fixed_prompt_probe(g, trainer: AudioGRPO, processor, records, audio, instruction, truths, seed: int):
+    """Mean sampled reward on a fixed set of training prompts, or None when `reward_probe.prompts` is 0.
+
+    Each step's own reward mixes learning with how hard that step's prompts are;
+    the same prompts, sampled with the same seed, isolate the learning. The RNG
+    is forked so the probe does not change the training's samples.
+    """
+    cfg = g.get("reward_probe") or {}
+    n = min(int(cfg.get("prompts", 0)), len(records))
+    if n == 0:
+        return None
+    prompts = grpo_prompts(random.Random(int(seed) + 1).sample(records, n), processor, audio, instruction, truths)
+
+    def run(step: int) -> dict:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(seed))
+            r = trainer.rollout(prompts)
+        return {"step": step, "probe_reward": float(r.rewards.mean()), **{f"probe_reward_{k}": float(np.mean(v)) for k, v in r.parts.items()}}
+
+    run.every = max(1, int(cfg.get("every", g.steps)))
+    return run
+
+
+def grpo_summary(history: list[dict], probes: list[dict] = ()) -> dict:
+    """Means over the run, and its trend: mean total reward over the first and last quarter of steps,
+    and on the fixed probe prompts before and after training."""
 
     def mean(key: str, rows=history) -> float:
         return round(float(np.mean([h[key] for h in rows])), 4)
 
     quarter = max(1, len(history) // 4)
+    trend = {"probe_reward_start": round(probes[0]["probe_reward"], 4), "probe_reward_end": round(probes[-1]["probe_reward"], 4)} if probes else {}
     return {
         "steps": len(history),
+        **trend,
         "reward_mean": mean("reward"),
         "reward_start": mean("reward", history[:quarter]),
         "reward_end": mean("reward", history[-quarter:]),
@@ -230,13 +263,15 @@ def run_grpo(cfg, ctx) -> dict:
 
     with tracking.stage_run(ctx, cfg) as run:
         mlflow.log_params({"mf.data.grpo_prompts": len(records)})
-        history, samples = grpo_loop(g, policy, processor, records, audio, truths, int(cfg.seed), log_step)
+        history, samples, probes = grpo_loop(g, policy, processor, records, audio, truths, int(cfg.seed), log_step)
+        for p in probes:  # step 0 is the cold-start policy
+            mlflow.log_metrics({k: v for k, v in p.items() if k != "step"}, step=p["step"])
         mlflow.log_text("\n".join(json.dumps(s, ensure_ascii=False) for s in samples) + "\n", "grpo/completions.jsonl")
-        mlflow.log_artifact(str(reward_curve_png(history, ctx.cache_dir / "grpo_reward.png")), "grpo")
+        mlflow.log_artifact(str(reward_curve_png(history, ctx.cache_dir / "grpo_reward.png", probes)), "grpo")
         mb.save(policy, processor, ctx.out)
         version = tracking.register(run.info.run_id, ctx.out, alias="grpo", root=ctx.root)
     return {
-        **grpo_summary(history),
+        **grpo_summary(history, probes),
         "prompts": len(records),
         "rollouts": len(samples),
         "model_version": version,
