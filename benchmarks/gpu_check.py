@@ -25,6 +25,7 @@ import os
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,7 +137,7 @@ def grpo_mid(args) -> dict:
     rng = np.random.default_rng(0)
     prompts = [
         Prompt(mi.prompt_text(processor, f"<sound>\nWhat is the key?\n(A) C major\n(B) G major\n(C) D minor\n(D) A minor\n{i}"),
-               (0.1 * rng.standard_normal(16000 * 20)).astype(np.float32), "A", ["C major", "G major", "D minor", "A minor"])
+               (0.1 * rng.standard_normal(16000 * 20 - 1234)).astype(np.float32), "A", ["C major", "G major", "D minor", "A minor"])
         for i in range(2)
     ]
     trainer = AudioGRPO(model, processor, GRPOSettings(num_generations=5, max_new_tokens=64))
@@ -158,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=4, help="timed ZeRO-3 steps after one warm-up step")
     p.add_argument("--grpo-steps", type=int, default=20)
     p.add_argument("--skip-zero3", action="store_true")
+    p.add_argument("--json", help="also write the figures to this file")
     args = p.parse_args(argv)
     import torch
 
@@ -165,14 +167,24 @@ def main(argv: list[str] | None = None) -> int:
         print("gpu_check: no CUDA device here; nothing to check (run it on a GPU machine: benchmarks/gpu_check.sh)")
         return 0
     os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
-    result = {}
-    if not args.skip_zero3:
-        result["zero3_bf16_8b_shape"] = zero3_step(args)
-        print(json.dumps(result["zero3_bf16_8b_shape"]), flush=True)
+    parts = {"grpo_mid": grpo_mid} if args.skip_zero3 else {"zero3_bf16_8b_shape": zero3_step, "grpo_mid": grpo_mid}
+    result, failed = {}, []
+    for name, part in parts.items():
+        # One part failing (a driver or DeepSpeed surprise) must not hide the other's figures.
+        t0 = time.perf_counter()
+        try:
+            result[name] = part(args)
+        except Exception as exc:  # noqa: BLE001 - reported, and the exit status says so
+            traceback.print_exc()
+            result[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            failed.append(name)
+        result[name]["wall_s"] = round(time.perf_counter() - t0, 1)
+        print(name, json.dumps(result[name]), flush=True)
         torch.cuda.empty_cache()
-    result["grpo_mid"] = grpo_mid(args)
     print(json.dumps(result, indent=2))
-    return 0
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

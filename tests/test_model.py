@@ -69,6 +69,33 @@ def test_roundtrip_gives_identical_logits(built, tmp_path):
     assert new.shape[0] == 1 and len(texts) == 1
 
 
+def test_generation_never_emits_audio_placeholders(built, tmp_path):
+    # A completion holding <sound> would make GRPO's log-prob pass expect audio
+    # features that do not exist ("Audio features and audio tokens do not match").
+    model, processor, _ = built
+    write_fixture(tmp_path, n_tracks=1)
+    wav = mi.load_audio(tmp_path / "data/raw_audio/audio/fixture/track0.wav", 30.0)
+    batch = mi.encode_prompts(processor, [mi.prompt_text(processor, "<sound>\nWhat is the key?")], [wav])
+    audio_ids = mi.audio_token_ids(model.config)
+    assert sorted(audio_ids) == sorted(
+        [processor.audio_token_id, processor.audio_bos_token_id, processor.audio_eos_token_id]
+    )
+
+    def favour_audio(_module, _inputs, logits):
+        logits[..., audio_ids] += 1e4
+        return logits
+
+    handle = model.lm_head.register_forward_hook(favour_audio)
+    try:
+        inputs = mi.model_inputs(batch)
+        raw = model.generate(**inputs, max_new_tokens=3, do_sample=False)[:, inputs["input_ids"].shape[1] :]
+        assert set(raw.flatten().tolist()) <= set(audio_ids)  # the hook works: unguarded decoding emits them
+        new, _ = mi.generate(model, processor, batch, max_new_tokens=3)
+    finally:
+        handle.remove()
+    assert not set(new.flatten().tolist()) & set(audio_ids)
+
+
 def test_model_config_matches_tokenizer(built):
     model, processor, _ = built
     c = model.config

@@ -89,6 +89,12 @@ def model_inputs(batch) -> dict:
     return {k: batch[k] for k in keys if k in batch}
 
 
+def audio_token_ids(config) -> list[int]:
+    """The audio placeholder ids (`<sound>`, its bos/eos) that a config names."""
+    names = ("audio_token_id", "audio_bos_token_id", "audio_eos_token_id")
+    return [i for i in (getattr(config, n, None) for n in names) if i is not None]
+
+
 @torch.no_grad()
 def generate(
     model, processor, batch, max_new_tokens: int, do_sample: bool = False, **kwargs
@@ -96,12 +102,17 @@ def generate(
     """(new token ids, decoded texts) for a left-padded prompt batch, audio included."""
     inputs = {k: v.to(model.device) for k, v in model_inputs(batch).items()}
     tok = processor.tokenizer
+    # Audio placeholders are input-only: sampled into a completion (an untrained
+    # policy does), they would make the next forward pass expect audio features
+    # that do not exist, and GRPO's log-prob pass would fail.
+    suppress = sorted(set(kwargs.pop("suppress_tokens", None) or []) | set(audio_token_ids(model.config)))
     out = model.generate(
         **inputs,
         max_new_tokens=max_new_tokens,
         do_sample=do_sample,
         pad_token_id=tok.pad_token_id,
         eos_token_id=tok.eos_token_id,
+        suppress_tokens=suppress,
         **kwargs,
     )
     new = out[:, inputs["input_ids"].shape[1] :]
