@@ -72,7 +72,7 @@ def zero3_step(args) -> dict:
     with dist.single_process_group(Path(tempfile.mkdtemp(prefix="mf-gpu-")), backend="nccl"):
         with deepspeed.zero.Init(config_dict_or_path=ds_config, dtype=torch.bfloat16):
             model = MusicFlamingoForConditionalGeneration(config)
-        model.gradient_checkpointing_enable()
+        getattr(model, "activation_checkpointing_enable", model.gradient_checkpointing_enable)()
         n_params = sum(p.ds_numel if hasattr(p, "ds_numel") else p.numel() for p in model.parameters())
         engine, *_ = deepspeed.initialize(model=model, model_parameters=model.parameters(), config=ds_config)
         dev = engine.device
@@ -113,7 +113,7 @@ def zero3_step(args) -> dict:
         "step_s_median": round(step_s, 3),
         "tokens_per_s": round(tokens_per_s, 1),
         "mfu": round(6 * n_params * tokens_per_s / (peak * 1e12), 4) if peak else None,
-        "loss": round(float(loss), 4),
+        "loss": round(float(loss.detach()), 4),
         "peak_memory_gb": round(torch.cuda.max_memory_allocated() / 2**30, 1),
     }
 
