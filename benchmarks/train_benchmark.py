@@ -77,6 +77,7 @@ def recipe(args) -> dict:
     params = OmegaConf.load(ROOT / "params.yaml")
     cfg = OmegaConf.create({"seed": int(params.seed), "model": params.model, "deepspeed": params.deepspeed, "train": params.train})
     cfg.train.sft.deepspeed = cfg.train.coldstart.deepspeed = bool(args.deepspeed)
+    cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(args.set or []))  # e.g. train.coldstart.epochs=16
     skills = td.load_records(data / "mf_skills/train.jsonl")
     heldout = td.load_records(data / "mf_skills/heldout.jsonl")
     think = td.load_records(data / "mf_think/train.jsonl")
@@ -256,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--from-coldstart", type=Path, help="recipe mode, with --from-sft: start GRPO from this cold-start model instead of training one")
     p.add_argument("--only-sft", action="store_true", help="recipe mode: stop after SFT (its caption-loss figure and tokens/s)")
     p.add_argument("--out", type=Path, help="also write the JSON here")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a params.yaml value for this run, e.g. --set train.coldstart.epochs=16 (repeatable)")
     p.add_argument("--keep", type=Path, help="recipe mode: write the trained models here (kept) instead of a temporary folder")
     args = p.parse_args(argv)
     if args.from_coldstart and not args.from_sft:

@@ -158,6 +158,22 @@ def test_evaluate_gives_perfect_scores_to_the_truth_itself():
     assert s["lyrics_wer"] == 0.0 and s["vocals_acc"] == 1.0
 
 
+def test_oracle_takes_the_best_tool_per_track():
+    beats = [i * 0.5 for i in range(40)]
+    truth = {"piece_id": "p", "tempo_bpm": 120.0, "key": "D minor", "beats": beats, "chords": [[0.0, 20.0, "D:min"]]}
+    per = {
+        "madmom": {"tempo_bpm": 240.0, "beats": beats[::2]},  # double time
+        "essentia": {"tempo_bpm": 121.0, "beats": beats},
+        "madmom_key": {"key": "F major"}, "essentia_edma": {"key": "D minor"},
+        "chordino": {"chords": [[0.0, 20.0, "D:min"]]}, "madmom_chords": {"chords": [[0.0, 20.0, "F:maj"]]},
+    }
+    pred = {"path": "x/p.wav", "tempo_bpm": 240.0, "key": "F major", "beats": beats[::2], "chords": [[0.0, 20.0, "F:maj"]], "per_tool": per}
+    systems = evaluate.evaluate({"p": truth}, [pred])["systems"]
+    assert systems["fused"]["tempo_acc1"] == 0.0 and systems["fused"]["key_weighted"] < 1.0
+    oracle = systems["oracle"]
+    assert oracle["tempo_acc1"] == oracle["beat_f"] == oracle["key_weighted"] == oracle["chord_majmin"] == 1.0
+
+
 def test_cached_tracks_are_not_recomputed(chorale_facts, tmp_path, monkeypatch):
     facts, _, truth = chorale_facts
     from musicflamingo.io import JsonCache

@@ -127,6 +127,7 @@ def evaluate(truth: dict[str, dict], preds: list[dict]) -> dict:
         for name, est in [("fused", p["chords"]), *[(k, per[k]["chords"]) for k in CHORD_TOOLS if k in per]]:
             for metric, (c, d) in chord_scores(t["chords"], est).items():
                 add(name, f"chord_{metric}", (c, d))
+        _add_oracle(add, t, per)
         if "vocals" in p:
             add("fused", "vocals_acc", float(bool(p["vocals"]) == bool(t.get("vocals"))))
         if t.get("vocals") and p.get("tools", {}).get("asr", "none") != "none":  # no ASR ran: no WER to report
@@ -146,6 +147,29 @@ def evaluate(truth: dict[str, dict], preds: list[dict]) -> dict:
     if lyr_ref:
         table.setdefault("fused", {})["lyrics_wer"] = round(float(jiwer.wer(lyr_ref, [h or "" for h in lyr_hyp])), 4)
     return {"tracks": matched, "sung_tracks": len(lyr_ref), "systems": table}
+
+
+def _add_oracle(add, t: dict, per: dict) -> None:
+    """`oracle`: per track, the best single tool's estimate. It bounds what any
+    fusion that selects among the tools' answers can reach (ours also votes
+    and re-scales, so it can exceed it, but rarely does)."""
+    tempos = [per[k]["tempo_bpm"] for k in TEMPO_TOOLS if per.get(k, {}).get("tempo_bpm")]
+    if tempos:
+        scores = [tempo_accuracy(truth_tempo(t), e) for e in tempos]
+        add("oracle", "tempo_acc1", max(a for a, _ in scores))
+        add("oracle", "tempo_acc2", max(b for _, b in scores))
+    beats = [per[k]["beats"] for k in BEAT_TOOLS if "beats" in per.get(k, {})]
+    if t.get("beats") and beats:
+        add("oracle", "beat_f", max(beat_f(t["beats"], b) for b in beats))
+    keys = [per[k].get("key") for k in KEY_TOOLS if per.get(k, {}).get("key")]
+    if keys:
+        add("oracle", "key_weighted", max(key_score(t["key"], k) for k in keys))
+        if t.get("key_analysis"):
+            add("oracle", "key_weighted_analysis", max(key_score(t["key_analysis"], k) for k in keys))
+    chords = [chord_scores(t["chords"], per[k]["chords"]) for k in CHORD_TOOLS if "chords" in per.get(k, {})]
+    for metric in ("majmin", "mirex"):
+        if chords:  # the tool with the most correct seconds on this track
+            add("oracle", f"chord_{metric}", max((c[metric] for c in chords), key=lambda cd: cd[0]))
 
 
 def track_errors(truth: dict[str, dict], preds: list[dict], beat_f_below: float = 0.8) -> list[dict]:
@@ -175,7 +199,7 @@ METRICS = ("tempo_acc1", "tempo_acc2", "beat_f", "downbeat_f", "key_weighted", "
 
 def format_table(result: dict) -> str:
     """Systems as rows, metrics as columns; '-' where a system does not estimate that fact."""
-    systems = sorted(result["systems"], key=lambda s: (s != "fused", s))
+    systems = sorted(result["systems"], key=lambda s: (s != "fused", s == "oracle", s))
     if not systems:
         return f"{result['tracks']} tracks scored: no prediction matched a ground-truth sidecar"
     cols = [m for m in METRICS if any(m in result["systems"][s] for s in systems)]
