@@ -33,6 +33,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _send(self, code: int, body: bytes, headers: dict | None = None):
+        # Leave the in-flight count before answering: once the client has the
+        # answer it may send its next request before this thread gets to `finally`.
+        self._leave()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -41,8 +44,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _leave(self):
+        with self.server.lock:
+            if not self._left:
+                self._left = True
+                self.server.in_flight -= 1
+
     def do_POST(self):
         srv = self.server
+        self._left = False
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         scenario = self.path.strip("/").split("/")[0]
         with srv.lock:
@@ -82,8 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout case)
             pass
         finally:
-            with srv.lock:
-                srv.in_flight -= 1
+            self._leave()
 
 
 @pytest.fixture

@@ -69,7 +69,16 @@ class FakeServer:
             def log_message(self, *args):
                 pass
 
+            def _leave(self):
+                # Before answering: once the client has the answer it may send its
+                # next request before this thread reaches `finally`.
+                with outer.lock:
+                    if not self._left:
+                        self._left = True
+                        outer.in_flight -= 1
+
             def _send(self, code: int, payload: bytes, headers: dict | None = None):
+                self._leave()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
                 for k, v in (headers or {}).items():
@@ -80,6 +89,7 @@ class FakeServer:
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                self._left = False
                 with outer.lock:
                     outer.requests.append(body)
                     mode = outer.script.popleft() if outer.script else outer.default
@@ -88,8 +98,7 @@ class FakeServer:
                 try:
                     self._answer(body, mode)
                 finally:
-                    with outer.lock:
-                        outer.in_flight -= 1
+                    self._leave()
 
             def _answer(self, body: dict, mode: str):
                 if mode == "slow":
