@@ -137,7 +137,7 @@ def grpo_mid(args) -> dict:
     rng = np.random.default_rng(0)
     prompts = [
         Prompt(mi.prompt_text(processor, f"<sound>\nWhat is the key?\n(A) C major\n(B) G major\n(C) D minor\n(D) A minor\n{i}"),
-               (0.1 * rng.standard_normal(16000 * 20 - 1234)).astype(np.float32), "A", ["C major", "G major", "D minor", "A minor"])
+               (0.1 * rng.standard_normal(16000 * 20)).astype(np.float32), "A", ["C major", "G major", "D minor", "A minor"])
         for i in range(2)
     ]
     trainer = AudioGRPO(model, processor, GRPOSettings(num_generations=5, max_new_tokens=64))
