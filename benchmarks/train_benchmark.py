@@ -150,7 +150,9 @@ def recipe(args) -> dict:
         mb.save(policy, processor, tmp / "grpo")
         timings["grpo_s"] = round(time.perf_counter() - t0, 1)
         result["grpo"] = {**grpo_summary(history, probes), "reward_per_step": [round(h["reward"], 3) for h in history],
-                          "probe_reward_by_step": {p["step"]: round(p["probe_reward"], 3) for p in probes}}
+                          "probe_reward_by_step": {p["step"]: round(p["probe_reward"], 3) for p in probes},
+                          "probes": [{k: round(v, 4) for k, v in p.items()} for p in probes],
+                          "components_by_quarter": quarters(history)}
 
         sft_probe = probe(sft_dir, think_prompt=False)
         grpo_probe = probe(tmp / "grpo")
@@ -162,6 +164,13 @@ def recipe(args) -> dict:
         }
     result["timings"] = timings
     return result
+
+
+def quarters(history: list[dict]) -> dict:
+    """Mean of each reward component over each quarter of the GRPO steps (what moved, and what did not)."""
+    q = max(1, len(history) // 4)
+    keys = [k for k in history[0] if k.startswith("reward") and k != "reward_std"]
+    return {k: [round(sum(h[k] for h in part) / len(part), 4) for part in (history[i : i + q] for i in range(0, q * 4, q)) if part] for k in keys}
 
 
 def reply_lengths(records: list[dict], model_dir: Path | None, cfg, budget: int) -> dict:
