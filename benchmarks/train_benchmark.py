@@ -150,7 +150,6 @@ def recipe(args) -> dict:
         mb.save(policy, processor, tmp / "grpo")
         timings["grpo_s"] = round(time.perf_counter() - t0, 1)
         result["grpo"] = {**grpo_summary(history, probes), "reward_per_step": [round(h["reward"], 3) for h in history],
-                          "probe_reward_by_step": {p["step"]: round(p["probe_reward"], 3) for p in probes},
                           "probes": [{k: round(v, 4) for k, v in p.items()} for p in probes],
                           "components_by_quarter": quarters(history)}
 
@@ -168,9 +167,11 @@ def recipe(args) -> dict:
 
 def quarters(history: list[dict]) -> dict:
     """Mean of each reward component over each quarter of the GRPO steps (what moved, and what did not)."""
-    q = max(1, len(history) // 4)
+    import numpy as np
+
+    parts = [part for part in np.array_split(np.arange(len(history)), 4) if len(part)]
     keys = [k for k in history[0] if k.startswith("reward") and k != "reward_std"]
-    return {k: [round(sum(h[k] for h in part) / len(part), 4) for part in (history[i : i + q] for i in range(0, q * 4, q)) if part] for k in keys}
+    return {k: [round(float(np.mean([history[i][k] for i in part])), 4) for part in parts] for k in keys}
 
 
 def reply_lengths(records: list[dict], model_dir: Path | None, cfg, budget: int) -> dict:
@@ -210,8 +211,9 @@ def print_recipe(r: dict) -> None:
     print(f"GRPO mean total reward: first quarter {g['reward_start']:.3f} -> last quarter {g['reward_end']:.3f} "
           f"({g['steps']} steps, run mean {g['reward_mean']:.3f}, KL last {g['kl_last']:.4f})")
     if "probe_reward_start" in g:
+        by_step = ", ".join(f"{p['step']:g}: {p['probe_reward']:.3f}" for p in g["probes"])
         print(f"GRPO mean total reward on the fixed probe prompts: before {g['probe_reward_start']:.3f} -> after {g['probe_reward_end']:.3f} "
-              f"(by step: {g['probe_reward_by_step']})")
+              f"(by step: {by_step})")
     print(f"\n{'model':<12} {'MCQ acc':>8} {'reward':>7} {'format':>7} {'acc@ans':>8} {'struct':>7}")
     for name, row in r["ablation"].items():
         if isinstance(row, dict):
