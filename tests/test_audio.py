@@ -1,20 +1,21 @@
 
 import pytest
 
-from musicflamingo.audio import demo_corpus, validate
+from musicflamingo.audio import demo_corpus
+from musicflamingo.audio import loader
 from musicflamingo.schemas import KEYS_24
 from tests.conftest import TINY_SF2
 
 
 def _reject_reason(path):
-    with pytest.raises(validate.Rejected) as exc:
-        d = validate.decode(path)
-        validate.check_signal(d, 1.0, 1200.0, -60.0)
+    with pytest.raises(loader.Rejected) as exc:
+        d = loader.decode(path)
+        loader.check_signal(d, 1.0, 1200.0, -60.0)
     return str(exc.value)
 
 
 def test_good_wav_decodes_to_mono(tone):
-    d = validate.decode(tone("ok.wav", 2.0))
+    d = loader.decode(tone("ok.wav", 2.0))
     assert abs(d.duration_s - 2.0) < 1e-3 and d.samples.ndim == 1
 
 
@@ -63,7 +64,7 @@ def test_prepared_chorale_has_exact_tempo_and_valid_truth(chorale):
     assert labels - {"X"}, "a four-part chorale has triads"
     assert all(lab == "X" or ":" in lab for lab in labels)
     assert all(s < e for s, e, _ in truth["chords"])
-    d = validate.decode(wav)
+    d = loader.decode(wav)
     # The render is the score at the chosen tempo, plus FluidSynth's reverb/release tail (~3 s of near-silence).
     assert truth["duration_s"] <= d.duration_s <= truth["duration_s"] + 4.0
 

@@ -32,7 +32,8 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+    """Strict JSON (NaN/Infinity refused with ValueError: they are not JSON), written atomically."""
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str, allow_nan=False) + "\n")
 
 
 def read_json(path: Path) -> Any:
@@ -45,7 +46,7 @@ def write_jsonl(path: Path, rows: Iterable[Any]) -> int:
         for row in rows:
             if hasattr(row, "model_dump"):
                 row = row.model_dump(mode="json")
-            fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+            fh.write(json.dumps(row, ensure_ascii=False, default=str, allow_nan=False) + "\n")
             n += 1
     return n
 
@@ -56,6 +57,48 @@ def read_jsonl(path: Path) -> list[dict]:
         return []
     with open(path, encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
+
+
+class OutputError(Exception):
+    """An output or cache folder cannot be written or is in use; one line, reported before any work."""
+
+
+def check_writable(folder: Path) -> None:
+    """Create `folder` and prove a file can be written and renamed there, or raise OutputError."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with atomic_path(folder / ".write-check") as tmp:
+            tmp.write_bytes(b"ok")
+        (folder / ".write-check").unlink()
+    except OSError as e:
+        raise OutputError(f"cannot write to {folder}: {e.strerror or e}") from e
+
+
+@contextmanager
+def exclusive_lock(folder: Path, what: str = "run") -> Iterator[None]:
+    """Hold an advisory lock on `folder` (flock on `folder/.lock`); a second holder gets OutputError at once.
+
+    Two runs writing one output folder would otherwise replace each other's rows.
+    """
+    import fcntl
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fh = open(folder / ".lock", "a+")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as e:
+            fh.seek(0)
+            raise OutputError(f"{folder} is in use by another {what} ({fh.read().strip() or 'unknown pid'}); wait for it or choose another folder") from e
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}")
+        fh.flush()
+        yield
+    finally:
+        fh.close()
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

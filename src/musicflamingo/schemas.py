@@ -48,12 +48,12 @@ class MirFacts(BaseModel):
     path: str
     duration_s: float
     tempo_bpm: float
-    tempo_confidence: float
+    tempo_confidence: Optional[float]
     time_signature: str
     beats: list[float]
     downbeats: list[float]
     key: str
-    key_confidence: float
+    key_confidence: Optional[float]
     chords: list[tuple[float, float, str]] = Field(description="[start_s, end_s, Harte label]")
     tools: dict = Field(default_factory=dict, description="tool name -> version/settings used")
     segments: list[dict] = Field(default_factory=list)
@@ -73,6 +73,7 @@ class MirFacts(BaseModel):
     words: list[tuple[float, float, str]] = Field(default_factory=list, description="[start_s, end_s, word]")
     per_tool: dict = Field(default_factory=dict, description="tool -> its own raw estimates (tempo_bpm, beats, key, chords, ...)")
     timings_s: dict = Field(default_factory=dict, description="seconds spent per tool on this track")
+    nonfinite: Optional[dict] = Field(None, description="fields a tool returned as NaN/Inf, stored as null, with the reason")
 
 
 class Turn(BaseModel):

@@ -10,24 +10,22 @@ Outputs (under `data/raw_audio/`):
 
 from __future__ import annotations
 
-import math
 import shutil
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from musicflamingo.audio import demo_corpus, validate
+from musicflamingo.audio import demo_corpus, inputs, loader
 from musicflamingo.config import section_hash
 from musicflamingo.io import JsonCache, sha256_file, write_json, write_jsonl
 from musicflamingo.schemas import QuarantineRow, Segment, Track
 from musicflamingo.stage import StageContext
 
-IGNORED_INPUT_NAMES = {"README.md", ".gitkeep"}
 DEMO_LICENCE = "public-domain score from the music21 corpus, rendered with FluidSynth"
 
 
-def _render_demo(cfg: DictConfig, ctx: StageContext, quarantine: list[QuarantineRow]) -> list[tuple[Path, dict]]:
+def _render_demo(cfg: DictConfig, ctx: StageContext, quarantine: list[dict]) -> list[tuple[Path, dict]]:
     """Render `num_pieces` demo pieces (cached per piece); return (wav path, truth) pairs."""
     demo = OmegaConf.to_container(cfg.data.demo, resolve=True)
     audio_dir, truth_dir = ctx.out / "audio" / "demo", ctx.out / "truth"
@@ -37,7 +35,7 @@ def _render_demo(cfg: DictConfig, ctx: StageContext, quarantine: list[Quarantine
     for wav, truth in demo_corpus.render_corpus(demo, cfg.seed, ctx.cache_dir / "renders", demo["num_pieces"], desc="raw_audio: render demo corpus"):
         if wav is None:
             spec, reason = truth
-            quarantine.append(QuarantineRow(path=f"music21:{spec.corpus_path}#{spec.number}", reason=f"render failed: {reason}", stage="raw_audio"))
+            quarantine.append(inputs.row(f"music21:{spec.corpus_path}#{spec.number}", f"render failed: {reason}", "raw_audio"))
             continue
         target = audio_dir / f"{truth['piece_id']}.wav"
         shutil.copyfile(wav, target)
@@ -48,54 +46,61 @@ def _render_demo(cfg: DictConfig, ctx: StageContext, quarantine: list[Quarantine
     return done
 
 
-def _input_files(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.name not in IGNORED_INPUT_NAMES and not p.name.startswith("."))
+def limits(d) -> loader.Limits:
+    """The loader's bounds from a `data`-shaped config section."""
+    return loader.Limits(float(d.max_duration_s), int(d.max_file_bytes), float(d.decode_timeout_s))
 
 
 def run_raw_audio(cfg: DictConfig, ctx: StageContext) -> dict:
     d = cfg.data
-    quarantine: list[QuarantineRow] = []
-    candidates: list[tuple[Path, str, dict | None]] = []  # (path, source, truth)
+    quarantine: list[dict] = []
+    candidates: list[tuple[inputs.Input, str, dict | None]] = []  # (input, source, truth)
     if d.demo.enabled:
-        candidates += [(wav, "demo", truth) for wav, truth in _render_demo(cfg, ctx, quarantine)]
+        demo = _render_demo(cfg, ctx, quarantine)
+        candidates += [(inputs.Input(wav, wav.relative_to(ctx.root).as_posix()), "demo", truth) for wav, truth in demo]
     input_dir = ctx.root / d.input_dir
-    inputs = _input_files(input_dir)
-    candidates += [(p, "input", None) for p in inputs]
+    if input_dir.is_dir():
+        found, bad = inputs.collect(input_dir, ctx.root)
+        quarantine += bad
+        candidates += [(it, "input", None) for it in found]
+    else:
+        ctx.log(f"no input folder {d.input_dir}: only the demo corpus is ingested")
+    kept, dups = inputs.dedupe([c[0] for c in candidates], int(d.max_file_bytes), "raw_audio")
+    quarantine += dups
+    kept_ids = {id(it) for it in kept}
+    candidates = [c for c in candidates if id(c[0]) in kept_ids]
 
     # Decoding is cheap next to MIR, but cached anyway so a resumed run is instant.
     cache = JsonCache(ctx.cache_dir / "validated")
     vkey = section_hash(cfg, "data.min_duration_s", "data.max_duration_s", "data.silence_dbfs", "data.max_file_bytes")
+    bounds = limits(d)
     tracks: list[Track] = []
-    seen: dict[str, str] = {}
-    for path, source, truth in tqdm(candidates, desc="raw_audio: decode + validate", unit="file"):
-        rel_src = path.relative_to(ctx.root).as_posix() if path.is_relative_to(ctx.root) else str(path)
-        sha = sha256_file(path) if path.stat().st_size else None
-        if sha and sha in seen:
-            quarantine.append(QuarantineRow(path=rel_src, reason=f"duplicate of {seen[sha]}", stage="raw_audio", sha256=sha))
-            continue
-        verdict = cache.get(f"{sha}-{vkey}") if sha else None
+    for it, source, truth in tqdm(candidates, desc="raw_audio: decode + validate", unit="file"):
+        sha = it.sha256
+        verdict = cache.get(f"{sha}-{vkey}-v2") if sha else None
         if verdict is None:
             try:
-                decoded = validate.decode(path, d.decode_timeout_s, d.max_file_bytes)
-                validate.check_signal(decoded, d.min_duration_s, d.max_duration_s, d.silence_dbfs)
+                decoded = loader.decode(it.path, bounds)
+                loader.check_signal(decoded, d.min_duration_s, d.max_duration_s, d.silence_dbfs)
                 verdict = {"ok": True, "duration_s": round(decoded.duration_s, 4), "sample_rate": decoded.sample_rate, "channels": decoded.channels}
-            except validate.Rejected as e:
+            except loader.Rejected as e:
                 verdict = {"ok": False, "reason": str(e)}
             if sha:
-                cache.put(f"{sha}-{vkey}", verdict)
+                cache.put(f"{sha}-{vkey}-v2", verdict)
         if not verdict["ok"]:
-            quarantine.append(QuarantineRow(path=rel_src, reason=verdict["reason"], stage="raw_audio", sha256=sha))
+            quarantine.append(inputs.row(it.display, verdict["reason"], "raw_audio", sha, it.note))
             continue
-        assert sha is not None
-        seen[sha] = rel_src
+        assert sha is not None  # a decodable file was hashed
+        path = it.path
         if source == "input":
             # Copy into the versioned out dir so DVC pins exactly what was ingested.
             target = ctx.out / "audio" / "input" / f"{sha[:16]}{path.suffix.lower()}"
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
             path = target
+        tags = {"tradition": truth["tradition"], "instruments": truth["instruments"]} if truth else {"original_path": it.display}
+        if it.note:
+            tags["path_note"] = it.note
         tracks.append(
             Track(
                 id=sha,
@@ -105,23 +110,23 @@ def run_raw_audio(cfg: DictConfig, ctx: StageContext) -> dict:
                 sample_rate=verdict["sample_rate"],
                 channels=verdict["channels"],
                 licence=DEMO_LICENCE if truth else "unknown (user input)",
-                title=truth["title"] if truth else path.stem,
-                tags={"tradition": truth["tradition"], "instruments": truth["instruments"]} if truth else {"original_path": rel_src},
+                title=truth["title"] if truth else Path(it.display).stem,
+                tags=tags,
                 truth=f"{ctx.stage.out}/truth/{truth['piece_id']}.json" if truth else None,
             )
         )
 
     seg_len = float(d.segment_s)
     segments = [
-        Segment(track_id=t.id, index=i, start_s=i * seg_len, end_s=min((i + 1) * seg_len, t.duration_s), partial=(i + 1) * seg_len > t.duration_s)
+        Segment(track_id=t.id, index=i, start_s=start, end_s=end, partial=abs(end - start - seg_len) > 1e-6)
         for t in tracks
-        for i in range(math.ceil(t.duration_s / seg_len))
+        for i, (start, end) in enumerate(loader.window_bounds(t.duration_s, seg_len))
     ]
     write_jsonl(ctx.out / "tracks.jsonl", tracks)
     write_jsonl(ctx.out / "segments.jsonl", segments)
-    write_jsonl(ctx.out / "quarantine.jsonl", quarantine)
+    write_jsonl(ctx.out / "quarantine.jsonl", [QuarantineRow(**q) for q in quarantine])
     for q in quarantine:
-        ctx.log(f"quarantined {q.path}: {q.reason}")
+        ctx.log(f"quarantined {q['path']}: {q['reason']}")
     return {
         "tracks": len(tracks),
         "demo_tracks": sum(t.source == "demo" for t in tracks),

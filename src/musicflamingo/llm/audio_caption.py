@@ -32,11 +32,10 @@ def segment_wav_bytes(path: Path, start_s: float, end_s: float) -> bytes:
     """One window of a track as 16 kHz mono WAV bytes (at most 30 s)."""
     import soundfile as sf
 
-    from musicflamingo.mir.tools import load_mono
+    from musicflamingo.audio.loader import load_mono
 
-    audio = load_mono(str(path), SAMPLE_RATE)
     end_s = min(end_s, start_s + MAX_SECONDS)
-    clip = audio[int(start_s * SAMPLE_RATE): int(end_s * SAMPLE_RATE)].astype(np.float32)
+    clip = load_mono(path, SAMPLE_RATE, start_s=start_s, duration_s=max(end_s - start_s, 0.0))
     buf = io.BytesIO()
     sf.write(buf, clip, SAMPLE_RATE, format="WAV", subtype="PCM_16")
     return buf.getvalue()

@@ -11,8 +11,11 @@ reason, and the run goes on.
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,12 +92,13 @@ def _window_facts(facts: dict, ff: dict, chroma_c, chroma_fps: float, audio, sr:
 
 def analyse(item: Item, mir: dict) -> dict:
     """All facts for one track. Runs inside a worker process; raises on a tool failure."""
-    from musicflamingo.audio import validate
+    from musicflamingo.audio import loader
+    from musicflamingo.mir.batch import _limits
 
     clock = _Clock()
     v = mir["validate"]
-    decoded = validate.decode(Path(item.path), v["decode_timeout_s"], v["max_file_bytes"])  # raises Rejected(reason)
-    validate.check_signal(decoded, v["min_duration_s"], v["max_duration_s"], v["silence_dbfs"], v["max_clipped_fraction"])
+    decoded = loader.decode(Path(item.path), _limits(mir))  # raises Rejected(reason)
+    loader.check_signal(decoded, v["min_duration_s"], v["max_duration_s"], v["silence_dbfs"], v["max_clipped_fraction"])
     sr = int(mir["sample_rate"])
     mono = tools.resample(decoded.samples, decoded.sample_rate, sr)
     chordino_sr = min(decoded.sample_rate, int(mir["chordino_sample_rate"]))
@@ -199,17 +203,48 @@ def analyse(item: Item, mir: dict) -> dict:
         "tools": tools.tool_versions() | {"asr": mir["asr"]["backend"]},
     }
     facts["_onsets"] = onsets.tolist()
-    seg = float(mir["segment_s"])
-    n = max(1, int(-(-duration // seg)))
-    facts["segments"] = [_window_facts(facts, ff, chroma_c, chroma_fps, chordino_in, chordino_sr, i * seg, min((i + 1) * seg, duration), mir) for i in range(n)]
+    windows = loader.window_bounds(duration, float(mir["segment_s"]))
+    facts["segments"] = [_window_facts(facts, ff, chroma_c, chroma_fps, chordino_in, chordino_sr, start, end, mir) for start, end in windows]
     del facts["_onsets"]
     clock.lap("segments")
     facts["timings_s"] = clock.spent
-    return facts
+    return finite_or_null(facts)
+
+
+def finite_or_null(facts: dict) -> dict:
+    """Replace every NaN/Inf in the facts by None and list where, under `nonfinite` (strict JSON downstream)."""
+    where: list[str] = []
+
+    def clean(x, path: str):
+        if isinstance(x, float) and not np.isfinite(x):
+            where.append(path)
+            return None
+        if isinstance(x, np.floating):
+            return clean(float(x), path)
+        if isinstance(x, dict):
+            return {k: clean(v, f"{path}.{k}" if path else k) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [clean(v, f"{path}[{i}]") for i, v in enumerate(x)]
+        return x
+
+    out = clean(facts, "")
+    if where:
+        out["nonfinite"] = {"fields": where[:50], "reason": "non-finite value from a tool, recorded as null"}
+    return out
 
 
 def cache_key(track_id: str, mir_hash: str) -> str:
     return f"{track_id}-{mir_hash}"
+
+
+def _worker_init() -> None:
+    # Ctrl-C reaches the whole process group; only the parent decides what stops (and keeps finished work).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM stopped the run; finished tracks are in the cache. One-line message."""
 
 
 def annotate(items: list[Item], mir: dict, mir_hash: str, cache_dir: Path, jobs: int = 0, desc: str = "mir") -> tuple[list[dict], list[dict]]:
@@ -218,10 +253,14 @@ def annotate(items: list[Item], mir: dict, mir_hash: str, cache_dir: Path, jobs:
     Each track runs in a pebble worker that is killed at its deadline
     (`track_timeout_s` + `timeout_per_audio_s` x duration): that bounds every
     tool call inside it, including C code that cannot be interrupted.
+    Each result is cached (atomically) the moment it arrives. Ctrl-C or
+    SIGTERM stops the pool at once (pebble's `stop`, not the draining
+    `close`) and raises `Interrupted`; a failed cache write stops the run
+    the same way, so no work is computed that cannot be kept.
     """
     from pebble import ProcessPool
 
-    from musicflamingo.audio import validate
+    from musicflamingo.audio.loader import Rejected
 
     cache = JsonCache(cache_dir)
     results: dict[str, dict] = {}
@@ -237,28 +276,47 @@ def annotate(items: list[Item], mir: dict, mir_hash: str, cache_dir: Path, jobs:
     bar = tqdm(total=len(items), initial=len(items) - len(todo), desc=desc, unit="track")
     if todo:
         # One worker per job, recycled after some tracks to return memory; pebble kills a worker past its timeout.
-        with ProcessPool(max_workers=min(jobs, len(todo)), max_tasks=int(mir.get("tasks_per_worker", 20))) as pool:
+        pool = ProcessPool(max_workers=min(jobs, len(todo)), max_tasks=int(mir.get("tasks_per_worker", 20)), initializer=_worker_init)
+        previous_term = signal.signal(signal.SIGTERM, _raise_interrupt) if threading.current_thread() is threading.main_thread() else None
+        try:
             futures = {}
             for it in todo:
                 timeout = float(mir.get("track_timeout_s", 300)) + float(mir.get("timeout_per_audio_s", 1.0)) * it.duration_s
                 futures[pool.schedule(analyse, args=(it, mir), timeout=timeout)] = (it, timeout)
-            from concurrent.futures import as_completed
-
             for fut in as_completed(futures):
                 it, timeout = futures[fut]
                 try:
                     facts = fut.result()
-                except validate.Rejected as e:  # bad audio: the validator's own reason
+                except Rejected as e:  # bad audio: the loader's own reason
                     quarantine.append({"path": it.rel_path, "sha256": it.track_id, "reason": str(e), "stage": "mir_metadata"})
                 except FutureTimeout:
                     quarantine.append({"path": it.rel_path, "sha256": it.track_id, "reason": f"MIR timeout after {timeout:.0f} s", "stage": "mir_metadata"})
                 except Exception as e:  # a tool crashed on this track: quarantine it, keep going
                     quarantine.append({"path": it.rel_path, "sha256": it.track_id, "reason": f"MIR failed: {type(e).__name__}: {e}", "stage": "mir_metadata"})
                 else:
-                    cache.put(cache_key(it.track_id, mir_hash), facts)  # atomic: a kill never leaves half a result
+                    cache.put(cache_key(it.track_id, mir_hash), facts)  # atomic; an OSError here stops the run
                     results[it.track_id] = facts
                 bar.update(1)
+        except KeyboardInterrupt as e:
+            pool.stop()
+            pool.join(timeout=10)
+            bar.close()
+            raise Interrupted(f"interrupted: {len(results)} of {len(items)} tracks finished and cached in {cache_dir}; rerun to resume") from e
+        except BaseException:
+            pool.stop()
+            pool.join(timeout=10)
+            raise
+        else:
+            pool.close()
+            pool.join()
+        finally:
+            if previous_term is not None:
+                signal.signal(signal.SIGTERM, previous_term)
     bar.close()
     order = {it.track_id: i for i, it in enumerate(items)}
     quarantine.sort(key=lambda q: order.get(q["sha256"], 0))
     return [results[it.track_id] for it in items if it.track_id in results], quarantine
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")

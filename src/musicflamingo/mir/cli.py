@@ -11,15 +11,27 @@ from pathlib import Path
 def _annotate(args) -> int:
     from omegaconf import OmegaConf
 
+    from musicflamingo.audio.inputs import InputError, collect
     from musicflamingo.config import compose
-    from musicflamingo.mir.batch import annotate_to_dir, collect, items_for
+    from musicflamingo.io import OutputError, check_writable, read_jsonl
+    from musicflamingo.mir.annotate import Interrupted
+    from musicflamingo.mir.batch import annotate_to_dir, items_for
 
     mir = OmegaConf.to_container(compose(args.overrides).mir, resolve=True)
     out = Path(args.out)
-    items, pre = items_for(collect(Path(args.source)))
-    summary = annotate_to_dir(items, mir, out, Path(args.cache) if args.cache else out / ".cache", jobs=args.jobs, pre_quarantine=pre)
+    cache = Path(args.cache) if args.cache else out / ".cache"
+    try:
+        check_writable(out)  # before hashing or probing a single file
+        check_writable(cache)
+        found, bad = collect(Path(args.source), stage="mir_metadata")
+        items, rows = items_for(found, mir)
+        summary = annotate_to_dir(items, mir, out, cache, jobs=args.jobs, pre_quarantine=bad + rows)
+    except (InputError, OutputError, Interrupted) as e:
+        print(f"musicflamingo mir annotate: {e}", file=sys.stderr)
+        return 130 if isinstance(e, Interrupted) else 2
+    summary["inputs"] = len(found) + len(bad)
     print(json.dumps(summary, indent=2))
-    for q in pre + [json.loads(ln) for ln in (out / "quarantine.jsonl").read_text().splitlines()[len(pre):]]:
+    for q in read_jsonl(out / "quarantine.jsonl"):
         print(f"quarantined {q['path']}: {q['reason']}", file=sys.stderr)
     return 0
 

@@ -19,6 +19,7 @@ from importlib import resources
 
 import numpy as np
 
+from musicflamingo.audio.loader import load_mono, resample  # noqa: F401  (the one decoder and resampler, re-exported)
 from musicflamingo.mir.harte import to_harte
 from musicflamingo.schemas import PITCH_CLASSES
 
@@ -47,18 +48,6 @@ def index_key(i: int) -> str:
     return f"{PITCH_CLASSES[i % 12]} {'minor' if i >= 12 else 'major'}"
 
 
-def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-    import soxr
-
-    return np.ascontiguousarray(soxr.resample(x, sr_in, sr_out).astype(np.float32)) if sr_in != sr_out else np.ascontiguousarray(x, dtype=np.float32)
-
-
-def load_mono(path: str, sample_rate: int) -> np.ndarray:
-    """Decode a file to mono float32 at `sample_rate` (used outside the MIR engine too)."""
-    import soundfile as sf
-
-    data, sr = sf.read(path, dtype="float32", always_2d=True)
-    return resample(data.mean(axis=1), sr, sample_rate)
 
 
 def _quiet_onnx():

@@ -27,15 +27,10 @@ from musicflamingo.model.build import SAMPLING_RATE
 
 
 def load_audio(path: str | Path, max_s: float, sr_out: int = SAMPLING_RATE) -> np.ndarray:
-    import soundfile as sf
-    import soxr
+    """The first `max_s` seconds of `path`, mono float32 at `sr_out` Hz (the shared loader; only that window is decoded)."""
+    from musicflamingo.audio.loader import load_mono
 
-    wav, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    mono = wav.mean(axis=1)
-    mono = mono[: int(round(max_s * sr))]  # cut before resampling: less work on long tracks
-    if sr != sr_out:
-        mono = soxr.resample(mono, sr, sr_out)
-    return np.ascontiguousarray(mono[: int(round(max_s * sr_out))], dtype=np.float32)
+    return load_mono(path, sr_out, duration_s=max_s)[: int(round(max_s * sr_out))]
 
 
 class AudioLoader:

@@ -138,14 +138,12 @@ def probe_audio(path: Path, mode: str = "decode") -> str | None:
     if path.stat().st_size == 0:
         return "empty file"
     if mode == "decode":
-        import soundfile as sf
+        from musicflamingo.audio.loader import Rejected, probe
 
         try:
-            info = sf.info(str(path))
-        except Exception as e:  # libsndfile raises a RuntimeError subclass with the reason
-            return f"unreadable: {type(e).__name__}: {e}".strip()
-        if info.frames <= 0:
-            return "unreadable: no audio frames"
+            probe(path)  # the shared loader's header probe: same formats and bounds as ingest
+        except Rejected as e:
+            return f"unreadable: {e}"
     return None
 
 
