@@ -29,6 +29,7 @@ Every rejection is a `Rejected(reason)`; callers turn it into a quarantine row.
 from __future__ import annotations
 
 import json
+import os
 import struct
 import subprocess
 import threading
@@ -165,7 +166,7 @@ def _probe_sndfile(path: Path, size: int) -> Probe:
     import soundfile as sf
 
     try:
-        info = sf.info(str(path))
+        info = sf.info(os.fsencode(path))  # bytes: names that are not valid UTF-8 open too
     except Exception as e:  # libsndfile's own message names the problem
         raise Rejected(f"not audio: {str(e).splitlines()[-1][:200]}") from e
     if info.frames <= 0:
@@ -185,8 +186,13 @@ def _run(cmd: list[str], timeout_s: float, what: str) -> subprocess.CompletedPro
         raise Rejected(f"{what} timeout after {timeout_s:.0f} s") from e
 
 
+def _ffmpeg_url(path: str | Path) -> str:
+    # "file:" + an absolute path: a name with ':' or a leading '-' is never read as a protocol or an option.
+    return "file:" + os.path.abspath(path)
+
+
 def _probe_ffmpeg(path: Path, size: int, timeout_s: float) -> Probe:
-    cmd = ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", "-select_streams", "a:0", str(path)]
+    cmd = ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", "-select_streams", "a:0", _ffmpeg_url(path)]
     proc = _run(cmd, timeout_s, "probe")
     if proc.returncode != 0:
         msg = proc.stderr.decode(errors="replace").strip().splitlines()
@@ -326,7 +332,7 @@ class _Accumulator:
 def _blocks_sndfile(p: Probe, start_s: float):
     import soundfile as sf
 
-    with sf.SoundFile(p.path) as f:
+    with sf.SoundFile(os.fsencode(p.path)) as f:
         if start_s:
             f.seek(min(int(start_s * p.sample_rate), max(p.frames - 1, 0)))
         while True:
@@ -343,7 +349,7 @@ def _blocks_ffmpeg(p: Probe, start_s: float, timeout_s: float):
     cmd = ["ffmpeg", "-v", "error", "-nostdin"]
     if start_s:
         cmd += ["-ss", f"{start_s:.3f}"]
-    cmd += ["-i", p.path, "-map", "0:a:0", "-f", "f32le", "-acodec", "pcm_f32le", "-ac", str(p.channels), "-ar", str(p.sample_rate), "-"]
+    cmd += ["-i", _ffmpeg_url(p.path), "-map", "0:a:0", "-f", "f32le", "-acodec", "pcm_f32le", "-ac", str(p.channels), "-ar", str(p.sample_rate), "-"]
     try:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     except FileNotFoundError as e:

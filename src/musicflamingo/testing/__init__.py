@@ -1,0 +1,1 @@
+"""Test harnesses shared by tests/ and benchmarks/ (hostile inputs, fixtures); never imported by the stages."""

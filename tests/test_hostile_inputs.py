@@ -1,0 +1,193 @@
+"""Every hostile input gets exactly one true outcome row, through the real entry points.
+
+The corpus (musicflamingo.testing.hostile) holds every case of the real-files
+issue as a small generated file: MP3s without Xing headers, AAC/MP4/WMA,
+quiet intros, float headroom, inverted polarity, duplicates, broken links,
+linked folders, a name that is not UTF-8, corrupt floats, truncations.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from musicflamingo.testing import hostile
+
+CASES = [c for c in hostile.cases() if not c.big]
+
+
+@pytest.fixture(scope="module")
+def raw_audio_run(tmp_path_factory):
+    """The `raw_audio` stage over the whole hostile corpus (demo corpus off)."""
+    from musicflamingo import registry
+    from musicflamingo.audio.stage import run_raw_audio
+    from musicflamingo.config import compose
+    from musicflamingo.io import read_jsonl
+    from musicflamingo.stage import StageContext
+
+    root = tmp_path_factory.mktemp("root")
+    corpus = root / "audio_in"
+    hostile.build(corpus)
+    cfg = compose(["data.demo.enabled=false"])
+    summary = run_raw_audio(cfg, StageContext(root=root, stage=registry.get("raw_audio")))
+    out = root / "data" / "raw_audio"
+    outcomes = {t["tags"]["original_path"].removeprefix("audio_in/"): "track" for t in read_jsonl(out / "tracks.jsonl")}
+    rows = read_jsonl(out / "quarantine.jsonl")
+    for q in rows:
+        name = q["path"].removeprefix("audio_in/")
+        assert name not in outcomes, f"two outcome rows for {name}"
+        outcomes[name] = q["reason"]
+    return summary, outcomes, rows, root
+
+
+@pytest.mark.parametrize("case", CASES, ids=[os.fsencode(c.name).decode("utf-8", "backslashreplace") for c in CASES])
+def test_each_hostile_input_gets_its_true_outcome(raw_audio_run, case):
+    _, outcomes, _, _ = raw_audio_run
+    outcome = hostile.outcome_for(case, outcomes)
+    assert outcome is not None, f"{case.name!r} got no row ({case.doc})"
+    assert hostile.matches(case, outcome), f"{case.name!r}: expected {case.expect!r}, got {outcome!r} ({case.doc})"
+
+
+def test_one_row_per_input_and_every_row_is_strict_json(raw_audio_run):
+    summary, outcomes, rows, root = raw_audio_run
+    assert len(outcomes) == len(CASES) == summary["tracks"] + summary["quarantined"]
+    for line in (root / "data" / "raw_audio" / "quarantine.jsonl").read_text().splitlines():
+        json.loads(line, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+    noted = [q for q in rows if "not valid UTF-8" in q["reason"]] + [o for o in outcomes if "\\x" in o]
+    assert noted, "the non-UTF-8 name is recorded as such"
+
+
+def test_decoded_durations_come_from_the_stream_not_a_header_estimate(tmp_path):
+    from musicflamingo.audio import loader
+
+    by_name = {c.name: c for c in CASES}
+    for name in ("mp3_cbr_noxing.mp3", "mp3_vbr_noxing.mp3", "good.m4a", "good.wma"):
+        by_name[name].make(tmp_path / name)
+        assert abs(loader.decode(tmp_path / name).duration_s - 6.0) < 0.1, name
+
+
+def test_inverted_polarity_stereo_keeps_a_channel_instead_of_cancelling(tmp_path):
+    from musicflamingo.audio import loader
+
+    case = next(c for c in CASES if c.name == "inverted_stereo.wav")
+    case.make(tmp_path / case.name)
+    d = loader.decode(tmp_path / case.name)
+    assert d.downmix.startswith("channel") and float(abs(d.samples).max()) > 0.1
+
+
+def test_too_long_is_rejected_from_the_header_before_decoding(tmp_path, monkeypatch):
+    from musicflamingo.audio import loader
+
+    path = tmp_path / "long.wav"
+    hostile._long_sparse_wav(180.0)(path)
+    monkeypatch.setattr(loader, "_blocks_sndfile", lambda *a, **k: pytest.fail("decoded a file its header already rejects"))
+    with pytest.raises(loader.Rejected, match="too long"):
+        loader.decode(path, loader.Limits(max_duration_s=120.0))
+
+
+def test_a_header_that_understates_the_length_still_stops_at_the_cap(tmp_path, monkeypatch):
+    from musicflamingo.audio import loader
+
+    path = tmp_path / "long.wav"
+    hostile._long_sparse_wav(180.0)(path)
+    real_probe = loader.probe
+    monkeypatch.setattr(loader, "probe", lambda p, limits=loader.Limits(): real_probe(p, loader.Limits(max_duration_s=1e9)))
+    with pytest.raises(loader.Rejected, match="too long: decodes past 120"):
+        loader.decode(path, loader.Limits(max_duration_s=120.0))
+
+
+def test_window_bounds_never_leave_an_empty_tail():
+    from musicflamingo.audio.loader import window_bounds
+
+    assert window_bounds(30.01, 30.0) == [(0.0, 30.01)]
+    assert window_bounds(65.0, 30.0) == [(0.0, 30.0), (30.0, 60.0), (60.0, 65.0)]
+    assert window_bounds(0.5, 30.0) == [(0.0, 0.5)]
+    for d in (1.0, 29.99, 30.0, 60.4, 90.99, 1234.5):
+        w = window_bounds(d, 30.0)
+        assert w[0][0] == 0.0 and w[-1][1] == d and all(e - s >= 1.0 for s, e in w if d >= 1.0)
+
+
+# --- `musicflamingo mir annotate`: the same rows, and failures that cost nothing ------------------
+
+
+def _mir(*args: str, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "musicflamingo.cli", "mir", "annotate", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def test_mir_annotate_missing_folder_is_one_line(tmp_path):
+    proc = _mir(str(tmp_path / "nope"), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "no such folder or manifest" in proc.stderr
+
+
+def test_mir_annotate_unwritable_output_is_one_line_before_any_work(tmp_path):
+    (tmp_path / "a.wav").write_bytes(b"x")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if os.access(ro, os.W_OK):  # root ignores permission bits: make the folder a file instead
+            ro.chmod(0o700)
+            ro.rmdir()
+            ro.write_text("a file, not a folder")
+        proc = _mir(str(tmp_path), "--out", str(ro / "out"))
+    finally:
+        if ro.is_dir():
+            ro.chmod(0o700)
+    assert proc.returncode == 2 and proc.stderr.strip().startswith("musicflamingo mir annotate: cannot write to")
+    assert proc.stderr.strip().count("\n") == 0
+
+
+def test_mir_annotate_gives_every_manifest_row_one_outcome(tmp_path):
+    """Bad manifest rows, duplicates and unreadable files are rows; nothing is decoded by MIR tools here."""
+    from musicflamingo.audio.inputs import collect
+    from musicflamingo.mir.batch import items_for
+
+    by_name = {c.name: c for c in CASES}
+    for name in ("good_pcm16.wav", "good_pcm16_copy.wav", "text.wav", "caf\udce9.wav"):
+        by_name[name].make(tmp_path / name)
+    manifest = tmp_path / "m.jsonl"
+    lines = [json.dumps({"path": "good_pcm16.wav"}), json.dumps({"path": "good_pcm16_copy.wav"}), json.dumps({"title": "no path"}),
+             "{not json", json.dumps({"path": "text.wav"}), json.dumps({"path": "missing.wav"})]
+    manifest.write_text("\n".join(lines) + "\n")
+    found, bad = collect(manifest, stage="mir_metadata")
+    items, rows = items_for(found)
+    assert len(items) + len(rows) + len(bad) == len(lines)
+    reasons = sorted(r["reason"].split(":")[0] for r in bad + rows)
+    assert reasons[0].startswith("duplicate of") and reasons[0].endswith("/good_pcm16.wav")
+    assert reasons[1:] == ["manifest line is not JSON", "manifest row has no 'path' string", "not a regular file", "not audio"]
+    folder_found, _ = collect(tmp_path, root=tmp_path)
+    assert any("\\xe9" in f.display for f in folder_found)
+
+
+def test_mir_annotate_stops_on_sigterm_and_keeps_finished_tracks(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    src = tmp_path / "src"
+    src.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        t = np.arange(8 * 22050) / 22050
+        sf.write(src / f"t{i}.wav", (0.3 * np.sin(2 * np.pi * (200 + 30 * i) * t) + 0.01 * rng.standard_normal(len(t))).astype(np.float32), 22050)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "musicflamingo.cli", "mir", "annotate", str(src), "--out", str(out), "-j", "1", "--set", "mir.asr.backend=none"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not list((out / ".cache").rglob("*.json")):
+        time.sleep(0.5)
+    assert list((out / ".cache").rglob("*.json")), "no track finished in time"
+    proc.send_signal(signal.SIGTERM)
+    t0 = time.monotonic()
+    _, err = proc.communicate(timeout=60)
+    assert time.monotonic() - t0 < 15
+    assert proc.returncode == 130 and "interrupted:" in err and "rerun to resume" in err
+    assert len(list((out / ".cache").rglob("*.json"))) >= 1
