@@ -49,6 +49,9 @@ SILENCE_WINDOW_S = 0.1
 MAX_FLOAT_AMPLITUDE = 1000.0
 # Mono mix this much quieter than its channels means the channels cancel (opposite polarity).
 CANCEL_RATIO = 0.1
+# Hi-res input is kept at 48 kHz: every consumer resamples lower, and this bounds the decoded buffer
+# by design to max_duration_s x 48 kHz x 4 bytes (345 MB for 30 min), whatever the file's rate.
+MAX_KEPT_RATE = 48_000
 _BLOCK_FRAMES = 1 << 16
 
 
@@ -83,6 +86,7 @@ class Probe:
     duration_s: float | None
     frames: int | None  # exact frame count where the container states it (WAV/FLAC/AIFF), else None
     integer_bits: int | None  # bit depth of integer PCM / lossless; None for float or lossy codecs
+    container: str = ""  # e.g. "WAV", "FLAC", "OGG" (libsndfile) or ffprobe's format name ("mp3", "mov,mp4,m4a,...")
 
 
 @dataclass
@@ -174,7 +178,7 @@ def _probe_sndfile(path: Path, size: int) -> Probe:
     bits = _SNDFILE_INT_BITS.get(info.subtype)
     if info.format == "FLAC":
         bits = {"PCM_S8": 8, "PCM_16": 16, "PCM_24": 24}.get(info.subtype, 16)
-    return Probe(str(path), size, "sndfile", info.subtype, int(info.samplerate), int(info.channels), info.frames / info.samplerate, int(info.frames), bits)
+    return Probe(str(path), size, "sndfile", info.subtype, int(info.samplerate), int(info.channels), info.frames / info.samplerate, int(info.frames), bits, info.format)
 
 
 def _run(cmd: list[str], timeout_s: float, what: str) -> subprocess.CompletedProcess:
@@ -209,7 +213,7 @@ def _probe_ffmpeg(path: Path, size: int, timeout_s: float) -> Probe:
     codec = s.get("codec_name", "?")
     bits = int(s.get("bits_per_raw_sample") or 0) or None
     lossless_int = codec in {"alac", "flac"} or codec.startswith("pcm_s") or codec.startswith("pcm_u")
-    return Probe(str(path), size, "ffmpeg", codec, rate, channels, float(dur) if dur else None, None, bits if lossless_int else None)
+    return Probe(str(path), size, "ffmpeg", codec, rate, channels, float(dur) if dur else None, None, bits if lossless_int else None, (meta.get("format") or {}).get("format_name", ""))
 
 
 def probe(path: str | Path, limits: Limits = Limits()) -> Probe:
@@ -245,8 +249,13 @@ class _Accumulator:
     """Streams blocks of (frames, channels) float32 into a capped mono buffer and listener stats."""
 
     def __init__(self, p: Probe, cap_frames: int):
+        import soxr
+
         self.p, self.cap = p, cap_frames
-        self.mono = np.empty(min(cap_frames, (p.frames or int(p.sample_rate * 60)) + 1), dtype=np.float32)
+        self.rate = min(p.sample_rate, MAX_KEPT_RATE)
+        self._down = soxr.ResampleStream(p.sample_rate, self.rate, 1, dtype="float32") if self.rate != p.sample_rate else None
+        expected = int((p.frames or p.sample_rate * 60) * self.rate / p.sample_rate) + 1
+        self.mono = np.empty(min(cap_frames, expected), dtype=np.float32)
         self.n = 0
         self.win = max(1, int(round(SILENCE_WINDOW_S * p.sample_rate)))
         self._carry = np.empty((0, p.channels), dtype=np.float32)
@@ -263,12 +272,14 @@ class _Accumulator:
         if p.integer_bits:
             self.full_pos = np.float32((2 ** (p.integer_bits - 1) - 1) / 2 ** (p.integer_bits - 1))
         self.too_long = False
+        self.frames_in = 0  # frames read from the stream, at the file's own rate
 
     def add(self, block: np.ndarray) -> bool:
         """Add one block; False once the cap is passed (the caller stops decoding)."""
         if not np.isfinite(block).all():
             self.nonfinite = True
             return False
+        self.frames_in += len(block)
         self.peak = max(self.peak, float(np.abs(block).max(initial=0.0)))
         self.ch_energy += np.square(block, dtype=np.float64).sum(axis=0)
         if self.judge_clipping:
@@ -283,6 +294,11 @@ class _Accumulator:
         self._carry = x[whole:].copy()
         mono = block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
         self.mono_energy += float(np.square(mono, dtype=np.float64).sum())
+        if self._down is not None:
+            mono = self._down.resample_chunk(np.ascontiguousarray(mono, dtype=np.float32))
+        return self.add_mono(mono)
+
+    def add_mono(self, mono: np.ndarray) -> bool:
         room = self.cap - self.n
         if len(mono) > room:
             self.too_long = True
@@ -294,6 +310,13 @@ class _Accumulator:
         self.mono[self.n : self.n + len(mono)] = mono
         self.n += len(mono)
         return not self.too_long
+
+    def flush(self) -> None:
+        """Emit the resampler's tail (a streamed resampler holds back its filter delay)."""
+        if self._down is not None and not self.too_long:
+            tail = self._down.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+            self._down = None
+            self.add_mono(tail)
 
     def _count_clipping(self, block: np.ndarray) -> None:
         """Samples in runs of >= 3 at integer full scale (a lone peak is not clipping); runs carry across blocks."""
@@ -388,7 +411,7 @@ def decode(path: str | Path, limits: Limits = Limits(), start_s: float = 0.0, du
     """
     p = probe(path, limits)
     want_s = limits.max_duration_s if duration_s is None else min(duration_s, limits.max_duration_s)
-    cap = int(want_s * p.sample_rate) + (1 if duration_s is None else 0)
+    cap = int(want_s * min(p.sample_rate, MAX_KEPT_RATE)) + (1 if duration_s is None else 0)
     acc = _Accumulator(p, cap)
     blocks = _blocks_sndfile(p, start_s) if p.decoder == "sndfile" else _blocks_ffmpeg(p, start_s, limits.timeout_s)
     t0 = time.monotonic()
@@ -398,6 +421,7 @@ def decode(path: str | Path, limits: Limits = Limits(), start_s: float = 0.0, du
         if time.monotonic() - t0 > limits.timeout_s:
             raise Rejected(f"decoder timeout after {limits.timeout_s:.0f} s")
     blocks.close()  # stops ffmpeg early once the cap is reached
+    acc.flush()
     if acc.nonfinite:
         raise Rejected("corrupt: non-finite samples (NaN or Inf)")
     if acc.peak > MAX_FLOAT_AMPLITUDE:
@@ -406,16 +430,16 @@ def decode(path: str | Path, limits: Limits = Limits(), start_s: float = 0.0, du
         raise Rejected(f"too long: decodes past {limits.max_duration_s:.0f} s")
     if acc.n == 0:
         raise Rejected("header only: no audio frames decoded")
-    if duration_s is None and not start_s and p.codec == "FLAC" and p.frames and acc.n < p.frames:
-        raise Rejected(f"truncated: FLAC STREAMINFO states {p.frames} frames, the stream holds {acc.n}")
+    if duration_s is None and not start_s and p.container == "FLAC" and p.frames and acc.frames_in < p.frames:
+        raise Rejected(f"truncated: FLAC STREAMINFO states {p.frames} frames, the stream holds {acc.frames_in}")
     samples = acc.mono[: acc.n]
-    d = Decoded(samples, p.sample_rate, p.channels, p, peak=acc.peak)
+    d = Decoded(samples, acc.rate, p.channels, p, peak=acc.peak)
     d.loudest_window_dbfs = 10 * float(np.log10(acc.loudest_ms)) if acc.loudest_ms > 0 else -np.inf
     if acc.judge_clipping:
         acc.finish()
         d.clipped_fraction = acc.clipped / max(acc.n * p.channels, 1)
     if p.channels > 1 and acc.mono_energy < CANCEL_RATIO**2 * acc.ch_energy.mean():
-        d.samples = _one_channel(p, int(np.argmax(acc.ch_energy)), start_s, acc.n, limits)
+        d.samples = resample(_one_channel(p, int(np.argmax(acc.ch_energy)), start_s, acc.frames_in, limits), p.sample_rate, acc.rate)
         d.downmix = f"channel {int(np.argmax(acc.ch_energy))} (channels cancel in the mean)"
     return d
 

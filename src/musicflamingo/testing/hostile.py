@@ -184,6 +184,10 @@ def cases() -> list[Case]:
         ),
         Case("hour_of_silence.m4a", "too long", _ffmpeg("anullsrc=r=8000:cl=mono", "-c:a", "aac", "-b:a", "16k", seconds=3600.0),
              "1 h of silence in 1.3 MB of AAC: must be rejected from its header, before decoding (peaked at 1.3 GB RSS)", big=True),
+        Case("hires_192k_10min.flac", "track", _ffmpeg("sine=frequency=440:sample_rate=192000", "-c:a", "flac", seconds=600.0),
+             "10 min at 192 kHz: kept at 48 kHz while decoding, so the buffer stays small", big=True),
+        Case("long_19min_stereo.flac", "track", _ffmpeg("sine=frequency=330", "-ac", "2", "-c:a", "flac", seconds=1140.0),
+             "a 19-minute stereo track: the longest the default ingest accepts", big=True),
         Case("long_u8_8k.wav", "too long", _long_sparse_wav(12_480.0), "100 MB 8-bit 8 kHz WAV of 12,480 s (peaked at 1.1 GB before 'too long')", big=True),
     ]
 
