@@ -21,7 +21,8 @@ from pathlib import Path
 
 from musicflamingo.io import sha256_file
 
-IGNORED_NAMES = frozenset({"README.md", ".gitkeep"})
+# The folder's own documentation, and the inbox's batch ledger (musicflamingo.inbox.LEDGER).
+IGNORED_NAMES = frozenset({"README.md", ".gitkeep", ".batch.json"})
 
 
 class InputError(Exception):
