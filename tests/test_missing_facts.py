@@ -27,11 +27,13 @@ from musicflamingo.data import theory as th
 from musicflamingo.data.structured import CATEGORIES, stated_chords, stated_keys, stated_meters, stated_tempi, structured_reward, structured_truth
 from musicflamingo.data.think_stage import hardness, verify_steps
 from musicflamingo.evaluation.captions import coverage_correctness
+from musicflamingo.evaluation.judge import build_messages
 from musicflamingo.llm.base import Reply
 from musicflamingo.llm.writers import BuiltinWriter, LLMWriter, facts_prompt_values
 from musicflamingo.train.rewards import combined_reward
 
 MISSING = "<missing>"  # a field left out of the row altogether
+NAN, INF = float("nan"), float("inf")  # non-finite values are replaced by None upstream; consumers refuse them again
 LABELS = ["C:maj", "G:7", "A:min", "F:maj", "D:min7", "E:maj", "B:hdim7", "Bb:maj", "F#:min", "C:maj/5", "N", "X"]
 SECTION_LABELS = ["A", "B", "A", "C", "intro", "verse", "chorus", "bridge", "outro"]
 WORDS = ["love", "night", "river", "home", "light", "o", "away", "morning"]
@@ -47,7 +49,7 @@ def _choose(draw, name: str, options: list):
 @st.composite
 def facts_rows(draw) -> tuple[dict, dict]:
     dur = _choose(draw, "duration", [1.0, 3.5, 29.99, 30.01, 97.3, 1200.0])
-    tempo = _choose(draw, "tempo", [None, 0.0, 31.0, 96.5, 142.0, 290.0, MISSING])
+    tempo = _choose(draw, "tempo", [None, 0.0, 31.0, 96.5, 142.0, 290.0, NAN, MISSING])
     bpm = tempo if isinstance(tempo, float) and tempo > 0 else None
     step = 60.0 / bpm if bpm else 0.5
     grid = [round(i * step, 3) for i in range(int(dur / step))][:3000]
@@ -71,18 +73,18 @@ def facts_rows(draw) -> tuple[dict, dict]:
     timed = [[round(dur * (i + 0.2) / n_words, 2), round(dur * (i + 0.6) / n_words, 2), draw(st.sampled_from(WORDS))] for i in range(n_words)]
     words = _choose(draw, "word rows", [timed, [], MISSING])
     lyrics = _choose(draw, "lyrics", [" ".join(w for _, _, w in timed), "", None, "the river runs away", MISSING])
-    lufs = _choose(draw, "loudness", [-18.0, -70.0, -4.2, None, MISSING])
+    lufs = _choose(draw, "loudness", [-18.0, -70.0, -4.2, None, -INF, MISSING])
     facts = {
         "track_id": "t" * 64, "path": "audio_in/x.wav", "duration_s": dur,
         "tempo_bpm": tempo, "tempo_confidence": _choose(draw, "tempo confidence", [0.9, 0.0, None, MISSING]),
         "tempo_alternatives": _choose(draw, "tempo alternatives", [[round(bpm * 2, 2)] if bpm else [], [], MISSING]),
         "time_signature": meter, "beats": beats, "downbeats": downbeats,
-        "key": key, "key_confidence": _choose(draw, "key confidence", [0.8, 0.1, None, MISSING]),
+        "key": key, "key_confidence": _choose(draw, "key confidence", [0.8, 0.1, None, NAN, MISSING]),
         "key_alternatives": _choose(draw, "key alternatives", [[["A minor", 0.3]], [[None, 0.2]], [], MISSING]),
         "chords": chords, "harmonic_rhythm": _choose(draw, "harmonic rhythm", [None, 0.0, 6.0, 1.0, MISSING]),
         "sections": sections, "section_keys": section_keys,
         "loudness_lufs": lufs, "loudness_range_lu": _choose(draw, "loudness range", [None, 0.0, 25.0, MISSING]),
-        "brightness_hz": _choose(draw, "brightness", [None, 0.0, 9000.0, 1500.0, MISSING]),
+        "brightness_hz": _choose(draw, "brightness", [None, 0.0, 9000.0, 1500.0, NAN, MISSING]),
         "onset_density": _choose(draw, "onset density", [None, 0.0, 25.0, MISSING]),
         "vocals": vocals, "vocal_score": _choose(draw, "vocal score", [None, 0.0, 1.0, MISSING]),
         "lyrics": lyrics, "words": words,
@@ -170,7 +172,7 @@ def _absent_fact_claims(text: str, facts: dict) -> list[str]:
 
 def _assert_grounded(where: str, text: str, facts: dict, fx: fc.FactIndex) -> None:
     assert isinstance(text, str) and text.strip(), where
-    assert "None" not in text and "nan" not in text.lower().split() and "unknown major" not in text, (where, text)
+    assert "None" not in text and not {"nan", "inf", "-inf"} & set(re.findall(r"-?[a-z]+", text.lower())), (where, text)
     verdicts = fc.check_text(text, fx)
     absent = [v for v in verdicts if v.verdict == "unverifiable" and v.kind in FACT_KINDS]
     assert not absent, (where, [(v.kind, v.claim) for v in absent], text)
@@ -267,6 +269,8 @@ def test_every_consumer_handles_absent_empty_and_extreme_facts(row, seed):
     assert 0.0 <= structured_reward(caption, truth) <= 1.0
     scores = coverage_correctness(caption, truth)
     assert all(v is None or 0.0 <= v <= 1.0 for v in scores.values() if not isinstance(v, (list, dict)))
+    judge_prompt = build_messages({"caption": caption, "truth": truth})[-1]["content"]
+    assert "None" not in judge_prompt and ("REFERENCE: none available." in judge_prompt) == all(v is None for v in truth.values())
 
     # the LLM writer's prompts: an unknown fact reads "unknown", never "None" or a made-up value
     for prompt in _llm_path(facts, tags, items):

@@ -216,8 +216,8 @@ def _form(facts: dict, tags: dict, rng: random.Random, surface: list[str]) -> li
         repeated = [lab for lab, n in Counter(labels).items() if n > 1]
         if repeated:
             out.append(f"The {' and '.join(sec(r) for r in repeated)} material returns, so the form is built on repetition.")
-        if len(sections) > 1:
-            longest = max(sections, key=lambda x: x[1] - x[0])
+        longest = _longest_section(sections)
+        if longest is not None:
             out.append(f"The longest section is {sec(longest[2], 'the ')}, lasting {longest[1] - longest[0]:.0f} seconds from {fmt_time(longest[0])}.")
     else:
         out.append("No structure analysis is available, so no parts of the form are named.")
@@ -228,6 +228,16 @@ def _form(facts: dict, tags: dict, rng: random.Random, surface: list[str]) -> li
     elif firsts:
         out.append(firsts[0])
     return out
+
+
+def _longest_section(sections: list[tuple[float, float, str]], margin_s: float = 1.0) -> tuple[float, float, str] | None:
+    """The longest section when it is longer, by `margin_s`, than every section with another label
+    (one section, or a tie, has no "longest" worth stating)."""
+    if len(sections) < 2:
+        return None
+    longest = max(sections, key=lambda x: x[1] - x[0])
+    rivals = [e - s for s, e, lab in sections if lab != longest[2]]
+    return longest if rivals and longest[1] - longest[0] - max(rivals) >= margin_s else None
 
 
 def _theory(facts: dict, rng: random.Random) -> list[str]:
@@ -485,10 +495,11 @@ def qa_items(facts: dict, tags: dict, rng: random.Random) -> list[dict]:
         n = len(sections)
         items.append(_mcq("structural", "section_count", "How many sections does the structure analysis find?", str(n),
                           [str(x) for x in (n + 1, n + 2, n - 1, n + 3) if x > 0], ["sections"], rng))
-        longest = max(sections, key=lambda x: x[1] - x[0])
-        labels = {lab for _, _, lab in sections}
-        others = [lab for lab in dict.fromkeys(lab for _, _, lab in sections) if lab != longest[2]] + [g for g in ("intro", "bridge", "outro", "coda") if g not in labels]
-        items.append(_mcq("structural", "longest_section", "Which section lasts longest?", longest[2], others, ["sections"], rng))
+        longest = _longest_section(sections)
+        if longest is not None:
+            labels = {lab for _, _, lab in sections}
+            others = [lab for lab in dict.fromkeys(lab for _, _, lab in sections) if lab != longest[2]] + [g for g in ("intro", "bridge", "outro", "coda") if g not in labels]
+            items.append(_mcq("structural", "longest_section", "Which section lasts longest?", longest[2], others, ["sections"], rng))
         if n >= 2:
             a, b = sections[0], sections[-1]
             items.append(_open("structural", "compare_sections", "Compare the first and the last section.",
