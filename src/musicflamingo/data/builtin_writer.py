@@ -4,7 +4,10 @@ It writes surface captions per 30 s segment, rich six-dimension captions,
 QA in five skill families (multiple-choice and open) and chains of thought
 from MIR facts and catalogue tags only. It never states a fact it does not
 have: a missing instrument tag means an explicit "not catalogued", never a
-guess; a missing section analysis means no section names. Each sentence is
+guess; a missing section analysis means no section names. Every fact is read
+through `data.known`, so a fact that is absent, empty, "unknown" or
+non-finite (no beats, no key, tempo 0, ...) is simply not stated, and the
+questions and chains of thought that need it are not made. Each sentence is
 drawn from several phrasings with a per-track RNG, so the text varies across
 tracks but is reproducible for a given seed.
 
