@@ -126,11 +126,16 @@ def test_bad_fact_rows_become_quarantine_rows_not_crashes(tmp_path):
 
     _corpus(tmp_path, n=3)
     facts = read_jsonl(tmp_path / "data/mir_metadata/tracks.jsonl")
-    del facts[0]["key"]                                           # a malformed row
+    del facts[0]["duration_s"]                                    # a malformed row (decoding always gives a duration)
+    del facts[2]["key"]                                           # an absent fact is normal: written without key claims
     facts.append({**facts[1], "track_id": "f" * 64})              # facts for a track raw_audio does not know
     write_jsonl(tmp_path / "data/mir_metadata/tracks.jsonl", facts)
     summary = run_stage("mf_skills", compose([]), tmp_path)
-    reasons = [q["reason"] for q in read_jsonl(tmp_path / "data/mf_skills/quarantine.jsonl")]
+    quarantine = read_jsonl(tmp_path / "data/mf_skills/quarantine.jsonl")
+    reasons = [q["reason"] for q in quarantine]
     assert "no raw_audio row for this track" in reasons
     assert any(r.startswith("caption: KeyError") for r in reasons) and any(r.startswith("qa: KeyError") for r in reasons)
+    assert not [q for q in quarantine if q.get("track_id") == facts[2]["track_id"] and "Error" in q["reason"]]
+    rows = read_jsonl(tmp_path / "data/mf_skills/train.jsonl") + read_jsonl(tmp_path / "data/mf_skills/heldout.jsonl")
+    assert any(r["track_id"] == facts[2]["track_id"] and r["task"] == "caption" for r in rows)
     assert summary["train_items"] + summary["heldout_items"] > 0   # the good tracks still come through

@@ -4,7 +4,10 @@ It writes surface captions per 30 s segment, rich six-dimension captions,
 QA in five skill families (multiple-choice and open) and chains of thought
 from MIR facts and catalogue tags only. It never states a fact it does not
 have: a missing instrument tag means an explicit "not catalogued", never a
-guess; a missing section analysis means no section names. Each sentence is
+guess; a missing section analysis means no section names. Every fact is read
+through `data.known`, so a fact that is absent, empty, "unknown" or
+non-finite (no beats, no key, tempo 0, ...) is simply not stated, and the
+questions and chains of thought that need it are not made. Each sentence is
 drawn from several phrasings with a per-track RNG, so the text varies across
 tracks but is reproducible for a given seed.
 
@@ -19,9 +22,9 @@ from __future__ import annotations
 import random
 from collections import Counter
 
+from musicflamingo.data import known
 from musicflamingo.data import theory as th
 from musicflamingo.data.formats import LETTERS, THINK_INSTRUCTION, mcq_prompt
-from musicflamingo.mir.harte import simple_name
 from musicflamingo.schemas import PITCH_CLASSES
 
 CAPTION_PROMPTS = [
@@ -71,7 +74,7 @@ def tempo_word(bpm: float) -> str:
 
 def chord_summary(chords: list, limit: int = 6) -> tuple[list[str], list[str]]:
     """(opening progression, most frequent chords) as readable names; N/X are skipped."""
-    named = [simple_name(lab) for _, _, lab in chords if lab not in ("N", "X")]
+    named = [c.name for c in th.chords_of({"chords": chords})]
     opening: list[str] = []
     for name in named:
         if not opening or opening[-1] != name:
@@ -104,14 +107,17 @@ def surface_caption(segment: dict, facts: dict, tags: dict, rng: random.Random) 
     """A short caption of one 30 s window from its DSP descriptors and the catalogue tags."""
     start, end = float(segment["start_s"]), float(segment["end_s"])
     parts = [f"From {fmt_time(start)} to {fmt_time(end)}"]
-    bpm = segment.get("tempo_bpm") or facts.get("tempo_bpm")
+    # A window of annotate's has its own tempo (None where it has too few beats: then no pulse is claimed for it);
+    # a window row without the field at all falls back to the track tempo.
+    bpm = known.tempo(segment) if "tempo_bpm" in segment else known.tempo(facts)
     if bpm:
         parts.append(_pick(rng, f"the pulse runs at about {bpm:.0f} BPM", f"the beat moves at roughly {bpm:.0f} BPM"))
-    names = [simple_name(lab) for _, _, lab in segment.get("chords") or [] if lab not in ("N", "X")]
+    names = [c.name for c in th.chords_of(segment)]
     if names:
         parts.append(f"the chord {Counter(names).most_common(1)[0][0]} is heard most")
-    if segment.get("loudness_lufs") is not None:
-        parts.append(f"the level is about {segment['loudness_lufs']:.0f} LUFS")
+    lufs = known.number(segment, "loudness_lufs")
+    if lufs is not None:
+        parts.append(f"the level is about {lufs:.0f} LUFS")
     inst = tags.get("instruments") or []
     text = ", ".join(parts) + "."
     if inst:
@@ -122,47 +128,53 @@ def surface_caption(segment: dict, facts: dict, tags: dict, rng: random.Random) 
 # ------------------------------------------------------------------ the rich caption
 
 def _low_level(facts: dict, rng: random.Random) -> list[str]:
-    bpm, meter, key, dur = facts["tempo_bpm"], facts["time_signature"], facts["key"], facts["duration_s"]
-    beats, downbeats = facts.get("beats") or [], facts.get("downbeats") or []
-    out = [_pick(
-        rng,
-        f"This {fmt_time(dur)}-long piece moves at about {bpm:.0f} BPM, a {tempo_word(bpm)} pace.",
-        f"Running {fmt_time(dur)}, the music keeps a {tempo_word(bpm)} pulse of roughly {bpm:.0f} BPM.",
-        f"A {tempo_word(bpm)} performance at around {bpm:.0f} BPM, lasting {fmt_time(dur)}.",
-        f"Over its {fmt_time(dur)} the recording holds a steady beat near {bpm:.0f} BPM, which reads as {tempo_word(bpm)}.",
-    )]
-    if len(beats) > 1:
-        ibi = (beats[-1] - beats[0]) / (len(beats) - 1)
+    bpm, meter, key, dur = known.tempo(facts), known.meter(facts), known.key(facts), facts["duration_s"]
+    beats, downbeats = known.times(facts, "beats"), known.times(facts, "downbeats")
+    if bpm is not None:
+        out = [_pick(
+            rng,
+            f"This {fmt_time(dur)}-long piece moves at about {bpm:.0f} BPM, a {tempo_word(bpm)} pace.",
+            f"Running {fmt_time(dur)}, the music keeps a {tempo_word(bpm)} pulse of roughly {bpm:.0f} BPM.",
+            f"A {tempo_word(bpm)} performance at around {bpm:.0f} BPM, lasting {fmt_time(dur)}.",
+            f"Over its {fmt_time(dur)} the recording holds a steady beat near {bpm:.0f} BPM, which reads as {tempo_word(bpm)}.",
+        )]
+    else:  # no tempo was measured: none is named, and no pace word stands in for it
+        out = [f"The recording lasts {fmt_time(dur)}; no tempo could be measured, so none is claimed."]
+    ibi = _beat_period(beats)
+    if ibi:
         out.append(_pick(rng, f"The beat tracker places {len(beats)} beats, about {ibi:.2f} seconds apart.",
                          f"Successive beats fall roughly {ibi:.2f} seconds apart ({len(beats)} beats in all)."))
-    conf = facts.get("tempo_confidence")
-    if conf is not None:
+    conf = known.number(facts, "tempo_confidence")
+    if conf is not None and bpm is not None:
         out.append(f"The tempo estimate is {'very secure' if conf >= 0.8 else 'fairly secure' if conf >= 0.5 else 'uncertain'} (confidence {conf:.2f}).")
-    if meter != "unknown":
+    if meter is not None:
         n = meter.split("/")[0]
         bars = max(len(downbeats) - 1, 0)
         out.append(_pick(rng, f"The beats group in {meter} time, with a downbeat every {n} beats" + (f" across about {bars} bars." if bars else "."),
                          f"It is felt in {meter}: bars of {n} beats" + (f", about {bars} of them." if bars else ".")))
     else:
         out.append("The meter could not be established from the downbeats, so no time signature is claimed.")
-    tonic, mode = key.split()
-    kc = facts.get("key_confidence")
-    out.append(_pick(
-        rng,
-        f"Tonally it centres on {tonic} {mode}, which gives it a {'bright, settled' if mode == 'major' else 'darker, more plaintive'} colour.",
-        f"The key is {tonic} {mode}; the {mode} mode lends a {'clear and open' if mode == 'major' else 'sombre'} character.",
-        f"Its tonal centre is {tonic}, in the {mode} mode.",
-    ) + (f" The key estimate has confidence {kc:.2f}." if kc is not None else ""))
-    if facts.get("loudness_lufs") is not None:
-        lufs = facts["loudness_lufs"]
+    if key is not None:
+        tonic, mode = key.split()
+        kc = known.number(facts, "key_confidence")
+        out.append(_pick(
+            rng,
+            f"Tonally it centres on {tonic} {mode}, which gives it a {'bright, settled' if mode == 'major' else 'darker, more plaintive'} colour.",
+            f"The key is {tonic} {mode}; the {mode} mode lends a {'clear and open' if mode == 'major' else 'sombre'} character.",
+            f"Its tonal centre is {tonic}, in the {mode} mode.",
+        ) + (f" The key estimate has confidence {kc:.2f}." if kc is not None else ""))
+    else:
+        out.append("The key could not be established, so none is claimed.")
+    lufs = known.number(facts, "loudness_lufs")
+    if lufs is not None:
         band = "loud" if lufs > -14 else "quiet" if lufs < -23 else "moderate in level"
-        out.append(f"Its integrated loudness is {lufs:.1f} LUFS, which is {band}" + (
-            f", with a loudness range of {facts['loudness_range_lu']:.1f} LU." if facts.get("loudness_range_lu") is not None else "."))
-    if facts.get("brightness_hz") is not None:
-        b = facts["brightness_hz"]
+        lra = known.number(facts, "loudness_range_lu")
+        out.append(f"Its integrated loudness is {lufs:.1f} LUFS, which is {band}" + (f", with a loudness range of {lra:.1f} LU." if lra is not None else "."))
+    b = known.number(facts, "brightness_hz")
+    if b is not None and b > 0:  # a centroid of 0 Hz is a silent signal, not a dark spectrum
         out.append(f"The spectral centroid averages {b:.0f} Hz, a {'bright' if b > 2500 else 'warm' if b < 1200 else 'balanced'} spectrum.")
-    if facts.get("onset_density") is not None:
-        d = facts["onset_density"]
+    d = known.number(facts, "onset_density")
+    if d is not None:
         out.append(f"Note onsets come at about {d:.1f} per second, a {'busy' if d > 4 else 'sparse' if d < 1.5 else 'moderate'} texture.")
     return out
 
@@ -180,12 +192,12 @@ def _instrumentation(tags: dict, rng: random.Random) -> list[str]:
 
 
 def _vocals(facts: dict, rng: random.Random) -> list[str]:
-    vocals, lyrics, words = facts.get("vocals"), facts.get("lyrics"), facts.get("words") or []
+    vocals, lyrics, words = facts.get("vocals"), known.lyrics(facts), known.sung_words(facts)
     if vocals is False:
         return [_pick(rng, "The recording is instrumental: the vocal detector finds no singing.",
                       "No vocals are detected; the piece is instrumental.")]
-    if vocals is None and not lyrics:
-        return ["The analysis does not say whether anyone sings, so nothing is claimed about vocals or lyrics."]
+    if vocals is None and not lyrics and not words:
+        return ["The analysis cannot tell whether a voice is present, so none is described."]
     out = ["A singing voice is present."]
     if words:
         first = words[: min(6, len(words))]
@@ -199,18 +211,19 @@ def _vocals(facts: dict, rng: random.Random) -> list[str]:
 
 def _form(facts: dict, tags: dict, rng: random.Random, surface: list[str]) -> list[str]:
     out: list[str] = []
-    sections = facts.get("sections")
+    sections = known.sections(facts)
     if sections:
         labels = [lab for _, _, lab in sections]
-        out.append(f"The structure analysis finds {_count_word(len(sections))} sections: " + ", ".join(
+        out.append(f"The structure analysis finds {_count_word(len(sections))} section{'s' if len(sections) > 1 else ''}: " + ", ".join(
             f"{sec(lab)} ({fmt_time(s)}-{fmt_time(e)})" for s, e, lab in sections) + ".")
         repeated = [lab for lab, n in Counter(labels).items() if n > 1]
         if repeated:
             out.append(f"The {' and '.join(sec(r) for r in repeated)} material returns, so the form is built on repetition.")
-        longest = max(sections, key=lambda x: x[1] - x[0])
-        out.append(f"The longest section is {sec(longest[2], 'the ')}, lasting {longest[1] - longest[0]:.0f} seconds from {fmt_time(longest[0])}.")
+        longest = _longest_section(sections)
+        if longest is not None:
+            out.append(f"The longest section is {sec(longest[2], 'the ')}, lasting {longest[1] - longest[0]:.0f} seconds from {fmt_time(longest[0])}.")
     else:
-        out.append("No section analysis is available, so the form is described through its windows and cadences instead.")
+        out.append("No structure analysis is available, so no parts of the form are named.")
     # Only each window's first sentence: the instrument sentence would repeat in every window.
     firsts = [c.split(". ")[0].rstrip(".") + "." for c in surface]
     if len(firsts) > 1:
@@ -220,20 +233,39 @@ def _form(facts: dict, tags: dict, rng: random.Random, surface: list[str]) -> li
     return out
 
 
+def _longest_section(sections: list[tuple[float, float, str]], margin_s: float = 1.0) -> tuple[float, float, str] | None:
+    """The longest section when it is longer, by `margin_s`, than every section with another label
+    (one section, or a tie, has no "longest" worth stating)."""
+    if len(sections) < 2:
+        return None
+    longest = max(sections, key=lambda x: x[1] - x[0])
+    rivals = [e - s for s, e, lab in sections if lab != longest[2]]
+    return longest if rivals and longest[1] - longest[0] - max(rivals) >= margin_s else None
+
+
 def _theory(facts: dict, rng: random.Random) -> list[str]:
-    key = facts["key"]
     chords = th.chords_of(facts)
     if not chords:
         return ["The chord analysis found no chords, so no progression is described."]
-    tonic, mode = th.parse_key(key)
+    key = known.key(facts)
     seq = th.merged(chords)
     head = seq[:6]
+    common = th.most_common(chords, 3)
+    final = seq[-1]
+    if key is None:  # chord names only: numerals, functions, cadences and modulations all need a key
+        hr = _harmonic_rhythm(facts, chords)
+        return [_pick(rng, f"Harmonically it opens with the progression {' - '.join(c.name for c in head)}.",
+                      f"The harmony begins {' - '.join(c.name for c in head)}.")] + [
+            f"By duration the chords heard most are {', '.join(common)}.",
+            *([f"The harmonic rhythm is about {hr:.1f} chord changes per bar, {'quick' if hr > 1.5 else 'relaxed' if hr < 0.75 else 'moderate'}."] if hr else []),
+            f"The piece ends on {final.name}.",
+        ]
+    tonic, mode = th.parse_key(key)
     out = [_pick(
         rng,
         f"Harmonically it opens with the progression {' - '.join(c.name for c in head)}, which in {key} reads {' - '.join(th.roman(c, key) for c in head)}.",
         f"The harmony begins {' - '.join(c.name for c in head)}; relative to {key} that is {' - '.join(th.roman(c, key) for c in head)}.",
     )]
-    common = th.most_common(chords, 3)
     by_name = {c.name: c for c in chords}
     funcs = []
     for name in common:
@@ -264,28 +296,41 @@ def _theory(facts: dict, rng: random.Random) -> list[str]:
         out.append(f"The last cadence arrives at {fmt_time(last.time)}, {_an(last.kind)} cadence ({last.approach}, {last.numerals}).")
     else:
         out.append("No cadential V-I, IV-I or half-cadence motion is found in the chord sequence.")
-    hr = facts.get("harmonic_rhythm") or th.harmonic_rhythm(chords, facts.get("downbeats") or [])
+    hr = _harmonic_rhythm(facts, chords)
     if hr:
-        out.append(f"The harmonic rhythm is about {hr:.1f} chord changes per bar, {'quick' if hr > 1.5 else 'relaxed' if hr < 0.75 else 'moderate'} for this tempo.")
-    mods = th.modulations(facts.get("section_keys"), key)
+        out.append(f"The harmonic rhythm is about {hr:.1f} chord changes per bar, {'quick' if hr > 1.5 else 'relaxed' if hr < 0.75 else 'moderate'}"
+                   + (" for this tempo." if known.tempo(facts) else "."))
+    section_keys = known.section_keys(facts)
+    mods = th.modulations(section_keys, key)
     for t, a, b in mods[:3]:
         if b == key:
             out.append(f"At {fmt_time(t)} the music returns from {a} to the home key of {b}.")
         else:
             out.append(f"At {fmt_time(t)} the music modulates from {a} to {b}, {th.relation(a, b)}.")
-    if facts.get("section_keys") and not mods:
+    if section_keys and not mods:
         out.append("The section keys agree throughout, so there is no modulation.")
-    final = seq[-1]
     out.append(f"The piece ends on {final.name} ({th.roman(final, key)})" + (", closing on the tonic." if th.triad_numeral(th.roman(final, key)) in ("I", "i") else ", away from the tonic, which leaves it open."))
     return out
 
 
+def _harmonic_rhythm(facts: dict, chords: list) -> float | None:
+    """Chord changes per bar: the annotated value, else computed from the downbeats; None without bars."""
+    downbeats = known.times(facts, "downbeats")
+    if len(downbeats) < 2:
+        return None
+    hr = known.number(facts, "harmonic_rhythm")
+    return hr if hr else th.harmonic_rhythm(chords, downbeats)
+
+
 def _mood(facts: dict, tags: dict, rng: random.Random) -> list[str]:
-    mode, bpm = facts["key"].split()[1], facts["tempo_bpm"]
-    mood = {("major", True): "buoyant and energetic", ("major", False): "calm and serene",
-            ("minor", True): "restless and driving", ("minor", False): "wistful and introspective"}[(mode, bpm >= 108)]
-    out = [_pick(rng, f"Taken together, the {mode} mode and the {tempo_word(bpm).split()[0]} tempo make the mood {mood}.",
-                 f"The combination of {mode} tonality and this pace gives a {mood} feeling.")]
+    out = []
+    key, bpm = known.key(facts), known.tempo(facts)
+    if key is not None and bpm is not None:  # the mood reading needs both the mode and the pace
+        mode = key.split()[1]
+        mood = {("major", True): "buoyant and energetic", ("major", False): "calm and serene",
+                ("minor", True): "restless and driving", ("minor", False): "wistful and introspective"}[(mode, bpm >= 108)]
+        out.append(_pick(rng, f"Taken together, the {mode} mode and the {tempo_word(bpm).split()[0]} tempo make the mood {mood}.",
+                         f"The combination of {mode} tonality and this pace gives a {mood} feeling."))
     tradition = tags.get("tradition")
     if tradition:
         out.append(_pick(rng, f"Stylistically it belongs to the {tradition} repertoire.", f"The catalogue places it in the {tradition} tradition."))
@@ -320,7 +365,8 @@ def _options(correct: str, distractors: list[str], rng: random.Random) -> tuple[
 
 def _key_distractors(key: str) -> list[str]:
     tonic, mode = key.split()
-    pc = PITCH_CLASSES.index(tonic)
+    pc = th.pc(tonic)
+    tonic = PITCH_CLASSES[pc]
     relative = f"{PITCH_CLASSES[(pc + 9) % 12]} minor" if mode == "major" else f"{PITCH_CLASSES[(pc + 3) % 12]} major"
     parallel = f"{tonic} {'minor' if mode == 'major' else 'major'}"
     dominant = f"{PITCH_CLASSES[(pc + 7) % 12]} {mode}"
@@ -352,25 +398,31 @@ def _open(skill: str, qtype: str, question: str, answer: str, fact_ids: list[str
 def qa_items(facts: dict, tags: dict, rng: random.Random) -> list[dict]:
     """Multiple-choice and open questions in the five skill families; each answer names its fact ids."""
     items: list[dict | None] = []
-    key, meter, dur = facts["key"], facts["time_signature"], facts["duration_s"]
+    key, meter, dur = known.key(facts), known.meter(facts), facts["duration_s"]
     chords = th.chords_of(facts)
     seq = th.merged(chords)
     present = {c.name for c in chords}
-    tonic_pc, mode = th.parse_key(key)
-    diatonic_names = [PITCH_CLASSES[(tonic_pc + d) % 12] + q for d, q in
-                      ((0, ""), (2, "m"), (4, "m"), (5, ""), (7, ""), (7, "7"), (9, "m"), (3, ""), (8, ""), (10, ""))]
+    diatonic_names = []
+    if key is not None:
+        tonic_pc, mode = th.parse_key(key)
+        diatonic_names = [PITCH_CLASSES[(tonic_pc + d) % 12] + q for d, q in
+                          ((0, ""), (2, "m"), (4, "m"), (5, ""), (7, ""), (7, "7"), (9, "m"), (3, ""), (8, ""), (10, ""))]
 
-    # attribute
-    bpm = round(facts["tempo_bpm"])
+    # attribute (a question is asked only about a fact that is known)
+    bpm = round(known.tempo(facts) or 0)
     if bpm > 0:
         distractors = [f"about {round(bpm * f)} BPM" for f in (0.5, 0.75, 1.33, 1.5, 2.0) if 20 <= round(bpm * f) <= 300]
         rng.shuffle(distractors)
         items.append(_mcq("attribute", "tempo", "What is the approximate tempo of this piece?", f"about {bpm} BPM", distractors, ["tempo_bpm"], rng))
         items.append(_open("attribute", "tempo", "How fast is this piece?", f"It moves at about {bpm} BPM, a {tempo_word(bpm)} tempo.", ["tempo_bpm"]))
-    items.append(_mcq("attribute", "key", "In which key is this piece?", key, _key_distractors(key), ["key"], rng))
-    if meter != "unknown":
+    if key is not None:
+        items.append(_mcq("attribute", "key", "In which key is this piece?", key, _key_distractors(key), ["key"], rng))
+    if meter is not None:
         items.append(_mcq("attribute", "meter", "What is the meter of this piece?", meter, ["2/4", "3/4", "4/4", "6/8", "5/4"], ["time_signature"], rng))
-        items.append(_open("attribute", "key_meter", "What are the key and the meter of this piece?", f"It is in {key}, in {meter} time.", ["key", "time_signature"]))
+        if key is not None:
+            items.append(_open("attribute", "key_meter", "What are the key and the meter of this piece?", f"It is in {key}, in {meter} time.", ["key", "time_signature"]))
+        else:
+            items.append(_open("attribute", "meter", "What is the meter of this piece?", f"It is in {meter} time.", ["time_signature"]))
     instruments = tags.get("instruments") or []
     if instruments:
         pool = [g for g in GM_POOL if g not in instruments]
@@ -380,22 +432,22 @@ def qa_items(facts: dict, tags: dict, rng: random.Random) -> list[dict]:
     # harmony and theory
     if seq:
         first = seq[0]
-        i0 = next(i for i, (s, _, lab) in enumerate(facts["chords"]) if lab not in ("N", "X"))
+        i0 = next(i for i, (s, _, lab) in enumerate(facts["chords"]) if lab == first.label and float(s) == first.start)
         items.append(_mcq("harmony", "first_chord", f"Which chord is heard first (at {fmt_time(first.start)})?", first.name,
                           _chord_distractors(present, rng, diatonic_names), [f"chords[{i0}]"], rng))
         common = th.most_common(chords, 1)[0]
         items.append(_mcq("harmony", "most_common_chord", "Which chord sounds for the longest total time?", common,
                           [c.name for c in seq if c.name != common] + _chord_distractors(present, rng), ["chords"], rng))
-        c = next((c for c in seq if th.roman(c, key) not in ("I", "i")), None)
+        c = next((c for c in seq if th.roman(c, key) not in ("I", "i")), None) if key is not None else None
         if c is not None:
             num = th.roman(c, key)
             wrong = [th.roman(th.Chord(0, 0, "", "", (c.root + d) % 12, c.quality), key) for d in (5, 7, 2, 9, 4)]
             items.append(_mcq("harmony", "roman_numeral", f"Relative to the key of {key}, what is the Roman numeral of the {c.name} chord?", num, wrong, ["chords", "key"], rng))
         head = seq[:4]
-        if len(head) >= 2:
+        if len(head) >= 2 and key is not None:
             items.append(_open("harmony", "progression", "Describe the opening chord progression, with Roman numerals.",
                                f"It opens {' - '.join(x.name for x in head)}, that is {' - '.join(th.roman(x, key) for x in head)} in {key}.", ["chords", "key"]))
-        cads = th.cadences(chords, key, facts.get("downbeats"))
+        cads = th.cadences(chords, key, facts.get("downbeats")) if key is not None else []
         if cads:
             last = cads[-1]
             items.append(_mcq("harmony", "cadence", f"What kind of cadence arrives at {fmt_time(last.time)}?", f"{last.kind} cadence",
@@ -413,12 +465,12 @@ def qa_items(facts: dict, tags: dict, rng: random.Random) -> list[dict]:
         items.append(_mcq("temporal", "chord_at_time", f"Which chord sounds at {fmt_time(t)}?", mid.name,
                           [c.name for c in seq if c.name not in near] + _chord_distractors(present, rng), ["chords"], rng))
         items.append(_open("temporal", "chord_at_time", f"What is the harmony at {fmt_time(t)}?", f"At {fmt_time(t)} the chord is {mid.name}.", ["chords"]))
-    cads = th.cadences(chords, key, facts.get("downbeats")) if seq else []
+    cads = th.cadences(chords, key, facts.get("downbeats")) if seq and key is not None else []
     if cads:
         t = cads[-1].time
         wrong = [f"at {fmt_time(x)}" for x in (t * 0.5, t * 0.25, max(dur - t, 0) * 0.5 + t * 0.1, t * 0.75) if abs(x - t) > 3]
         items.append(_mcq("temporal", "cadence_time", "When does the final cadence arrive?", f"at {fmt_time(t)}", wrong, ["chords", "key"], rng))
-    sections = facts.get("sections") or []
+    sections = known.sections(facts)
     if len(sections) >= 2:
         s2 = sections[1]
         wrong = [f"at {fmt_time(s[0])}" for s in sections if abs(s[0] - s2[0]) > 3] + [f"at {fmt_time(x)}" for x in (s2[0] + 8, s2[0] * 2 + 5, dur * 0.8)]
@@ -428,7 +480,7 @@ def qa_items(facts: dict, tags: dict, rng: random.Random) -> list[dict]:
     items.append(_open("temporal", "duration", "How long is this recording?", f"It lasts {fmt_time(dur)}, about {dur:.0f} s.", ["duration_s"]))
 
     # lyric and vocal grounding
-    words = facts.get("words") or []
+    words = known.sung_words(facts)
     if facts.get("vocals") is not None:
         yes = bool(facts["vocals"])
         items.append(_open("lyric_vocal", "has_voice", "Is there a singing voice in this recording?",
@@ -446,10 +498,11 @@ def qa_items(facts: dict, tags: dict, rng: random.Random) -> list[dict]:
         n = len(sections)
         items.append(_mcq("structural", "section_count", "How many sections does the structure analysis find?", str(n),
                           [str(x) for x in (n + 1, n + 2, n - 1, n + 3) if x > 0], ["sections"], rng))
-        longest = max(sections, key=lambda x: x[1] - x[0])
-        labels = {lab for _, _, lab in sections}
-        others = [lab for lab in dict.fromkeys(lab for _, _, lab in sections) if lab != longest[2]] + [g for g in ("intro", "bridge", "outro", "coda") if g not in labels]
-        items.append(_mcq("structural", "longest_section", "Which section lasts longest?", longest[2], others, ["sections"], rng))
+        longest = _longest_section(sections)
+        if longest is not None:
+            labels = {lab for _, _, lab in sections}
+            others = [lab for lab in dict.fromkeys(lab for _, _, lab in sections) if lab != longest[2]] + [g for g in ("intro", "bridge", "outro", "coda") if g not in labels]
+            items.append(_mcq("structural", "longest_section", "Which section lasts longest?", longest[2], others, ["sections"], rng))
         if n >= 2:
             a, b = sections[0], sections[-1]
             items.append(_open("structural", "compare_sections", "Compare the first and the last section.",
@@ -465,7 +518,7 @@ def qa_items(facts: dict, tags: dict, rng: random.Random) -> list[dict]:
             correct = "the first half" if n1 > n2 else "the second half"
             items.append(_mcq("structural", "compare_halves", "Which half of the recording has more chord changes?", correct,
                               ["the first half" if correct == "the second half" else "the second half", "both halves equally", "neither half has any"], ["chords"], rng))
-        bars = len(facts.get("downbeats") or []) - 1
+        bars = len(known.times(facts, "downbeats")) - 1
         if bars >= 4:
             items.append(_mcq("structural", "bar_count", "About how many bars does the recording contain?", f"about {bars} bars",
                               [f"about {round(bars * f)} bars" for f in (0.5, 1.5, 2.0, 3.0)], ["downbeats"], rng))
@@ -483,38 +536,46 @@ def think_steps(item: dict, facts: dict, tags: dict) -> list[str] | None:
     """Reasoning steps grounded in the same facts as the answer; None if no chain applies."""
     fid = item["fact_ids"][0]
     letter, answer = item["answer_letter"], item["answer"]
-    key = facts["key"]
-    per_tool = facts.get("per_tool") or {}
+    key = known.key(facts)
+    per_tool = {t: v for t, v in (facts.get("per_tool") or {}).items() if isinstance(v, dict)}
     if fid == "tempo_bpm":
-        beats = facts["beats"]
-        ibi = (beats[-1] - beats[0]) / max(len(beats) - 1, 1)
-        steps = [f"The beat tracker finds {len(beats)} beats between {beats[0]:.1f} s and {beats[-1]:.1f} s."]
-        tempi = {t: v["tempo_bpm"] for t, v in per_tool.items() if isinstance(v, dict) and v.get("tempo_bpm")}
+        tempo = known.tempo(facts)
+        if tempo is None:
+            return None
+        beats = known.times(facts, "beats")
+        ibi = _beat_period(beats)
+        steps = [f"The beat tracker finds {len(beats)} beats between {beats[0]:.1f} s and {beats[-1]:.1f} s."] if ibi else []
+        tempi = {t: bpm for t, v in per_tool.items() if (bpm := known.tempo(v))}
         if len(tempi) > 1:
             steps.append("The tools disagree: " + ", ".join(f"{t} reports {v:.0f} BPM" for t, v in tempi.items()) + ".")
         steps += [
-            _beat_period_step(ibi, facts["tempo_bpm"]),
+            _beat_period_step(ibi, tempo) if ibi else f"No beats were tracked, so the tempo rests on the tempo estimators alone: the fused estimate is {tempo:.0f} BPM.",
             f"Option ({letter}) {answer} matches; the others are off by a factor of 1.33 or more.",
         ]
         return steps
     if fid == "key":
+        if key is None:
+            return None
         tonic, mode = key.split()
-        opening, _ = chord_summary(facts["chords"], 4)
+        opening, _ = chord_summary(facts.get("chords") or [], 4)
         steps = [f"The pitch-class profile of the piece points to a tonal centre on {tonic}."]
-        keys = {t: v["key"] for t, v in per_tool.items() if isinstance(v, dict) and v.get("key")}
+        keys = {t: k for t, v in per_tool.items() if (k := known.as_key(v.get("key")))}
         if len(set(keys.values())) > 1:
             steps.append("The key estimators disagree: " + ", ".join(f"{t} reads {v}" for t, v in keys.items()) + ".")
         if opening:
             steps.append(f"The opening chords {' - '.join(opening)} support {tonic} as the centre.")
-        final = th.merged(th.chords_of(facts))[-1:] if facts.get("chords") else []
+        final = th.merged(th.chords_of(facts))[-1:]
         if final and th.triad_numeral(th.roman(final[0], key)) in ("I", "i"):
             steps.append(f"The last chord, {final[0].name}, is the tonic triad, which confirms it.")
         steps.append(f"The third above the tonic is {mode}, so the key is {tonic} {mode}.")
         steps.append(f"That is option ({letter}).")
         return steps
     if fid == "time_signature":
-        n = facts["time_signature"].split("/")[0]
-        return [f"Downbeats fall every {n} beats.", f"Grouping beats in {n}s gives the meter {facts['time_signature']}.", f"So the answer is ({letter})."]
+        meter = known.meter(facts)
+        if meter is None:
+            return None
+        n = meter.split("/")[0]
+        return [f"Downbeats fall every {n} beats.", f"Counting the beats in groups of {n} gives the meter {meter}.", f"So the answer is ({letter})."]
     qtype = item.get("qtype")
     chords = th.chords_of(facts)
     if qtype == "chord_at_time" or fid.startswith("chords["):
@@ -524,15 +585,17 @@ def think_steps(item: dict, facts: dict, tags: dict) -> list[str] | None:
             return [f"The chord analysis labels the chord in question {answer}.", f"Among the options only ({letter}) names the chord {answer}."]
         return [f"The question asks about {fmt_time(t)}.",
                 f"The chord analysis shows the chord {span.name} sounding from {span.start:.1f} s to {span.end:.1f} s, which covers that moment.",
-                f"In {key} that chord is {th.roman(span, key)}; option ({letter}) names it."]
+                f"In {key} that chord is {th.roman(span, key)}; option ({letter}) names it." if key else f"Option ({letter}) names it."]
     if qtype == "most_common_chord":
         return [f"Adding up how long each chord sounds, the chord {answer} has the largest total duration.", f"So the answer is ({letter})."]
     if qtype == "roman_numeral":
+        if key is None:
+            return None
         tonic, mode = key.split()
         return [f"The key is {tonic} {mode}, so the tonic {tonic} is degree I.",
                 f"Counting scale degrees from {tonic} and reading the chord quality gives the numeral {answer}.", f"That is option ({letter})."]
     if qtype in ("cadence", "cadence_time"):
-        cads = th.cadences(chords, key, facts.get("downbeats"))
+        cads = th.cadences(chords, key, facts.get("downbeats")) if key else []
         if not cads:
             return None
         last = cads[-1]
@@ -548,15 +611,30 @@ def think_steps(item: dict, facts: dict, tags: dict) -> list[str] | None:
         return [f"The midpoint of the recording is {fmt_time(half)}.",
                 f"Before it the harmony changes {n1} times, after it {len(seq) - n1} times.", f"So the answer is ({letter}) {answer}."]
     if qtype == "bar_count":
-        db = facts.get("downbeats") or []
+        db = known.times(facts, "downbeats")
+        if len(db) < 2:
+            return None
         return [f"The downbeat tracker finds {len(db)} downbeats, from {db[0]:.1f} s to {db[-1]:.1f} s.",
                 f"Between the first and the last downbeat lie {len(db) - 1} bars, option ({letter})."]
     if fid.startswith("sections"):
-        return [f"The structure analysis lists {_count_word(len(facts['sections']))} sections.", f"Reading their boundaries gives {answer}, option ({letter})."]
+        sections = known.sections(facts)
+        if not sections:
+            return None
+        return [f"The structure analysis lists {_count_word(len(sections))} section{'s' if len(sections) > 1 else ''}.",
+                f"Reading their boundaries gives {answer}, option ({letter})."]
     if qtype == "word_at_time":
+        if not known.sung_words(facts):
+            return None
         return ["The transcription gives each sung word a start and end time.",
                 f"The word whose span covers that moment is \"{answer}\", option ({letter})."]
     return None
+
+
+def _beat_period(beats: list[float]) -> float | None:
+    """Mean inter-beat interval in seconds; None with fewer than two beats or a zero span."""
+    if len(beats) < 2 or beats[-1] <= beats[0]:
+        return None
+    return (beats[-1] - beats[0]) / (len(beats) - 1)
 
 
 def _time_in(text: str) -> float | None:

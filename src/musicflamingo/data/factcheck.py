@@ -31,6 +31,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Iterable, Mapping
 
+from musicflamingo.data import known
 from musicflamingo.data.structured import instrument_aliases, stated_chords, stated_keys, stated_meters, stated_tempi
 from musicflamingo.mir.harte import root_and_quality
 from musicflamingo.schemas import PITCH_CLASSES
@@ -195,7 +196,7 @@ class FactIndex:
     def build(cls, facts: Mapping, tags: Mapping | None = None) -> "FactIndex":
         tags = tags or {}
         per_tool = facts.get("per_tool") or {}
-        tempo = facts.get("tempo_bpm") or None
+        tempo = known.tempo(facts)  # None, 0 and non-finite all mean "no tempo" (data.known)
         alts = [float(x) for x in (facts.get("tempo_alternatives") or []) if x]
         alts += [float(v["tempo_bpm"]) for v in per_tool.values() if isinstance(v, Mapping) and v.get("tempo_bpm")]
         key_alts = {_key_id(k[0] if isinstance(k, (list, tuple)) else k) for k in (facts.get("key_alternatives") or [])}
@@ -213,14 +214,13 @@ class FactIndex:
         vocals = facts.get("vocals")
         if vocals is None and lyric_words:
             vocals = True
-        meter = facts.get("time_signature")
         return cls(
-            tempo=float(tempo) if tempo else None,
+            tempo=tempo,
             tempo_alternatives=alts,
             key=_key_id(facts.get("key")),
             section_keys={k for _, _, key in (facts.get("section_keys") or []) if (k := _key_id(key))},
             key_alternatives={k for k in key_alts if k},
-            meter=None if meter in (None, "unknown") else meter,
+            meter=known.meter(facts),
             chords=chords,
             chord_set={c for _, _, c in chords},
             tool_chord_set=tool_chords,
@@ -231,7 +231,7 @@ class FactIndex:
             vocals=None if vocals is None else bool(vocals),
             lyric_words=lyric_words,
             words=words,
-            lufs=float(facts["loudness_lufs"]) if facts.get("loudness_lufs") is not None else None,
+            lufs=known.number(facts, "loudness_lufs"),
             segment_tempi=[(float(g["start_s"]), float(g["end_s"]), float(g["tempo_bpm"])) for g in facts.get("segments") or []
                            if g.get("tempo_bpm") and g.get("start_s") is not None and g.get("end_s") is not None],
             segment_lufs=[(float(g["start_s"]), float(g["end_s"]), float(g["loudness_lufs"])) for g in facts.get("segments") or []

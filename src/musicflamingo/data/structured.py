@@ -69,6 +69,7 @@ from collections import Counter
 from functools import lru_cache
 from typing import Iterable, Mapping
 
+from musicflamingo.data import known
 from musicflamingo.mir.harte import root_and_quality, simple_name
 
 CATEGORIES: tuple[str, ...] = (
@@ -548,15 +549,12 @@ def _is_number(text: str) -> bool:
 
 
 def _key_truth(value) -> str | None:
-    if not isinstance(value, str):
-        return None
-    m = re.match(r"^\s*([A-Ga-g](?:#|b)*)\s*[:\s\-]\s*(major|minor|maj|min)\s*$", value, re.I)
-    if not m:
+    key = known.as_key(value)
+    if key is None:
         return None
     from musicflamingo.mir.tools import key_name
 
-    mode = "major" if m.group(2).lower().startswith("maj") else "minor"
-    return key_name(m.group(1), mode)
+    return key_name(*key.split())
 
 
 def _theory_truth(chords) -> str | None:
@@ -596,7 +594,8 @@ def _structure_truth(sections) -> str | None:
 
 def _mix_truth(brightness_hz, loudness_range_lu) -> str | None:
     """Mix notes from DSP descriptors: spectral balance (centroid) and dynamic range (LRA); None unless both are known."""
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in (brightness_hz, loudness_range_lu)):
+    brightness_hz, loudness_range_lu = known.as_number(brightness_hz), known.as_number(loudness_range_lu)
+    if brightness_hz is None or loudness_range_lu is None:
         return None
     tone = "bright" if brightness_hz > 2500 else "warm" if brightness_hz < 1200 else "balanced"
     rng = "compressed" if loudness_range_lu < 5 else "wide" if loudness_range_lu > 12 else "moderate"
@@ -610,13 +609,10 @@ def structured_truth(facts: Mapping | None, tags: Mapping | None) -> dict[str, s
     truth: dict[str, str | None] = dict.fromkeys(CATEGORIES)
 
     truth["Genre"] = _as_text(tags.get("tradition")) or _as_text(tags.get("genre"))
-    tempo = facts.get("tempo_bpm")
-    if isinstance(tempo, (int, float)) and not isinstance(tempo, bool) and math.isfinite(tempo) and tempo > 0:
-        truth["BPM"] = f"{float(tempo):g}"
+    tempo = known.tempo(facts)
+    truth["BPM"] = f"{tempo:g}" if tempo is not None else None
     truth["Key"] = _key_truth(facts.get("key"))
-    ts = facts.get("time_signature")
-    if isinstance(ts, str) and re.fullmatch(r"\s*\d{1,2}\s*/\s*\d{1,2}\s*", ts):
-        truth["Meter"] = ts.replace(" ", "")
+    truth["Meter"] = known.meter(facts)
     truth["Structure"] = _structure_truth(facts.get("sections"))
     truth["Instruments"] = _as_text(tags.get("instruments"))
     vocals = facts.get("vocals")
@@ -624,9 +620,9 @@ def structured_truth(facts: Mapping | None, tags: Mapping | None) -> dict[str, s
     truth["Lyric Themes"] = _as_text(facts.get("lyric_themes")) or _as_text(facts.get("lyrics"))
     truth["Theory"] = _theory_truth(facts.get("chords"))
     truth["Mix Notes"] = _as_text(facts.get("mix_notes")) or _mix_truth(facts.get("brightness_hz"), facts.get("loudness_range_lu"))
-    lufs = facts.get("loudness_lufs")
-    if isinstance(lufs, (int, float)) and not isinstance(lufs, bool) and math.isfinite(lufs):
-        truth["Dynamics"] = f"{float(lufs):.1f} LUFS"
+    lufs = known.number(facts, "loudness_lufs")
+    if lufs is not None:
+        truth["Dynamics"] = f"{lufs:.1f} LUFS"
     else:
         truth["Dynamics"] = _as_text(facts.get("dynamics"))
     return truth

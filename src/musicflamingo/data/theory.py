@@ -133,12 +133,15 @@ def _cadences(chords: tuple[Chord, ...], key: str, downbeats: tuple[float, ...] 
 
     authentic: V(7) -> I; plagal: IV -> I; deceptive: V(7) -> vi (VI in minor);
     half: a phrase that stops on V (a V held for at least two bars, or the last chord).
+    Two chords with a no-chord stretch between them (a gap over `MERGE_GAP_S`) make no cadence.
     """
     seq = merged(chords)
     tonic, mode = parse_key(key)
     bar = (downbeats[1] - downbeats[0]) if downbeats and len(downbeats) > 1 else None
     out: list[Cadence] = []
     for a, b in zip(seq, seq[1:]):
+        if b.start - a.end > MERGE_GAP_S:
+            continue
         ra, rb = triad_numeral(roman(a, key)), triad_numeral(roman(b, key))
         kind = None
         if ra == "V" and rb in ("I", "i"):
@@ -151,7 +154,8 @@ def _cadences(chords: tuple[Chord, ...], key: str, downbeats: tuple[float, ...] 
             kind = "half"
         if kind:
             out.append(Cadence(b.start, kind, f"{a.name} -> {b.name}", f"{roman(a, key)} -> {roman(b, key)}"))
-    if seq and triad_numeral(roman(seq[-1], key)) == "V" and len(seq) > 1 and not (out and out[-1].time == seq[-1].start):
+    if (seq and triad_numeral(roman(seq[-1], key)) == "V" and len(seq) > 1 and not (out and out[-1].time == seq[-1].start)
+            and seq[-1].start - seq[-2].end <= MERGE_GAP_S):
         out.append(Cadence(seq[-1].start, "half", f"{seq[-2].name} -> {seq[-1].name}", f"{roman(seq[-2], key)} -> {roman(seq[-1], key)}"))
     return out
 

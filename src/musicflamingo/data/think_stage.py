@@ -24,6 +24,7 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from musicflamingo.data import factcheck as fc
+from musicflamingo.data import known
 from musicflamingo.data.builtin_writer import think_from_steps
 from musicflamingo.data.card import write_card
 from musicflamingo.data.formats import conversation, is_well_tagged
@@ -42,15 +43,16 @@ def hardness(item: dict, facts: dict) -> list[str]:
     why = []
     fids = set(item.get("fact_ids") or [])
     per_tool = [v for v in (facts.get("per_tool") or {}).values() if isinstance(v, dict)]
-    if "tempo_bpm" in fids:
-        tempi = [v["tempo_bpm"] for v in per_tool if v.get("tempo_bpm")] + list(facts.get("tempo_alternatives") or [])
-        if any(abs(t - facts["tempo_bpm"]) > 0.04 * facts["tempo_bpm"] for t in tempi):
+    tempo = known.tempo(facts)
+    if "tempo_bpm" in fids and tempo:
+        tempi = [t for t in [known.tempo(v) for v in per_tool] + [known.as_number(x) for x in facts.get("tempo_alternatives") or []] if t]
+        if any(abs(t - tempo) > 0.04 * tempo for t in tempi):
             why.append("tools disagree on tempo")
         if (facts.get("tempo_confidence") or 1.0) < LOW_CONFIDENCE:
             why.append("low tempo confidence")
     if "key" in fids:
-        keys = {v["key"] for v in per_tool if v.get("key")} | {k[0] if isinstance(k, (list, tuple)) else k for k in facts.get("key_alternatives") or []}
-        if keys - {facts["key"]}:
+        keys = {known.as_key(v.get("key")) for v in per_tool} | {known.as_key(k[0] if isinstance(k, (list, tuple)) else k) for k in facts.get("key_alternatives") or []}
+        if keys - {known.key(facts), None}:
             why.append("tools disagree on key")
         if (facts.get("key_confidence") or 1.0) < LOW_CONFIDENCE:
             why.append("low key confidence")

@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError
 
 from musicflamingo.data import builtin_writer as bw
+from musicflamingo.data import known
 from musicflamingo.data import theory as th
 from musicflamingo.data.formats import LETTERS, mcq_prompt
 from musicflamingo.llm.base import LLMError
@@ -51,35 +52,45 @@ class QAReply(BaseModel):
 
 
 def facts_prompt_values(facts: dict, tags: dict, surface: list[str] | None = None) -> dict:
-    """The facts as short strings for `facts.jinja` (bounded: at most 40 chords and 60 words)."""
-    key = facts["key"]
+    """The facts as short strings for `facts.jinja` (bounded: at most 40 chords and 60 words).
+    An absent fact reads "unknown" or is left out (`data.known`); numerals and cadences need a known key."""
+    key, tempo = known.key(facts), known.tempo(facts)
     chords = th.merged(th.chords_of(facts))
     fmt = bw.fmt_time
-    cads = th.cadences(th.chords_of(facts), key, facts.get("downbeats")) if chords else []
+    cads = th.cadences(th.chords_of(facts), key, facts.get("downbeats")) if chords and key else []
+    lufs, lra, bright, onsets = (known.number(facts, n) for n in ("loudness_lufs", "loudness_range_lu", "brightness_hz", "onset_density"))
     return {
         "duration": fmt(facts["duration_s"]),
-        "tempo": f"{facts['tempo_bpm']:.1f} BPM" if facts.get("tempo_bpm") else "unknown",
-        "tempo_confidence": facts.get("tempo_confidence"),
-        "tempo_alternatives": ", ".join(f"{x:.1f} BPM" for x in facts.get("tempo_alternatives") or []),
-        "meter": facts.get("time_signature") or "unknown", "key": key, "key_confidence": facts.get("key_confidence"),
-        "key_alternatives": ", ".join(str(k[0] if isinstance(k, (list, tuple)) else k) for k in facts.get("key_alternatives") or []),
-        "per_tool": "; ".join(f"{tool}: " + ", ".join(f"{k}={v}" for k, v in vals.items() if k in ("tempo_bpm", "key", "key_confidence"))
-                              for tool, vals in (facts.get("per_tool") or {}).items() if isinstance(vals, dict)),
-        "chords": ", ".join(f"{fmt(c.start)} {c.name} ({th.roman(c, key)})" for c in chords[:40]) + (" ..." if len(chords) > 40 else ""),
+        "tempo": f"{tempo:.1f} BPM" if tempo else "unknown",
+        "tempo_confidence": known.number(facts, "tempo_confidence") if tempo else None,
+        "tempo_alternatives": ", ".join(f"{x:.1f} BPM" for x in map(known.as_number, facts.get("tempo_alternatives") or []) if x),
+        "meter": known.meter(facts) or "unknown", "key": key or "unknown", "key_confidence": known.number(facts, "key_confidence") if key else None,
+        "key_alternatives": ", ".join(k for k in (known.as_key(k[0] if isinstance(k, (list, tuple)) else k) for k in facts.get("key_alternatives") or []) if k),
+        "per_tool": _tool_readings(facts.get("per_tool")),
+        "chords": ", ".join(f"{fmt(c.start)} {c.name}" + (f" ({th.roman(c, key)})" if key else "") for c in chords[:40]) + (" ..." if len(chords) > 40 else ""),
         "cadences": ", ".join(f"{c.kind} at {fmt(c.time)} ({c.approach}, {c.numerals})" for c in cads[:8]),
-        "harmonic_rhythm": facts.get("harmonic_rhythm"),
-        "sections": ", ".join(f"{lab} {fmt(s)}-{fmt(e)}" for s, e, lab in facts.get("sections") or []),
-        "section_keys": ", ".join(f"{fmt(s)}-{fmt(e)} {k}" for s, e, k in facts.get("section_keys") or []),
-        "loudness": (f"{facts['loudness_lufs']:.1f} LUFS" if facts.get("loudness_lufs") is not None else "")
-                    + (f", range {facts['loudness_range_lu']:.1f} LU" if facts.get("loudness_range_lu") is not None else ""),
-        "brightness": f"{facts['brightness_hz']:.0f} Hz" if facts.get("brightness_hz") is not None else None,
-        "onset_density": f"{facts['onset_density']:.1f} onsets/s" if facts.get("onset_density") is not None else None,
-        "vocals": {True: "yes", False: "no (instrumental)", None: "unknown"}[facts.get("vocals")],
-        "lyrics": (facts.get("lyrics") or "")[:500],
-        "words": ", ".join(f"{fmt(s)} {w}" for s, _, w in (facts.get("words") or [])[:60]),
+        "harmonic_rhythm": known.number(facts, "harmonic_rhythm"),
+        "sections": ", ".join(f"{lab} {fmt(s)}-{fmt(e)}" for s, e, lab in known.sections(facts)),
+        "section_keys": ", ".join(f"{fmt(s)}-{fmt(e)} {k}" for s, e, k in known.section_keys(facts)),
+        "loudness": ", ".join(([f"{lufs:.1f} LUFS"] if lufs is not None else []) + ([f"range {lra:.1f} LU"] if lra is not None else [])),
+        "brightness": f"{bright:.0f} Hz" if bright is not None else None,
+        "onset_density": f"{onsets:.1f} onsets/s" if onsets is not None else None,
+        "vocals": {True: "yes", False: "no (instrumental)"}.get(facts.get("vocals"), "unknown"),
+        "lyrics": known.lyrics(facts)[:500],
+        "words": ", ".join(f"{fmt(s)} {w}" for s, _, w in known.sung_words(facts)[:60]),
         "instruments": ", ".join(tags.get("instruments") or []), "tradition": tags.get("tradition") or tags.get("genre"),
         "surface": surface or [],
     }
+
+
+def _tool_readings(per_tool) -> str:
+    """`'madmom: tempo_bpm=71.0; essentia: key=G major'`: only the readings a tool actually gave."""
+    rows = []
+    for tool, vals in (per_tool or {}).items():
+        given = [f"{k}={vals[k]}" for k in ("tempo_bpm", "key", "key_confidence") if isinstance(vals, dict) and vals.get(k) not in (None, "", "unknown")]
+        if given:
+            rows.append(f"{tool}: " + ", ".join(given))
+    return "; ".join(rows)
 
 
 class BuiltinWriter:
