@@ -40,8 +40,8 @@ from pathlib import Path
 import numpy as np
 
 # The one list of accepted formats (suffix -> decoder). Everything else is not audio to us.
-SNDFILE_SUFFIXES = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".aifc"})
-FFMPEG_SUFFIXES = frozenset({".mp3", ".m4a", ".mp4", ".aac", ".opus", ".wma", ".webm", ".mka"})
+SNDFILE_SUFFIXES = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".aifc", ".au"})
+FFMPEG_SUFFIXES = frozenset({".mp3", ".m4a", ".mp4", ".aac", ".opus", ".wma", ".webm", ".mka", ".amr", ".ac3", ".caf"})
 AUDIO_SUFFIXES = SNDFILE_SUFFIXES | FFMPEG_SUFFIXES
 
 SILENCE_WINDOW_S = 0.1
