@@ -168,7 +168,8 @@ def test_mir_annotate_gives_every_manifest_row_one_outcome(tmp_path):
     assert any("\\xe9" in f.display for f in folder_found)
 
 
-def test_mir_annotate_stops_on_sigterm_and_keeps_finished_tracks(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_mir_annotate_stops_on_a_signal_and_keeps_finished_tracks(tmp_path, sig):
     import numpy as np
     import soundfile as sf
 
@@ -180,14 +181,66 @@ def test_mir_annotate_stops_on_sigterm_and_keeps_finished_tracks(tmp_path):
         sf.write(src / f"t{i}.wav", (0.3 * np.sin(2 * np.pi * (200 + 30 * i) * t) + 0.01 * rng.standard_normal(len(t))).astype(np.float32), 22050)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "musicflamingo.cli", "mir", "annotate", str(src), "--out", str(out), "-j", "1", "--set", "mir.asr.backend=none"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and not list((out / ".cache").rglob("*.json")):
         time.sleep(0.5)
     assert list((out / ".cache").rglob("*.json")), "no track finished in time"
-    proc.send_signal(signal.SIGTERM)
+    # Ctrl-C in a terminal signals the whole process group, workers included; SIGTERM comes to the parent alone.
+    os.killpg(proc.pid, sig) if sig == signal.SIGINT else proc.send_signal(sig)
     t0 = time.monotonic()
     _, err = proc.communicate(timeout=60)
     assert time.monotonic() - t0 < 15
     assert proc.returncode == 130 and "interrupted:" in err and "rerun to resume" in err
     assert len(list((out / ".cache").rglob("*.json"))) >= 1
+
+
+def slow_fake_analyse(item, mir):
+    """Stands in for the MIR tools in the pool tests (module level: workers import it by name)."""
+    time.sleep(1.0)
+    return {"track_id": item.track_id}
+
+
+def test_a_failed_cache_write_stops_the_run_at_once(tmp_path, monkeypatch):
+    from musicflamingo.io import JsonCache
+    from musicflamingo.mir import annotate
+
+    def full_disk(self, key, value):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(annotate, "analyse", slow_fake_analyse)
+    monkeypatch.setattr(JsonCache, "put", full_disk)
+    items = [annotate.Item(f"{i:064x}", f"/x/{i}.wav", f"{i}.wav", 1.0) for i in range(8)]
+    t0 = time.monotonic()
+    with pytest.raises(OSError, match="No space left"):
+        annotate.annotate(items, {"track_timeout_s": 60}, "h", tmp_path / "cache", jobs=1)
+    assert time.monotonic() - t0 < 5, "the pool went on computing tracks it could not keep"
+
+
+def test_two_runs_on_one_output_folder_do_not_both_write(tmp_path):
+    from musicflamingo.io import OutputError, exclusive_lock
+    from musicflamingo.mir.batch import annotate_to_dir
+
+    with exclusive_lock(tmp_path / "out", "mir annotate"):
+        with pytest.raises(OutputError, match="in use by another mir annotate"):
+            annotate_to_dir([], {}, tmp_path / "out", tmp_path / "cache")
+    annotate_to_dir([], {}, tmp_path / "out", tmp_path / "cache")  # free again once the first run ends
+
+
+def test_non_finite_tool_values_become_null_with_the_reason():
+    from musicflamingo.mir.annotate import finite_or_null
+
+    out = finite_or_null({"loudness_lufs": float("-inf"), "tempo_confidence": float("nan"), "segments": [{"loudness_lufs": float("inf")}], "key": "C major"})
+    assert out["loudness_lufs"] is None and out["tempo_confidence"] is None and out["segments"][0]["loudness_lufs"] is None
+    assert out["nonfinite"]["fields"] == ["loudness_lufs", "tempo_confidence", "segments[0].loudness_lufs"]
+    json.dumps(out, allow_nan=False)
+
+
+def test_strict_json_writers_refuse_nan(tmp_path):
+    from musicflamingo.io import write_json, write_jsonl
+
+    with pytest.raises(ValueError):
+        write_json(tmp_path / "a.json", {"x": float("nan")})
+    with pytest.raises(ValueError):
+        write_jsonl(tmp_path / "a.jsonl", [{"x": float("inf")}])
+    assert not (tmp_path / "a.json").exists() and not (tmp_path / "a.jsonl").exists()
