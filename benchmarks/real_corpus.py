@@ -93,7 +93,8 @@ def read_blob(git_dir: Path, commit: str, path: str) -> bytes:
         raise LookupError(f"git cat-file timed out after {GIT_TIMEOUT_S} s") from None
     if size.returncode != 0:
         # Large blobs can be listed in a snapshot's tree yet be absent from its object store.
-        raise LookupError(f"{spec} not in mirror ({size.stderr.strip().splitlines()[-1] if size.stderr.strip() else 'missing'})")
+        why = size.stderr.strip().splitlines()[-1] if size.stderr.strip() else "missing"
+        raise LookupError(f"{spec} not in mirror ({why})")
     if int(size.stdout) > MAX_BYTES:
         raise LookupError(f"{spec} is {int(size.stdout)} bytes, over the {MAX_BYTES} byte bound")
     try:
