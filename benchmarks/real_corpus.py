@@ -24,6 +24,7 @@ import argparse
 import csv
 import hashlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -145,6 +146,39 @@ def restore_row(row: dict, mirror: Path, out: Path) -> str:
     return status
 
 
+def summary(rows: list[dict]) -> list[str]:
+    """Lines describing the catalogue: counts by vocals label, GM family, format, repository and
+    licence class, the annotated files, the run subset and total durations (minutes)."""
+    from collections import Counter
+
+    def line(title: str, counter: Counter) -> str:
+        return f"{title}: " + ", ".join(f"{k or '(none)'} {v}" for k, v in counter.most_common())
+
+    def licence_class(text: str) -> str:
+        low = text.lower()
+        if "unclear" in low:
+            return "unclear (local benchmarking only)"
+        if re.search(r"\bby-nc|non-?commercial", low):
+            return "non-commercial CC"
+        return "public domain / CC0 / CC BY(-SA) / permissive"
+
+    subset = [r for r in rows if r["run_subset"]]
+    minutes = sum(r["duration_s"] or 0.0 for r in rows) / 60
+    return [
+        f"recordings: {len(rows)}, {minutes:.1f} min",
+        line("vocals", Counter(r["vocals"] for r in rows)),
+        line("content", Counter(r.get("content", "") for r in rows)),
+        line("instrument family (GM)", Counter(r["instrument_family"] for r in rows if r.get("instrument_family"))),
+        line("format", Counter(r.get("format", "") for r in rows)),
+        line("repository", Counter(r.get("repo", "") for r in rows)),
+        line("licence", Counter(licence_class(r.get("licence", "")) for r in rows)),
+        "annotated: " + ", ".join(f"{k} {sum(1 for r in rows if r.get(k))}"
+                                  for k in ("tempo_bpm", "key", "beats_file", "chords_file", "lyrics_published")),
+        f"run_subset: {len(subset)} files, {sum(r['duration_s'] or 0.0 for r in subset) / 60:.1f} min, "
+        + line("formats", Counter(r.get("format", "") for r in subset)),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -153,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mirror", type=Path, default=DEFAULT_MIRROR, help=f"fetch mirrors (default {DEFAULT_MIRROR})")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"corpus folder (default {DEFAULT_OUT})")
     ap.add_argument("--only", nargs="*", default=None, metavar="ID", help="restore only these ids")
+    ap.add_argument("--summary", action="store_true", help="print what the catalogue holds and exit (no restore)")
     args = ap.parse_args(argv)
 
     try:
@@ -166,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: unknown ids {sorted(unknown)}", file=sys.stderr)
             return 1
         rows = [r for r in rows if r["id"] in set(args.only)]
+    if args.summary:
+        print("\n".join(summary(rows)))
+        return 0
 
     counts = {"present": 0, "restored": 0, "failed": 0}
     seconds = 0.0

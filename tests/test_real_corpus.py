@@ -89,6 +89,10 @@ def test_rebuild_restores_verifies_and_reports(tmp_path, capsys):
     assert "cannot restore d: no mirror" in printed and "github:other/repo" in printed
     assert "4 rows: 0 already present, 1 restored, 3 failed" in printed
 
+    assert real_corpus.main(["--csv", str(csv_path), "--summary"]) == 0
+    printed = capsys.readouterr().out
+    assert "recordings: 4, 0.1 min" in printed and "vocals: instrumental 4" in printed
+
     # A second run over the good row finds it in place and verified.
     assert real_corpus.main(["--csv", str(csv_path), "--mirror", str(mirror), "--out", str(out), "--only", "a"]) == 0
     assert "1 already present" in capsys.readouterr().out
