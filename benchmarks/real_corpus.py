@@ -14,7 +14,8 @@ Prints one line per file that cannot be restored (with its reason), then a summa
 Exit status: 0 when every selected row is present and verified, 1 otherwise.
 
 `load_sources(csv_path)` is the loader other benchmarks import: one dict per recording with
-typed fields (see its docstring). Labels and their provenance are described in
+typed fields (see its docstring); `published_lyrics(row, root)` gives a row's published lyrics
+as plain text (for WER). Labels and their provenance are described in
 `benchmarks/real_corpus/README.md`.
 """
 
@@ -77,6 +78,45 @@ def load_sources(csv_path: str | os.PathLike = DEFAULT_CSV) -> list[dict]:
             row["run_subset"] = (row.get("run_subset") or "0").strip() == "1"
             rows.append(row)
     return rows
+
+
+# UltraStar note lines: type, start beat, length, pitch, syllable (a leading space starts a new word).
+_ULTRASTAR_NOTE = re.compile(r"^[:*FRG] -?\d+ \d+ -?\d+ ?(.*)$")
+
+
+def ultrastar_lyrics(text: str) -> str:
+    """Plain lyrics from an UltraStar karaoke file (the `song.txt` format of UltraStar Deluxe).
+
+    Joins the syllables of note lines (`:`, `*` golden, `F` freestyle, `R`/`G` rap), breaks lines
+    at `-` phrase ends, drops `~` (a held syllable) and headers (`#TITLE:` ...), stops at `E`.
+    Returns one phrase per line; empty when the file holds no notes.
+    """
+    lines: list[str] = []
+    current = ""
+    for raw in text.splitlines():
+        line = raw.rstrip("\r")
+        if line.startswith("E"):
+            break
+        match = _ULTRASTAR_NOTE.match(line)
+        if match:
+            current += match.group(1).replace("~", "")
+        elif line.startswith("-") and current.strip():
+            lines.append(" ".join(current.split()))
+            current = ""
+    if current.strip():
+        lines.append(" ".join(current.split()))
+    return "\n".join(lines)
+
+
+def published_lyrics(row: dict, root: str | os.PathLike = DEFAULT_OUT) -> str | None:
+    """The published lyrics of a recording as plain text (one line per phrase), or None when the
+    source publishes none. UltraStar karaoke files (`*.ultrastar.txt`) are converted with
+    `ultrastar_lyrics`; other lyrics files are returned as stored."""
+    rel = row.get("lyrics_published")
+    if not rel:
+        return None
+    text = (Path(root) / rel).read_text(encoding="utf-8", errors="replace")
+    return ultrastar_lyrics(text) if rel.endswith(".ultrastar.txt") else text.strip()
 
 
 def mirror_git_dir(mirror: Path, repo: str) -> Path:

@@ -108,3 +108,15 @@ def test_load_sources_rejects_bad_rows(tmp_path):
     _write_csv(path, [dict(row, vocals="sung"), dict(row, vocals="sung")])
     with pytest.raises(ValueError, match="duplicate id"):
         real_corpus.load_sources(path)
+
+
+def test_ultrastar_lyrics_joins_syllables_into_phrases(tmp_path):
+    song = "#TITLE:T\n#BPM:300\n: 0 4 4 Where\n: 6 2 5  did\n* 9 5 7  we\n: 16 11 5  go?\n- 29\n" \
+           "F 64 3 4 When\n: 70 3 5  mo\n: 75 2 7 ~\n: 78 2 9 ment\nE\n: 90 1 1  ignored\n"
+    assert real_corpus.ultrastar_lyrics(song) == "Where did we go?\nWhen moment"
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "annotations/x.lyrics.ultrastar.txt").write_text(song)
+    (tmp_path / "annotations/y.lyrics.txt").write_text("plain words\n")
+    assert real_corpus.published_lyrics({"lyrics_published": "annotations/x.lyrics.ultrastar.txt"}, tmp_path).startswith("Where")
+    assert real_corpus.published_lyrics({"lyrics_published": "annotations/y.lyrics.txt"}, tmp_path) == "plain words"
+    assert real_corpus.published_lyrics({"lyrics_published": ""}, tmp_path) is None
