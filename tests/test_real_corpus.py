@@ -117,6 +117,7 @@ def test_ultrastar_lyrics_joins_syllables_into_phrases(tmp_path):
     (tmp_path / "annotations").mkdir()
     (tmp_path / "annotations/x.lyrics.ultrastar.txt").write_text(song)
     (tmp_path / "annotations/y.lyrics.txt").write_text("plain words\n")
-    assert real_corpus.published_lyrics({"lyrics_published": "annotations/x.lyrics.ultrastar.txt"}, tmp_path).startswith("Where")
+    row = {"lyrics_published": "annotations/x.lyrics.ultrastar.txt"}
+    assert real_corpus.published_lyrics(row, tmp_path).startswith("Where")
     assert real_corpus.published_lyrics({"lyrics_published": "annotations/y.lyrics.txt"}, tmp_path) == "plain words"
     assert real_corpus.published_lyrics({"lyrics_published": ""}, tmp_path) is None
