@@ -209,6 +209,8 @@ def summary(rows: list[dict]) -> list[str]:
         line("vocals", Counter(r["vocals"] for r in rows)),
         line("content", Counter(r.get("content", "") for r in rows)),
         line("instrument family (GM)", Counter(r["instrument_family"] for r in rows if r.get("instrument_family"))),
+        line("solo-instrument recordings by GM family",
+             Counter(r.get("instrument_family", "") for r in rows if r.get("solo_instrument") == "1")),
         line("format", Counter(r.get("format", "") for r in rows)),
         line("repository", Counter(r.get("repo", "") for r in rows)),
         line("licence", Counter(licence_class(r.get("licence", "")) for r in rows)),

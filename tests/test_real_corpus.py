@@ -30,6 +30,7 @@ def test_committed_catalogue_is_consistent():
         # A definite vocal label always says where it came from.
         assert r["vocals"] == "unknown" or r["vocals_label_source"], r["id"]
         assert not r["instrument_family"] or r["instrument_label_source"], r["id"]
+        assert r["solo_instrument"] in ("0", "1") and (r["solo_instrument"] == "0" or r["instrument"]), r["id"]
         assert r["tempo_bpm"] is None or 20 <= r["tempo_bpm"] <= 300, r["id"]
         assert not (r["tempo_bpm"] or r["key"]) or r["label_source"], r["id"]
     assert len({r["sha256"] for r in rows}) == len(rows), "a recording is listed twice"
