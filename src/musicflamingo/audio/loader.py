@@ -166,7 +166,7 @@ def check_container(path: Path) -> None:
 _SNDFILE_INT_BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "ALAC_16": 16, "ALAC_20": 20, "ALAC_24": 24, "ALAC_32": 32}
 
 
-def _probe_sndfile(path: Path, size: int) -> Probe:
+def _probe_sndfile(path: Path, size: int, timeout_s: float) -> Probe:
     import soundfile as sf
 
     try:
@@ -175,6 +175,8 @@ def _probe_sndfile(path: Path, size: int) -> Probe:
         raise Rejected(f"not audio: {str(e).splitlines()[-1][:200]}") from e
     if info.frames <= 0:
         raise Rejected("header only: no audio frames")
+    if info.frames >= 2**62:  # SF_COUNT_MAX: FLAC STREAMINFO states no length; libsndfile then fails to seek in it
+        return _probe_ffmpeg(path, size, timeout_s)
     bits = _SNDFILE_INT_BITS.get(info.subtype)
     if info.format == "FLAC":
         bits = {"PCM_S8": 8, "PCM_16": 16, "PCM_24": 24}.get(info.subtype, 16)
@@ -236,7 +238,7 @@ def probe(path: str | Path, limits: Limits = Limits()) -> Probe:
     if suffix not in AUDIO_SUFFIXES:
         raise Rejected(f"unsupported format {suffix or '(no suffix)'!r}: accepted are {', '.join(sorted(AUDIO_SUFFIXES))}")
     check_container(path)
-    p = _probe_sndfile(path, size) if suffix in SNDFILE_SUFFIXES else _probe_ffmpeg(path, size, limits.timeout_s)
+    p = _probe_sndfile(path, size, limits.timeout_s) if suffix in SNDFILE_SUFFIXES else _probe_ffmpeg(path, size, limits.timeout_s)
     if p.duration_s is not None and p.duration_s > limits.max_duration_s:
         raise Rejected(f"too long: {p.duration_s:.0f} s > {limits.max_duration_s:.0f} s")
     return p

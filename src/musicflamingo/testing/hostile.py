@@ -118,6 +118,16 @@ def _long_sparse_wav(seconds: float, sr: int = 8000):
     return write
 
 
+def _flac_without_length(path: Path) -> None:
+    """A FLAC whose STREAMINFO leaves the total sample count at 0 ('unknown', as encoders writing to a pipe do)."""
+    _sf(_tone(3.0, freq=659.0))(path)
+    data = bytearray(path.read_bytes())
+    assert data[:4] == b"fLaC" and data[4] & 0x7F == 0  # first metadata block is STREAMINFO
+    data[21] &= 0xF0  # the 36-bit total-samples field: low nibble of byte 21 and bytes 22-25
+    data[22:26] = b"\0\0\0\0"
+    path.write_bytes(bytes(data))
+
+
 def _symlink_to(target: str):
     return lambda path: os.symlink(target, path)
 
@@ -158,6 +168,8 @@ def cases() -> list[Case]:
         Case("good.opus", "track", _ffmpeg("sine=frequency=698", "-c:a", "libopus", "-b:a", "64k"), "Opus in Ogg"),
         Case("quiet_intro.wav", "track", _quiet_intro, "3.3 s of sparse notes at about -67 dBFS RMS, -39 dBFS peak (was called silent)"),
         Case("inverted_stereo.wav", "track", _inverted_stereo, "stereo whose channels are in opposite polarity: the mono mix cancels"),
+        Case("flac_no_length.flac", "track", _flac_without_length, "FLAC with no total sample count in STREAMINFO (read as 192 trillion seconds: 'too long')"),
+        Case("very_quiet_-65db.wav", "track", _sf(_tone(3.0, amp=0.0008, freq=415.0)), "a quiet stem: loudest window about -65 dBFS (real Carnatic stems sit there)"),
         Case("pink_noise.flac", "track", _ffmpeg("anoisesrc=color=pink:amplitude=0.2", "-c:a", "flac"), "noise is sound, not silence"),
         Case("digital_silence.wav", "silent", _sf(np.zeros((3 * SR, 1), np.float32)), "all zeros"),
         Case("dc_offset.wav", "silent", _sf(np.full((3 * SR, 2), 0.25, np.float32)), "a constant DC offset only: no sound after removing DC"),
