@@ -244,3 +244,13 @@ def test_strict_json_writers_refuse_nan(tmp_path):
     with pytest.raises(ValueError):
         write_jsonl(tmp_path / "a.jsonl", [{"x": float("inf")}])
     assert not (tmp_path / "a.json").exists() and not (tmp_path / "a.jsonl").exists()
+
+
+def test_the_track_deadline_grows_with_a_probed_m4a_length(tmp_path):
+    """An m4a's length is unknown to libsndfile; the probe gives it, so the per-track MIR deadline scales."""
+    from musicflamingo.mir.batch import items_for
+
+    path = tmp_path / "long.m4a"
+    hostile._ffmpeg("sine=frequency=440", "-c:a", "aac", "-b:a", "32k", seconds=90.0)(path)
+    (item,), rows = items_for([path])
+    assert not rows and abs(item.duration_s - 90.0) < 0.5
