@@ -254,3 +254,12 @@ def test_the_track_deadline_grows_with_a_probed_m4a_length(tmp_path):
     hostile._ffmpeg("sine=frequency=440", "-c:a", "aac", "-b:a", "32k", seconds=90.0)(path)
     (item,), rows = items_for([path])
     assert not rows and abs(item.duration_s - 90.0) < 0.5
+
+
+def test_one_audio_file_is_a_source_too(tmp_path):
+    from musicflamingo.audio.inputs import collect
+
+    path = tmp_path / "one.flac"
+    next(c for c in CASES if c.name == "good.flac").make(path)
+    found, bad = collect(path)
+    assert [f.path for f in found] == [path] and not bad

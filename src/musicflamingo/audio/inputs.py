@@ -81,14 +81,18 @@ def _walk(folder: Path) -> list[Path]:
 
 
 def collect(source: Path, root: Path | None = None, stage: str = "raw_audio") -> tuple[list[Input], list[dict]]:
-    """Inputs under a folder or manifest, plus rows for manifest entries that name nothing usable.
+    """Inputs under a folder, in a manifest, or one audio file; plus rows for manifest entries that name nothing usable.
 
     Raises InputError when `source` is neither a folder nor a readable manifest.
     """
     source = Path(source)
     bad: list[dict] = []
+    from musicflamingo.audio.loader import AUDIO_SUFFIXES
+
     if source.is_dir():
         paths = _walk(source)
+    elif source.is_file() and source.suffix.lower() in AUDIO_SUFFIXES:
+        paths = [source]  # one audio file
     elif source.is_file():
         paths = []
         try:

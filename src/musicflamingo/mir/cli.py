@@ -60,7 +60,7 @@ def add_commands(sub) -> None:
         "object per track. Cached per file content + MIR config: rerunning (also after a kill) redoes only unfinished tracks.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    a.add_argument("source", help="a folder (searched recursively for audio) or a manifest (.jsonl with `path`, or one path per line)")
+    a.add_argument("source", help="an audio file, a folder (walked recursively, symlinked folders too) or a manifest (.jsonl with `path`, or one path per line)")
     a.add_argument("--out", required=True, help="output folder")
     a.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (0 = all cores)")
     a.add_argument("--cache", default=None, help="cache folder (default: <out>/.cache)")
