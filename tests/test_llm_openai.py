@@ -242,7 +242,7 @@ def test_stage_survives_every_failure_mode(server, tmp_path):
     # three 500s (retries exhausted) for the caption, one 500 for QA. Track 3: timeout, then malformed, then good.
     server.script.extend(["contradict", "truncated", "429", "500", "500", "500", "timeout", "malformed"])
     cfg = compose(["llm=openai", f"llm.base_url={server.url}", "llm.model=fake", "llm.timeout_s=1.0", "llm.max_retries=2",
-                   "llm.backoff_s=0.01", "llm.concurrency=1", "skills.min_heldout_tracks=1"])
+                   "llm.backoff_s=0.01", "llm.concurrency=1", "llm.breaker_failures=10", "skills.min_heldout_tracks=1"])
     summary = run_stage("mf_skills", cfg, tmp_path)
     out = tmp_path / "data/mf_skills"
     quarantine = read_jsonl(out / "quarantine.jsonl")

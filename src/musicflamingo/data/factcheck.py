@@ -502,10 +502,17 @@ class Report:
     items: int = 0
     kept: int = 0
     repaired: int = 0
-    dropped: int = 0
+    dropped: int = 0                                          # checked and dropped by the fact check (or the judge)
+    writer_errors: int = 0                                    # never checked: transport, format or validation errors
     claims: Counter = field(default_factory=Counter)          # (kind, verdict) -> n
     drop_reasons: Counter = field(default_factory=Counter)
+    writer_error_reasons: Counter = field(default_factory=Counter)
     factuality: list[float] = field(default_factory=list)
+
+    def writer_error(self, reason: str) -> None:
+        """An item the writer never delivered: counted apart, and no factuality is reported for it."""
+        self.writer_errors += 1
+        self.writer_error_reasons[reason] += 1
 
     def add(self, verdicts: list[Verdict], outcome: str, reason: str | None = None) -> None:
         self.items += 1
@@ -526,6 +533,8 @@ class Report:
         f = sorted(self.factuality)
         return {
             "items": self.items, "kept": self.kept, "repaired": self.repaired, "dropped": self.dropped,
-            "mean_factuality": round(sum(f) / len(f), 4) if f else None,
+            "writer_errors": self.writer_errors,
+            "mean_factuality": round(sum(f) / len(f), 4) if f else None,  # over checked items only
             "claims": dict(sorted(self.claims.items())), "drop_reasons": dict(self.drop_reasons.most_common()),
+            "writer_error_reasons": dict(self.writer_error_reasons.most_common()),
         }

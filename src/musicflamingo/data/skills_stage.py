@@ -85,11 +85,11 @@ def run_mf_skills(cfg: DictConfig, ctx: StageContext) -> dict:
                                          fact_ids=["tempo_bpm", "key", "time_signature", "chords", "sections", "tags"]), text))
         else:
             dropped.append({"id": f"{tid[:12]}-caption", "track_id": tid, "reason": f"caption: {out['caption_error']}"})
-            report.add([], "dropped", "writer error")
+            report.writer_error("caption: " + _error_class(out["caption_error"]))
         items, rejected = out["items"], out["rejected"]
         for r in rejected:
             dropped.append({"id": f"{tid[:12]}-qa", "track_id": tid, "reason": f"qa: {r['reason']}", "item": r.get("item")})
-            report.add([], "dropped", "invalid QA reply")
+            report.writer_error("qa: " + _error_class(r["reason"]))
         mcq = _balanced([it for it in items if it["task"] == "mcq"], s.mcq_per_track)
         opn = _balanced([it for it in items if it["task"] == "open"], s.open_per_track)
         for k, item in enumerate(mcq + opn):
@@ -131,6 +131,11 @@ def run_mf_skills(cfg: DictConfig, ctx: StageContext) -> dict:
                         checks[-1]["outcome"] = "dropped"
                         continue
             (heldout if split == "heldout" else train).append(rec.dump())
+    rows = train + heldout
+    if not rows and order:
+        # Nothing usable is a failure, not an empty "successful" dataset (the previous output stays in place).
+        raise RuntimeError(f"mf_skills released 0 items from {len(order)} tracks: {report.writer_errors} writer errors "
+                           f"({_top(report.writer_error_reasons)}), {report.dropped} dropped by the fact check (writer {writer.name})")
     write_jsonl(ctx.out / "train.jsonl", train)
     write_jsonl(ctx.out / "heldout.jsonl", heldout)
     write_jsonl(ctx.out / "segments.jsonl", segments)
@@ -138,7 +143,6 @@ def run_mf_skills(cfg: DictConfig, ctx: StageContext) -> dict:
     write_jsonl(ctx.out / "structured.jsonl", structured)
     write_jsonl(ctx.out / "quarantine.jsonl", dropped)
     write_json(ctx.out / "factcheck_report.json", report.as_dict())
-    rows = train + heldout
     words = [len(r["conversations"][1]["value"].split()) for r in rows if r["task"] == "caption"]
     summary = {
         "writer": writer.name,
@@ -149,6 +153,7 @@ def run_mf_skills(cfg: DictConfig, ctx: StageContext) -> dict:
         "open_items": sum(r["task"] == "open" for r in rows),
         "mean_caption_words": round(sum(words) / max(len(words), 1), 1),
         "dropped_by_factcheck": report.dropped,
+        "writer_errors": report.writer_errors,
         "repaired_by_factcheck": report.repaired,
         "mean_factuality": report.as_dict()["mean_factuality"],
     }
@@ -172,6 +177,16 @@ def _write_track(writer, track: dict, facts: dict, rng: random.Random, root) -> 
     except (ValueError, KeyError, TypeError, IndexError) as exc:  # facts row missing or malformed fields
         out["rejected"] = [{"index": None, "reason": f"{type(exc).__name__}: {exc}"}]
     return out
+
+
+def _error_class(reason: str | None) -> str:
+    """A short class for a writer error ("HTTP 500", "reply is not JSON"), for the report's counts."""
+    text = (reason or "unknown").split(" (after ")[0]
+    return text.split(":")[0][:60] if text.startswith(("HTTP", "invalid item", "request failed")) else text[:60]
+
+
+def _top(counter) -> str:
+    return "; ".join(f"{k} x{v}" for k, v in counter.most_common(3)) or "none"
 
 
 def _balanced(items: list[dict], limit: int) -> list[dict]:

@@ -113,7 +113,7 @@ def run_mf_think(cfg: DictConfig, ctx: StageContext) -> dict:
     rest = [r for r in items if not hard[r["id"]]]
     chosen = [r for r in items if hard[r["id"]]] + rest[: round(len(rest) * t.fraction)]
     samples, dropped, checks = [], [], []
-    n_rewritten = n_removed = 0
+    n_rewritten = n_removed = n_writer_errors = 0
     items_of = [_item(rec) for rec in chosen]
     workers = int(cfg.llm.get("concurrency", 1)) if writer.name != "builtin" else 1
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -125,6 +125,7 @@ def run_mf_think(cfg: DictConfig, ctx: StageContext) -> dict:
         fx = fc.FactIndex.build(facts, tags)
         if error:
             dropped.append({"id": rec["id"], "reason": f"writer: {error}"})
+            n_writer_errors += 1  # never checked: no factuality is reported for it
             continue
         if not steps:
             dropped.append({"id": rec["id"], "reason": "no reasoning chain for this question type"})
@@ -151,11 +152,15 @@ def run_mf_think(cfg: DictConfig, ctx: StageContext) -> dict:
         row["hard_because"] = hard[rec["id"]]
         row["step_verdicts"] = step_rows
         samples.append(row)
+    if chosen and not samples:
+        # Nothing usable is a failure, not an empty "successful" dataset (the previous output stays in place).
+        raise RuntimeError(f"mf_think released 0 samples from {len(chosen)} candidates: {n_writer_errors} writer errors, "
+                           f"{len(dropped) - n_writer_errors} dropped by the fact check or format (writer {writer.name})")
     write_jsonl(ctx.out / "train.jsonl", samples)
     write_jsonl(ctx.out / "quarantine.jsonl", dropped)
     summary = {
         "writer": writer.name, "samples": len(samples), "candidates": len(chosen),
-        "hard_candidates": sum(bool(hard[r["id"]]) for r in chosen), "dropped": len(dropped),
+        "hard_candidates": sum(bool(hard[r["id"]]) for r in chosen), "dropped": len(dropped), "writer_errors": n_writer_errors,
         "steps_rewritten": n_rewritten, "steps_removed": n_removed,
     }
     write_json(ctx.out / "factcheck_report.json", {**summary, "drop_reasons": _count(d["reason"] for d in dropped)})
