@@ -49,6 +49,7 @@ def run_mf_skills(cfg: DictConfig, ctx: StageContext) -> dict:
     writer = make_writer(_llm_cfg(cfg, ctx))
     tol = fc.Tolerances.from_cfg(s.get("factcheck"))
     repair = bool(s.get("repair", True))
+    strict = writer.name != "builtin"  # the built-in writer computes each number it states from the facts
     judge = None
     if s.get("judge") and s.judge.get("backend"):  # optional LLM judge on top of the rule checker
         from musicflamingo.llm.writers import LLMJudge, make_chat_backend
@@ -100,19 +101,23 @@ def run_mf_skills(cfg: DictConfig, ctx: StageContext) -> dict:
             # The question is checked with the answer: a false premise ("the chorus at 0:45") is a contradiction too.
             records.append((rec, f"{item['question']} {item['answer']}"))
         for rec, text in records:
-            verdicts = fc.check_text(text, fx, tol=tol)
+            verdicts = fc.check_text(text, fx, tol=tol, strict=strict)
             fscore = fc.score(verdicts)
             row = {"id": rec.id, "track_id": tid, "task": rec.task, "skill": rec.skill, "factuality": fscore, "claims": fc.as_dicts(verdicts)}
-            if fscore < tol.min_factuality:
-                fixed = fc.repair(text, fx, tol) if repair and rec.task == "caption" else None
+            if fscore < tol.min_factuality or fc.blocking(verdicts):
+                # Only what the facts support is released: contradicted and unverifiable claims both block.
+                fixed = fc.repair(text, fx, tol, strict=strict) if repair and rec.task == "caption" else None
                 if fixed is None:
-                    reason = "contradicts MIR facts: " + "; ".join(f"{v.kind} {v.claim!r} ({v.reason})" for v in fc.contradicted(verdicts)[:3])
-                    dropped.append({"id": rec.id, "track_id": tid, "reason": reason, "claims": fc.as_dicts(fc.contradicted(verdicts))})
-                    report.add(verdicts, "dropped", "contradicts facts: " + ",".join(sorted({v.kind for v in fc.contradicted(verdicts)})))
+                    bad = fc.contradicted(verdicts)
+                    head = "contradicts MIR facts: " if bad else "unverifiable claims: "
+                    bad = bad or fc.blocking(verdicts)
+                    reason = head + "; ".join(f"{v.kind} {v.claim!r} ({v.reason})" for v in bad[:3])
+                    dropped.append({"id": rec.id, "track_id": tid, "reason": reason, "claims": fc.as_dicts(bad)})
+                    report.add(verdicts, "dropped", head.split(":")[0].replace("MIR ", "") + ": " + ",".join(sorted({v.kind for v in bad})))
                     checks.append({**row, "outcome": "dropped"})
                     continue
                 rec.conversations[1].value = fixed
-                row["repaired_from"] = text
+                row["sentences_withheld"] = len(fc.sentences(text)) - len(fc.sentences(fixed))
                 report.add(verdicts, "repaired")
                 checks.append({**row, "outcome": "repaired"})
             else:

@@ -60,15 +60,22 @@ def hardness(item: dict, facts: dict) -> list[str]:
 
 
 def rewrite_step(step: str, verdicts: list[fc.Verdict], facts: dict) -> str | None:
-    """Correct a step whose only errors are a tempo, key or meter the facts state; None if it has other errors."""
-    bad = fc.contradicted(verdicts)
-    if not bad or any(v.kind not in _REWRITABLE for v in bad):
+    """Replace a false tempo, key or meter with the track's own value; None when that would not make a true step.
+
+    Only a plain claim about the whole track is rewritten: a step that is timed ("at 0:42 ... F major"), talks
+    about a modulation or a tool's reading, or has any other unsupported claim is dropped instead, because
+    the true statement (a modulation that does not exist, say) is not in the facts.
+    """
+    bad = fc.blocking(verdicts)
+    if not bad or any(v.kind not in _REWRITABLE or v.verdict != "contradicted" or v.claim.startswith("not ") for v in bad):
+        return None
+    if fc._times(step) or fc._MODULATION_RE.search(step) or fc._ATTRIBUTED_RE.search(step):
         return None
     out = step
     for v in bad:
-        if v.kind == "tempo":
-            out = re.sub(re.escape(v.claim), f"{facts['tempo_bpm']:.0f} BPM", out, count=1)
-        elif v.kind == "key":
+        if v.kind == "tempo" and facts.get("tempo_bpm"):
+            out, n = re.subn(re.escape(v.claim), f"{facts['tempo_bpm']:.0f} BPM", out, count=1)
+        elif v.kind == "key" and facts.get("key"):
             tonic, mode = v.claim.split()
             alts = [tonic] + [n for n, pc in (("C#", "Db"), ("Eb", "D#"), ("F#", "Gb"), ("Ab", "G#"), ("Bb", "A#")) if pc == tonic or n == tonic]
             for name in alts:
@@ -76,25 +83,43 @@ def rewrite_step(step: str, verdicts: list[fc.Verdict], facts: dict) -> str | No
                 if n:
                     break
         elif v.kind == "meter" and facts.get("time_signature") not in (None, "unknown"):
-            out = re.sub(r"\b\d{1,2}/\d{1,2}\b", facts["time_signature"], out, count=1)
+            out, n = re.subn(r"\b\d{1,2}/\d{1,2}\b", facts["time_signature"], out, count=1)
+        else:
+            return None
+        if not n:
+            return None  # the false value is not written the way the checker read it: do not guess
     return out
 
 
-def verify_steps(steps: list[str], fx: fc.FactIndex, facts: dict, tol: fc.Tolerances) -> tuple[list[str], list[dict], int]:
-    """(released steps, per-step verdict rows, number of erroneous steps before rewriting)."""
+def _verdict_row(verdicts: list[fc.Verdict]) -> list[dict]:
+    """Claim verdicts for a released row: kind, verdict and the fact it was checked against, never a false value."""
+    return [{"kind": v.kind, "verdict": v.verdict, "reason": v.reason, **({"claim": v.claim} if v.verdict == "supported" else {})}
+            for v in verdicts]
+
+
+def verify_steps(steps: list[str], fx: fc.FactIndex, facts: dict, tol: fc.Tolerances,
+                 strict: bool = True) -> tuple[list[str], list[dict], int]:
+    """(released steps, per-step verdict rows, number of erroneous steps before rewriting).
+
+    A step is released as is when every claim is supported; rewritten (`rewrite_step`) and checked again; or
+    removed. The rows keep each step's verdicts; the text of a step that was not released as is is not kept.
+    """
     released, rows, n_bad = [], [], 0
-    for step in steps:
-        verdicts = fc.check_text(step, fx, tol=tol)
-        row = {"step": step, "contradicted": bool(fc.contradicted(verdicts)), "claims": fc.as_dicts(verdicts), "outcome": "kept"}
-        if row["contradicted"]:
+    for k, step in enumerate(steps):
+        verdicts = fc.check_text(step, fx, tol=tol, strict=strict)
+        bad = fc.blocking(verdicts)
+        row = {"index": k, "contradicted": bool(fc.contradicted(verdicts)), "unverifiable": any(v.verdict == "unverifiable" for v in bad),
+               "claims": _verdict_row(verdicts), "outcome": "kept"}
+        if bad:
             n_bad += 1
             fixed = rewrite_step(step, verdicts, facts)
-            if fixed is not None and not fc.contradicted(fc.check_text(fixed, fx, tol=tol)):
+            if fixed is not None and not fc.blocking(fc.check_text(fixed, fx, tol=tol, strict=strict)):
                 row.update(outcome="rewritten", rewritten=fixed)
                 released.append(fixed)
             else:
                 row["outcome"] = "removed"
         else:
+            row["step"] = step
             released.append(step)
         rows.append(row)
     return released, rows, n_bad
@@ -130,7 +155,7 @@ def run_mf_think(cfg: DictConfig, ctx: StageContext) -> dict:
         if not steps:
             dropped.append({"id": rec["id"], "reason": "no reasoning chain for this question type"})
             continue
-        released, step_rows, n_bad = verify_steps(steps, fx, facts, tol)
+        released, step_rows, n_bad = verify_steps(steps, fx, facts, tol, strict=writer.name != "builtin")
         frac = n_bad / len(steps)
         checks.append({"id": rec["id"], "factuality": 1 - frac, "steps": len(steps), "bad_steps": n_bad})
         if frac > t.max_bad_step_fraction:
