@@ -87,7 +87,7 @@ SYNONYMS: tuple[tuple[str, ...], ...] = (
     ("electric piano", "rhodes", "wurlitzer", "e-piano", "electric piano 1", "electric piano 2"),
     ("acoustic guitar (nylon)", "nylon-string guitar", "nylon guitar", "classical guitar", "spanish guitar", "acoustic guitar", "guitar"),
     ("acoustic guitar (steel)", "steel-string guitar", "acoustic guitar", "guitar", "six-string"),
-    ("church organ", "pipe organ", "organ", "pipe"),  # "sustained pipe tones"
+    ("church organ", "pipe organ", "organ"),
     ("string ensemble", "string ensemble 1", "string ensemble 2", "strings", "string section", "string orchestra"),
     ("choir aahs", "choir", "chorus of voices", "vocal ensemble"),
     ("bagpipe", "bagpipes", "pipes", "highland pipes", "great highland bagpipe"),
@@ -122,6 +122,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "orchestra": ("string ensemble", "orchestra", "orchestra hit"),
     "ensemble": ("ensemble",),
     "synthesizer": ("synth", "lead", "pad", "fx"),
+    "pipe": ("organ",),  # "sustained pipe tones" of an organ (a bagpipe's pipes are its own synonym)
 }
 # Words that end a name without naming an instrument on their own ("choir aahs" is not an "aahs").
 _GENERIC_HEADS = {"ensemble", "section", "aahs", "oohs", "pad", "lead", "kit", "set", "voice", "group", "fx", "hit", "noise", "ring",
