@@ -368,8 +368,10 @@ def test_a_dead_or_useless_llm_fails_the_stage_and_keeps_the_previous_output(ser
         run_stage("mf_skills", compose(base), tmp_path)
     assert {p.name: p.read_bytes() for p in out.glob("*.jsonl")} == before and not list(tmp_path.glob("data/.mf_skills*"))
     server.default = "prose"  # answers, but nothing usable: a failure, not an empty "successful" dataset
+    with pytest.raises(LLMUnavailable, match="gives no usable output: 8 consecutive unusable replies"):
+        run_stage("mf_skills", compose(base), tmp_path)
     with pytest.raises(RuntimeError, match=r"released 0 items from 2 tracks: 4 writer errors .*0 dropped by the fact check"):
-        run_stage("mf_skills", compose(base + ["llm.cache_dir=" + str(tmp_path / "c2")]), tmp_path)
+        run_stage("mf_skills", compose(base + ["llm.unusable_replies=100"]), tmp_path)
     assert {p.name: p.read_bytes() for p in out.glob("*.jsonl")} == before
 
 

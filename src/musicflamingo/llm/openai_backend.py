@@ -14,6 +14,8 @@ Failing loudly and fast:
 - a circuit breaker: after `breaker_failures` consecutive transport failures
   (no HTTP 200 reply) every call raises `LLMUnavailable` naming the endpoint,
   which stops the stage instead of quarantining item after item;
+- likewise after `unusable_replies` consecutive answers without usable JSON
+  (a server that only talks prose);
 - a stage budget (`stage_budget_s`): once spent, `LLMUnavailable` as well.
 
 JSON-schema output is asked for with `response_format`; a server that rejects
@@ -52,6 +54,7 @@ class OpenAIConfig:
     backoff_s: float = 1.0                # first wait; doubles per retry, with jitter
     max_backoff_s: float = 30.0
     breaker_failures: int = 4             # consecutive transport failures that stop the stage
+    unusable_replies: int = 8             # consecutive replies without usable JSON that stop the stage
     stage_budget_s: float = 3600.0        # wall time the stage may spend on this endpoint
     concurrency: int = 4
     max_tokens: int = 2048
@@ -94,6 +97,7 @@ class OpenAIChat:
         self._client = httpx.Client(follow_redirects=False)
         self._lock = threading.Lock()
         self._streak = 0                      # consecutive transport failures, over all threads
+        self._unusable = 0                    # consecutive answered-but-unusable replies (prose, malformed JSON)
         self._open: str | None = None         # the breaker's message once it has tripped
         self._budget_end = time.monotonic() + float(config.stage_budget_s)
 
@@ -184,6 +188,15 @@ class OpenAIChat:
                               f"(last: {exc.reason[:120]})")
         self._check_open()
 
+    def _record_unusable(self, exc: LLMError) -> None:
+        """A server that answers but never with usable output is as useless as a dead one: stop after `unusable_replies`."""
+        with self._lock:
+            self._unusable += 1
+            if self._unusable >= int(self.cfg.unusable_replies) and not self._open:
+                self._open = (f"LLM endpoint {self.endpoint} gives no usable output: {self._unusable} consecutive unusable replies "
+                              f"(last: {exc.reason[:120]})")
+        self._check_open()
+
     # -------------------------------------------------------------- the interface
 
     def chat(self, messages: list[dict], schema: dict | None = None, schema_name: str = "output") -> Reply:
@@ -206,9 +219,15 @@ class OpenAIChat:
                 choice = (payload.get("choices") or [{}])[0]
                 text = (choice.get("message") or {}).get("content")
                 finish = choice.get("finish_reason")
-                if not isinstance(text, str):
-                    raise LLMError("reply has no message content", retryable=True)
-                data = parse_json_reply(text, finish) if schema is not None else None
+                try:
+                    if not isinstance(text, str):
+                        raise LLMError("reply has no message content", retryable=True)
+                    data = parse_json_reply(text, finish) if schema is not None else None
+                except LLMError as exc:
+                    self._record_unusable(exc)
+                    raise
+                with self._lock:
+                    self._unusable = 0
                 self.cache.put(key, {"text": text, "data": data, "finish_reason": finish})
                 return Reply(text, data, attempts=attempt, finish_reason=finish, events=events)
             except LLMError as exc:
