@@ -106,7 +106,7 @@ def _present(tags: dict) -> set[str]:
 
 
 _FAMILY = {"violin": {"fiddle", "violin", "string", "strings"}, "guitar": {"guitar", "six-string"}, "piano": {"piano", "pianoforte", "grand", "rhodes"},
-           "organ": {"organ"}, "string": {"violin", "viola", "cello", "fiddle", "double", "upright", "violoncello", "strings"},
+           "organ": {"organ", "pipes"}, "string": {"violin", "viola", "cello", "fiddle", "double", "upright", "violoncello", "strings"},
            "choir": {"choir"}, "aahs": {"choir"}}
 
 
