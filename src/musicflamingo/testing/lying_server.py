@@ -182,8 +182,8 @@ class LyingServer:
             inst_lie = next((s for s in statements(facts, tags, random.Random(self._rng.random()))
                              if s.kind == "instrument_singular" and not s.true), None)
             if inst_lie is not None:
-                with self._lock:
-                    self.planted.append(("mcq_answer", inst_lie.marker))
+                with self._lock:  # released, it would read "(A) <instrument>" (the lie is option A)
+                    self.planted.append(("mcq_answer", f"(A) {inst_lie.marker}"))
                 real = (tags.get("instruments") or ["piano"])[0]
                 options = [inst_lie.marker, "nothing", f"{real} and voice", "a drone"]
                 items.append({"skill": "attribute", "qtype": "instrument", "question": "Which instrument carries the melody?",
