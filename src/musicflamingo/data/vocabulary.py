@@ -192,8 +192,8 @@ def _gm_forms(name: str) -> list[str]:
 
 
 @lru_cache(maxsize=1)
-def _tables() -> tuple[dict[str, str], dict[str, frozenset[str]], re.Pattern]:
-    """(surface form -> singular canonical form, canonical -> synonym set, mention pattern)."""
+def _tables() -> tuple[dict[str, str], dict[str, frozenset[str]]]:
+    """(surface form -> singular canonical form, canonical -> synonym set)."""
     names: list[str] = []
     for gm in GM_PROGRAMS:
         names += _gm_forms(gm)
@@ -218,11 +218,7 @@ def _tables() -> tuple[dict[str, str], dict[str, frozenset[str]], re.Pattern]:
         for m in members:
             groups.setdefault(m, set()).update(members)
     syn = {k: frozenset(v) for k, v in groups.items()}
-    alts = sorted(canon, key=len, reverse=True)
-    body = "|".join(r"[\s\-]+".join(map(re.escape, a.split(" "))) for a in alts)
-    # A hyphenated compound still names the instrument ("bagpipe-led"), a "-like" one does not ("organ-like").
-    pattern = re.compile(r"(?<![\w\-])(" + body + r")(?![\w]|-(?:like|ish|esque|y)\b)", re.I)
-    return canon, syn, pattern
+    return canon, syn
 
 
 def _suffixes(c: str) -> list[str]:
@@ -248,15 +244,58 @@ def _music21_names() -> list[str]:
     return out
 
 
+_TOKEN_RE = re.compile(r"[A-Za-zÀ-ÿ'&]+")
+_JOINER_RE = re.compile(r"[\s\-]+")
+_NOT_AN_INSTRUMENT_SUFFIX = re.compile(r"-(?:like|ish|esque|y)\b", re.I)
+
+
+@lru_cache(maxsize=1)
+def _first_words() -> dict[str, int]:
+    """First word of every name -> the most words a name starting with it has."""
+    out: dict[str, int] = {}
+    for form in _tables()[0]:
+        words = form.split(" ")
+        out[words[0]] = max(out.get(words[0], 0), len(words))
+    return out
+
+
 def instrument_mentions(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, canonical singular name) of every instrument mention in `text`, longest names first."""
-    canon, _, pattern = _tables()
-    return [(m.start(), m.end(), canon.get(_clean(m.group(1)), singular(_clean(m.group(1))))) for m in pattern.finditer(text)]
+    """(start, end, canonical singular name) of every instrument mention in `text`, longest names first.
+
+    Word n-grams are looked up in the vocabulary (a hyphen or a space between the words of a name); a
+    hyphenated compound still names the instrument ("bagpipe-led"), a "-like" one does not ("organ-like").
+    """
+    canon, firsts = _tables()[0], _first_words()
+    toks = [(m.start(), m.end(), m.group(0).lower()) for m in _TOKEN_RE.finditer(text)]
+    out, i = [], 0
+    while i < len(toks):
+        found = None
+        longest = firsts.get(toks[i][2], 0)  # names starting with this word have at most this many words
+        if longest and (i == 0 or text[toks[i][0] - 1] != "-"):
+            for n in range(min(longest, len(toks) - i), 0, -1):
+                span = toks[i: i + n]
+                if any(not _JOINER_RE.fullmatch(text[a[1]: b[0]]) for a, b in zip(span, span[1:])):
+                    continue
+                key = " ".join(t[2] for t in span)
+                if key in canon and not _NOT_AN_INSTRUMENT_SUFFIX.match(text, span[-1][1]):
+                    found = (span[0][0], span[-1][1], canon[key], n)
+                    break
+        if found:
+            out.append(found[:3])
+            i += found[3]
+        else:
+            i += 1
+    return out
 
 
 def supported_names(tagged: list[str]) -> set[str]:
     """Every canonical name a text may use for these tagged instruments: synonyms, head nouns, GM forms, families."""
-    canon, syn, _ = _tables()
+    return set(_supported(tuple(tagged)))
+
+
+@lru_cache(maxsize=4096)
+def _supported(tagged: tuple[str, ...]) -> frozenset[str]:
+    canon, syn = _tables()
     out: set[str] = set()
     for name in tagged:
         forms = set()
@@ -271,11 +310,18 @@ def supported_names(tagged: list[str]) -> set[str]:
         for family, members in FAMILIES.items():
             if words & {singular(_clean(m)) for m in members} or words & set(members):
                 out.add(singular(_clean(family)))
-    return out
+    return frozenset(out)
 
 
 def genre_mentions(text: str) -> list[tuple[int, int, str]]:
+    if not _genre_words() & {t.lower() for t in _TOKEN_RE.findall(text)}:
+        return []  # speed only: no word of any genre name
     return [(m.start(), m.end(), m.group(1).lower()) for m in _genre_pattern().finditer(text)]
+
+
+@lru_cache(maxsize=1)
+def _genre_words() -> frozenset[str]:
+    return frozenset(w for g in GENRES for w in _TOKEN_RE.findall(g.lower()))
 
 
 @lru_cache(maxsize=1)
