@@ -65,28 +65,15 @@ def adversarial(n_tracks: int) -> None:
     print("\n".join(examples))
 
 
-def _corpus(root: Path, n: int) -> None:
-    from musicflamingo.data.synthetic import synthetic_track
-    from musicflamingo.io import write_jsonl
-
-    facts, tracks = [], []
-    for seed in range(n):
-        f, tags = synthetic_track(seed)
-        facts.append(f)
-        tracks.append({"id": f["track_id"], "path": f["path"], "source": "demo", "duration_s": f["duration_s"], "sample_rate": 22050,
-                       "channels": 1, "tags": tags})
-    write_jsonl(root / "data/mir_metadata/tracks.jsonl", facts)
-    write_jsonl(root / "data/raw_audio/tracks.jsonl", tracks)
-
-
 def end_to_end(n_tracks: int) -> None:
     from musicflamingo.config import compose
     from musicflamingo.io import read_jsonl
     from musicflamingo.stage import run_stage
+    from musicflamingo.testing.corpus import write_corpus
     from musicflamingo.testing.lying_server import LyingServer
 
     root = Path(tempfile.mkdtemp(prefix="mf-liar-"))
-    _corpus(root, n_tracks)
+    write_corpus(root, n_tracks)
     with LyingServer(max_seconds=600) as srv:
         cfg = compose(["llm=openai", f"llm.base_url={srv.url}", "llm.model=liar", "skills.min_heldout_tracks=1", "think.fraction=1.0"])
         skills = run_stage("mf_skills", cfg, root)
@@ -141,6 +128,7 @@ class _Server:
 def dead_endpoint(n_tracks: int) -> None:
     from musicflamingo.config import compose
     from musicflamingo.stage import run_stage
+    from musicflamingo.testing.corpus import write_corpus
 
     print(f"\n3. Dead endpoint, default llm=openai settings ({n_tracks} tracks; target <= 120 s)")
     with socket.socket() as sock:
@@ -149,7 +137,7 @@ def dead_endpoint(n_tracks: int) -> None:
     for label, mode in (("closed port", None), ("HTTP 500 only", "500"), ("prose only", "prose"), ("accepts, never answers", "hang")):
         srv = _Server(mode) if mode else None
         root = Path(tempfile.mkdtemp(prefix="mf-dead-"))
-        _corpus(root, n_tracks)
+        write_corpus(root, n_tracks)
         cfg = compose(["llm=openai", f"llm.base_url={srv.url if srv else closed}", "llm.model=m", "skills.min_heldout_tracks=1"])
         t0 = time.perf_counter()
         try:

@@ -16,8 +16,9 @@ import random
 
 from musicflamingo.data import factcheck as fc
 from musicflamingo.data.synthetic import synthetic_track
-from musicflamingo.io import read_jsonl, write_jsonl
+from musicflamingo.io import read_jsonl
 from musicflamingo.testing import adversarial, lying_server
+from musicflamingo.testing.corpus import write_corpus
 
 ISSUE_KINDS = {"instrument_singular", "instrument_plural", "instrument_synonym", "instrument_outside_gm", "number_words", "relative",
                "negation", "hedge", "split", "modulation"}
@@ -64,14 +65,7 @@ def test_stages_against_the_lying_server_release_no_planted_lie(tmp_path):
     from musicflamingo.config import compose
     from musicflamingo.stage import run_stage
 
-    facts, tracks = [], []
-    for seed in range(4):
-        f, tags = synthetic_track(seed)
-        facts.append(f)
-        tracks.append({"id": f["track_id"], "path": f["path"], "source": "demo", "duration_s": f["duration_s"], "sample_rate": 22050,
-                       "channels": 1, "tags": tags})
-    write_jsonl(tmp_path / "data/mir_metadata/tracks.jsonl", facts)
-    write_jsonl(tmp_path / "data/raw_audio/tracks.jsonl", tracks)
+    write_corpus(tmp_path, 4)
     with lying_server.LyingServer(max_seconds=120) as srv:
         cfg = compose(["llm=openai", f"llm.base_url={srv.url}", "llm.model=liar", "llm.concurrency=2", "skills.min_heldout_tracks=1",
                        "think.fraction=1.0"])

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from musicflamingo.data.synthetic import synthetic_track
-from musicflamingo.io import read_json, read_jsonl, write_jsonl
+from musicflamingo.io import read_json, read_jsonl
 from musicflamingo.llm.base import LLMError, LLMUnavailable
 from musicflamingo.llm.openai_backend import OpenAIChat, OpenAIConfig
+from musicflamingo.testing.corpus import write_corpus
 
 
 def _grab(pattern: str, text: str, default: str = "") -> str:
@@ -239,13 +239,7 @@ def test_config_comes_from_the_environment(monkeypatch):
 
 
 def _corpus(root: Path, n: int = 4) -> None:
-    facts, tracks = [], []
-    for seed in range(n):
-        f, tags = synthetic_track(seed)
-        facts.append(f)
-        tracks.append({"id": f["track_id"], "path": f["path"], "source": "demo", "duration_s": f["duration_s"], "sample_rate": 22050, "channels": 1, "tags": tags})
-    write_jsonl(root / "data/mir_metadata/tracks.jsonl", facts)
-    write_jsonl(root / "data/raw_audio/tracks.jsonl", tracks)
+    write_corpus(root, n)
 
 
 def test_stage_survives_every_failure_mode(server, tmp_path):
