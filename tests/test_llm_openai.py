@@ -349,7 +349,7 @@ def test_key_only_from_the_environment():
 
 def test_a_dead_or_useless_llm_fails_the_stage_and_keeps_the_previous_output(server, tmp_path):
     from musicflamingo.config import compose
-    from musicflamingo.stage import run_stage
+    from musicflamingo.stage import StageFailed, run_stage
 
     _corpus(tmp_path, n=2)
     run_stage("mf_skills", compose(["skills.min_heldout_tracks=1"]), tmp_path)  # the built-in writer's output
@@ -364,7 +364,7 @@ def test_a_dead_or_useless_llm_fails_the_stage_and_keeps_the_previous_output(ser
     server.default = "prose"  # answers, but nothing usable: a failure, not an empty "successful" dataset
     with pytest.raises(LLMUnavailable, match="gives no usable output: 8 consecutive unusable replies"):
         run_stage("mf_skills", compose(base), tmp_path)
-    with pytest.raises(RuntimeError, match=r"released 0 items from 2 tracks: 4 writer errors .*0 dropped by the fact check"):
+    with pytest.raises(StageFailed, match=r"released 0 items from 2 tracks: 4 writer errors .*0 dropped by the fact check"):
         run_stage("mf_skills", compose(base + ["llm.unusable_replies=100"]), tmp_path)
     assert {p.name: p.read_bytes() for p in out.glob("*.jsonl")} == before
 
@@ -417,3 +417,33 @@ def test_a_key_in_the_environment_reaches_neither_dvc_lock_params_nor_mlflow(tmp
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert any(p.name == "resolved_params.yaml" for p in files) and (tmp_path / "dvc.lock") in files
     assert not [p for p in files if secret.encode() in p.read_bytes()]
+
+
+def test_cli_stage_takes_group_overrides_and_fails_in_one_line(tmp_path):
+    """`MF_LLM_BASE_URL=... MF_LLM_MODEL=... musicflamingo stage mf_skills llm=openai`, as the issue ran it."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from musicflamingo.config import compose, write_params
+    from musicflamingo.testing.lying_server import LyingServer
+
+    write_params(compose(["skills.min_heldout_tracks=1"]), tmp_path)  # llm=builtin in params.yaml
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    _corpus(tmp_path, n=2)
+    env = {**os.environ, "MF_ROOT": str(tmp_path), "MF_LLM_MODEL": "liar", "PYTHONPATH": os.pathsep.join(sys.path)}
+    cmd = [sys.executable, "-m", "musicflamingo.cli", "stage", "mf_skills", "llm=openai", "llm.concurrency=1"]
+    with LyingServer(max_seconds=120) as srv:
+        ok = subprocess.run(cmd, env={**env, "MF_LLM_BASE_URL": srv.url}, capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert json.loads(ok.stdout[ok.stdout.index("{"):])["writer"] == "llm:openai"
+    before = (tmp_path / "data/mf_skills/train.jsonl").read_bytes()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    bad = subprocess.run(cmd, env={**env, "MF_LLM_BASE_URL": dead, "MF_LLM_MODEL": "other"}, capture_output=True, text=True, timeout=300)  # no cached reply
+    last = bad.stderr.strip().splitlines()[-1]
+    assert bad.returncode == 3 and "Traceback" not in bad.stderr
+    assert last.startswith("musicflamingo stage mf_skills failed: LLM endpoint " + dead) and "consecutive transport failures" in last
+    assert (tmp_path / "data/mf_skills/train.jsonl").read_bytes() == before

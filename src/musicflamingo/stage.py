@@ -25,6 +25,10 @@ from musicflamingo.io import write_json
 log = logging.getLogger("musicflamingo")
 
 
+class StageFailed(RuntimeError):
+    """A stage that ran but produced nothing usable (e.g. every LLM reply was unusable); its previous output stays."""
+
+
 @dataclass
 class StageContext:
     root: Path

@@ -30,7 +30,7 @@ from musicflamingo.data.split import heldout_ids
 from musicflamingo.data.structured import structured_truth
 from musicflamingo.io import read_jsonl, write_json, write_jsonl
 from musicflamingo.llm import LLMError, make_writer
-from musicflamingo.stage import StageContext
+from musicflamingo.stage import StageContext, StageFailed
 
 
 def _rng(seed: int, track_id: str) -> random.Random:
@@ -50,6 +50,7 @@ def run_mf_skills(cfg: DictConfig, ctx: StageContext) -> dict:
     tol = fc.Tolerances.from_cfg(s.get("factcheck"))
     repair = bool(s.get("repair", True))
     strict = writer.name != "builtin"  # the built-in writer computes each number it states from the facts
+    surface_strict = getattr(writer, "surface_captioner", None) is not None
     judge = None
     if s.get("judge") and s.judge.get("backend"):  # optional LLM judge on top of the rule checker
         from musicflamingo.llm.writers import LLMJudge, make_chat_backend
@@ -79,7 +80,10 @@ def run_mf_skills(cfg: DictConfig, ctx: StageContext) -> dict:
         # Per-track structured ground truth (unknown stays None): the caption reward and caption eval use it.
         structured.append({"track_id": tid, "split": split, "truth": structured_truth(facts, tags), "tags": tags})
         records: list[tuple[object, str]] = []
-        segments += [{"track_id": tid, "index": i, "caption": c} for i, c in enumerate(out["surface"])]
+        # Surface captions are released too: only their supported sentences (an audio model may invent).
+        for i, c in enumerate(out["surface"]):
+            kept, withheld = fc.release(c, fx, tol, strict=surface_strict)
+            segments.append({"track_id": tid, "index": i, "caption": kept, **({"sentences_withheld": len(withheld)} if withheld else {})})
         if out["caption"] is not None:
             text = out["caption"]
             records.append((conversation(f"{tid[:12]}-caption", track, rng.choice(_caption_prompts()), text, "caption", skill="caption",
@@ -139,7 +143,7 @@ def run_mf_skills(cfg: DictConfig, ctx: StageContext) -> dict:
     rows = train + heldout
     if not rows and order:
         # Nothing usable is a failure, not an empty "successful" dataset (the previous output stays in place).
-        raise RuntimeError(f"mf_skills released 0 items from {len(order)} tracks: {report.writer_errors} writer errors "
+        raise StageFailed(f"mf_skills released 0 items from {len(order)} tracks: {report.writer_errors} writer errors "
                            f"({_top(report.writer_error_reasons)}), {report.dropped} dropped by the fact check (writer {writer.name})")
     write_jsonl(ctx.out / "train.jsonl", train)
     write_jsonl(ctx.out / "heldout.jsonl", heldout)

@@ -30,7 +30,7 @@ from musicflamingo.data.formats import conversation, is_well_tagged
 from musicflamingo.data.skills_stage import _llm_cfg
 from musicflamingo.io import read_jsonl, write_json, write_jsonl
 from musicflamingo.llm import LLMError, make_writer
-from musicflamingo.stage import StageContext
+from musicflamingo.stage import StageContext, StageFailed
 
 MULTI_HOP = {"roman_numeral", "cadence", "cadence_time", "chord_at_time", "compare_halves", "section_start", "word_at_time", "longest_section"}
 LOW_CONFIDENCE = 0.6
@@ -179,7 +179,7 @@ def run_mf_think(cfg: DictConfig, ctx: StageContext) -> dict:
         samples.append(row)
     if chosen and not samples:
         # Nothing usable is a failure, not an empty "successful" dataset (the previous output stays in place).
-        raise RuntimeError(f"mf_think released 0 samples from {len(chosen)} candidates: {n_writer_errors} writer errors, "
+        raise StageFailed(f"mf_think released 0 samples from {len(chosen)} candidates: {n_writer_errors} writer errors, "
                            f"{len(dropped) - n_writer_errors} dropped by the fact check or format (writer {writer.name})")
     write_jsonl(ctx.out / "train.jsonl", samples)
     write_jsonl(ctx.out / "quarantine.jsonl", dropped)
