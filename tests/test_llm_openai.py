@@ -447,3 +447,28 @@ def test_cli_stage_takes_group_overrides_and_fails_in_one_line(tmp_path):
     assert bad.returncode == 3 and "Traceback" not in bad.stderr
     assert last.startswith("musicflamingo stage mf_skills failed: LLM endpoint " + dead) and "consecutive transport failures" in last
     assert (tmp_path / "data/mf_skills/train.jsonl").read_bytes() == before
+
+
+def test_a_failing_stage_leaves_its_previous_output_and_a_good_run_replaces_it(tmp_path, monkeypatch):
+    from musicflamingo import registry
+    from musicflamingo.config import compose
+    from musicflamingo.stage import run_stage
+
+    write_corpus(tmp_path, 2)
+    cfg = compose(["skills.min_heldout_tracks=1"])
+    run_stage("mf_skills", cfg, tmp_path)
+    out = tmp_path / "data/mf_skills"
+    (out / "marker.txt").write_text("previous run")
+
+    def boom(cfg, ctx):
+        (ctx.out / "train.jsonl").write_text("half written")
+        raise RuntimeError("stage crashed")
+
+    monkeypatch.setattr(registry.Stage, "load_entry", lambda self: boom)
+    with pytest.raises(RuntimeError, match="stage crashed"):
+        run_stage("mf_skills", cfg, tmp_path)
+    assert (out / "marker.txt").read_text() == "previous run" and (out / "train.jsonl").read_text() != "half written"
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["mf_skills", "mir_metadata", "raw_audio"]
+    monkeypatch.undo()
+    run_stage("mf_skills", cfg, tmp_path)
+    assert not (out / "marker.txt").exists() and (out / "train.jsonl").stat().st_size > 0

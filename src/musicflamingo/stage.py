@@ -75,19 +75,28 @@ def run_stage(name: str, cfg: DictConfig, root: Path, pipes: Any = None) -> dict
         raise FileNotFoundError(f"stage {name} needs {missing} first; run `musicflamingo run` or `dvc repro {name}`")
     # Outs are rebuilt whole (as DVC does; finished items come back from .cache), but aside: a stage that fails
     # leaves its previous output in place, and the new one replaces it only on success.
+    # Under a multi-process launcher every rank runs the stage and shares one folder: it is rebuilt in place.
     final = ctx.final_out
-    ctx.staging = final.with_name(f".{final.name}.next")
-    if ctx.staging.exists():
-        shutil.rmtree(ctx.staging)  # left by a run that was killed
-    ctx.staging.mkdir(parents=True)
+    aside = int(os.environ.get("WORLD_SIZE", "1")) <= 1
+    if aside:
+        ctx.staging = final.with_name(f".{final.name}.next")
+        if ctx.staging.exists():
+            shutil.rmtree(ctx.staging)  # left by a run that was killed
+        ctx.staging.mkdir(parents=True)
+    else:
+        if final.exists():
+            shutil.rmtree(final, ignore_errors=True)
+        final.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     try:
         summary = stage.load_entry()(cfg, ctx) or {}
     except BaseException:
-        shutil.rmtree(ctx.staging, ignore_errors=True)
+        if ctx.staging is not None:
+            shutil.rmtree(ctx.staging, ignore_errors=True)
         raise
-    _swap_in(ctx.staging, final)
-    ctx.staging = None
+    if ctx.staging is not None:
+        _swap_in(ctx.staging, final)
+        ctx.staging = None
     summary = {"stage": name, "seconds": round(time.perf_counter() - t0, 2), **summary}
     write_json(root / stage.metrics_file, summary)
     ctx.log(f"done in {summary['seconds']} s -> {stage.out}")
