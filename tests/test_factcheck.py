@@ -193,3 +193,9 @@ def test_every_gm_program_is_recognised_singular_and_plural():
         assert kept == "", noun
 
     check()
+
+
+def test_a_key_named_while_describing_motion_is_not_a_modulation():
+    fx = fc.FactIndex.build(ISSUE_FACTS, ISSUE_TAGS)
+    assert fc.release("The melody moves gracefully in E major.", fx)[1] == []
+    assert fc.release("The melody moves gracefully into F major.", fx)[0] == ""

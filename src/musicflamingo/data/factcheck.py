@@ -422,7 +422,7 @@ def _check_genres(s: str, fx: FactIndex) -> Iterable[Verdict]:
 
 _MODULATION_RE = re.compile(
     r"\b(?:modulat\w*|shift\w*|mov\w*|turn\w*|pivot\w*|swing\w*|chang\w*|go(?:es|ing)?|went|head\w*|switch\w*|veer\w*|"
-    r"slip\w*|lift\w*|ris\w*|drift\w*|pass\w*|travel\w*|arriv\w*|settl\w*)\b[^.;]{0,40}?\b(?:to|into|in)\s+"
+    r"slip\w*|lift\w*|ris\w*|drift\w*|pass\w*|travel\w*|arriv\w*|settl\w*)\b[^.;]{0,40}?\b(?:to|into)\s+"
     r"(?:the\s+(?:key\s+of\s+|relative\s+\w+\s*,?\s*|dominant\s*,?\s*)?)?([A-G](?:#|b|♯|♭)?[\s-]+(?:major|minor))\b"
     r"|\b(?:key\s+change|modulation)\s+(?:\w+\s+){0,2}(?:to|into)\s+([A-G](?:#|b|♯|♭)?[\s-]+(?:major|minor))\b", re.I)
 _NO_MODULATION_RE = re.compile(

@@ -137,6 +137,10 @@ def statements(facts: dict, tags: dict, rng: random.Random) -> list[Statement]:
     add("instrument_plural", f"{_plural(a).capitalize()} {rng.choice(['swell behind the tune', 'trade short phrases', 'colour the cadences'])}.", False, _plural(a))
     syn, _ = rng.choice([s for s in _SYNONYMS if _is_absent(s[0], tags) and _is_absent(s[1], tags)])
     add("instrument_synonym", f"Listen for the {syn}, which {rng.choice(_ROLE)}.", False, syn)
+    for said, meaning in _SYNONYMS:  # a true synonym: another name of a tagged instrument
+        if any(meaning == name.lower() or meaning in name.lower().split() for name in tags.get("instruments") or []):
+            add("instrument_synonym", f"Listen for the {said}, which {rng.choice(_ROLE)}.", True, said)
+            break
     a = _absent(_OUTSIDE_GM, tags, rng)
     add("instrument_outside_gm", f"{rng.choice(['Underneath', 'Throughout', 'Near the end'])}, a {a} {rng.choice(_ROLE)}.", False, a)
     if insts:
@@ -182,6 +186,7 @@ def statements(facts: dict, tags: dict, rng: random.Random) -> list[Statement]:
         wrong_min = minutes + rng.choice([2, 3, 5])
         add("number_words", f"The whole piece lasts about {_words(wrong_min)} minutes.", False, f"{_words(wrong_min)} minutes")
         add("time", f"Something new happens at {_mmss(dur + rng.uniform(30, 200))}.", False, "happens at")
+        add("time", f"Something new happens at {_mmss(rng.uniform(0, dur - 2))}.", True, "happens at")
     sections = facts.get("sections")
     if sections:
         n = len(sections)
@@ -195,9 +200,16 @@ def statements(facts: dict, tags: dict, rng: random.Random) -> list[Statement]:
         lyric_words = {w.lower() for _, _, w in facts.get("words") or []} | set((facts.get("lyrics") or "").lower().split())
         word = rng.choice([w for w in _LYRIC_FALSE if w not in lyric_words])
         add("lyric", f'The word "{word}" is sung near the end.', False, f'"{word}"')
+        if lyric_words:
+            real = rng.choice(sorted(lyric_words))
+            add("lyric", f'The word "{real}" is sung.', True, f'"{real}"')
     if facts.get("loudness_lufs") is not None:
         wrong_l = round(facts["loudness_lufs"]) + rng.choice([-9, -6, 6, 9])
         if wrong_l < 0:
             add("loudness", f"It is mastered to about minus {_words(-wrong_l)} LUFS.", False, f"minus {_words(-wrong_l)}")
+        if round(facts["loudness_lufs"]) < 0:
+            add("loudness", f"It is mastered to about minus {_words(-round(facts['loudness_lufs']))} LUFS.", True, "LUFS")
     add("genre", f"This is a {rng.choice(_GENRES_FALSE)} track.", False, "track.")
+    if tags.get("tradition"):
+        add("genre", f"It belongs to the {tags['tradition']} repertoire.", True, "repertoire")
     return out
