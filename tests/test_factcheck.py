@@ -131,6 +131,10 @@ ISSUE_TAGS = {"instruments": ["acoustic grand piano"]}
     "It seems to be in C# minor.", "At 0:42 it modulates to F major.", "Halfway through, the music shifts into F major.",
     "There is no piano anywhere.", "A soprano sings the main melody.", "It is mastered to about minus nine LUFS.",
     "This is a heavy metal track.", "The whole piece lasts about seven minutes.", "The meter is probably three-four time.",
+    # found by probing beyond the adversarial generator
+    "The song is in the key of F.", "It is in F.", "The tonality is minor.", "It is in a minor key.", "It is a waltz.",
+    "It has a key change.", "The tempo doubles in the second half.", "The guitarist strums.", "Hand claps punctuate the beat.",
+    "The lyrics mention love.", "It was recorded in 1972.",
 ])
 def test_issue_lies_are_not_released(text):
     fx = fc.FactIndex.build(ISSUE_FACTS, ISSUE_TAGS)
@@ -150,6 +154,7 @@ def test_a_claim_split_over_two_sentences_is_not_released():
     "A warm piano carries the melody.", "Pianos fill the texture.", "The grand piano answers each phrase.",
     "It moves at seventy-six beats per minute.", "It seems to be in E major.", "It is not in C# minor.", "There is no bagpipe here.",
     "The meter is probably four-four time.", "It never modulates.", "It is mastered with a gentle, intimate mood.",
+    "It is in E.", "It is in a major key.", "The pianist plays.", "A march-like bass line walks underneath.",
 ])
 def test_true_statements_in_the_same_frames_are_released(text):
     fx = fc.FactIndex.build(ISSUE_FACTS, ISSUE_TAGS)

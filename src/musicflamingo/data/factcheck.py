@@ -93,6 +93,7 @@ _VOCALS_RE = re.compile(r"\b(?:vocals?|vocalists?|singers?|sung|sings?|singing|s
                         r"trombones?|parts?|voices?|range|register)\b)", re.I)
 # A quote mark, not an apostrophe: no letter right before the opening mark or right after the closing one.
 _QUOTED_RE = re.compile(r"(?<![A-Za-z])[\"“‘']([A-Za-z][A-Za-z'\-]{0,30})[\"”’'](?![A-Za-z])")
+_LYRIC_MENTION_RE = re.compile(r"\blyrics?\s+(?:mention|include|contain|repeat|feature)\w*\s+(?:the\s+words?\s+)?([A-Za-z][A-Za-z'\-]+)", re.I)
 _LYRIC_CONTEXT_RE = re.compile(r"\b(?:word|words|lyric|lyrics|sung|sings|sing)\b", re.I)
 _SECTION_LETTER_RE = re.compile(r"\b(?:section|part)\s+([A-H])\b|\b([A-H])\s+(?:section|part)\b")
 _SECTION_WORDS = ("intro", "verse", "chorus", "pre-chorus", "refrain", "bridge", "outro", "coda", "interlude",
@@ -301,6 +302,13 @@ def _check_key(s: str, fx: FactIndex, attributed: bool) -> Iterable[Verdict]:
             ok = None if fx.key is None else (pc, mode) != fx.key and (pc, mode) not in fx.section_keys
             yield _v(f"not {PITCH_CLASSES[pc]} {mode}", "key", ok, f"key is {PITCH_CLASSES[fx.key[0]]} {fx.key[1]}" if fx.key else "")
     s = _MODULATION_RE.sub(" ", s)  # a key reached by modulating is the modulation check's
+    keys = {fx.key} | fx.section_keys if fx.key else set()
+    for m in _BARE_TONIC_RE.finditer(s):  # "It is in F." names a tonic without a mode
+        pc = _pc(m.group(1).replace("♯", "#").replace("♭", "b"))
+        yield _v(f"tonic {m.group(1)}", "key", None if fx.key is None else any(k[0] == pc for k in keys), f"key is {PITCH_CLASSES[fx.key[0]]} {fx.key[1]}" if fx.key else "")
+    for m in _MODE_ONLY_RE.finditer(s):  # "a minor key", "the tonality is major"
+        mode = (m.group(1) or m.group(2)).lower()
+        yield _v(f"{mode} mode", "key", None if fx.key is None else any(k[1] == mode for k in keys), f"key is {PITCH_CLASSES[fx.key[0]]} {fx.key[1]}" if fx.key else "")
     for pc, mode in dict.fromkeys(stated_keys(_NEGATED_KEY_RE.sub(" ", s))):
         claim = f"{PITCH_CLASSES[pc]} {mode}"
         if fx.key is None:
@@ -310,6 +318,12 @@ def _check_key(s: str, fx: FactIndex, attributed: bool) -> Iterable[Verdict]:
         yield _v(claim, "key", (pc, mode) in allowed, f"key is {PITCH_CLASSES[fx.key[0]]} {fx.key[1]}")
 
 
+# "It is in F." / "the tonic is F" (not "the chord is F": a chord is the chord check's).
+_BARE_TONIC_RE = re.compile(r"(?<!chord )(?<!chords )\b(?:in|centred on|centered on|tonic is|tonic of|home key is)\s+([A-G](?:#|b|♯|♭)?)"
+                            r"(?=\s*(?:[.,;:!?)]|$))")
+# Case matters before the mode ("E minor key" names a key, "a minor key" only a mode).
+_MODE_ONLY_RE = re.compile(r"(?<![A-G]\s)(?<![A-G][#b]\s)(?<![A-G]-)\b(?i:(major|minor)[\s-]+(?:key|mode|tonality|scale))\b"
+                           r"|\b(?i:(?:tonality|mode)\s+is\s+(major|minor))\b")
 _NEGATED_METER_RE = re.compile(r"\b(?:not|never|rather than|instead of|isn't)\s+(?:in\s+)?(?:\w+\s+)?(\d{1,2}/\d{1,2})", re.I)
 
 
@@ -428,6 +442,7 @@ _MODULATION_RE = re.compile(
 _NO_MODULATION_RE = re.compile(
     r"\b(?:never|not|doesn't|does\s+not|without|no)\s+(?:\w+\s+){0,2}(?:modulat\w*|key\s+changes?|change\w*\s+keys?)\b"
     r"|\bstays?\s+in\s+(?:the\s+)?(?:same|one|home|[A-G](?:#|b)?\s+(?:major|minor))\s*(?:key\s*)?(?:throughout|all\s+the\s+way|the\s+whole)", re.I)
+_SOME_MODULATION_RE = re.compile(r"\b(?:modulat\w*|key\s+changes?|changes?\s+keys?|new\s+key)\b", re.I)
 _KEY_WORDS_RE = re.compile(r"\b(?:major|minor|keys?|modulat\w*|tonal\w*|tonic)\b", re.I)
 
 
@@ -437,6 +452,9 @@ def _check_modulation(s: str, times: list[float], fx: FactIndex, tol: Tolerances
     for m in _NO_MODULATION_RE.finditer(s):
         yield _v("no modulation", "modulation", len({k for _, _, k in fx.section_key_spans}) <= 1 if known else None,
                  "the section keys change")
+    if _SOME_MODULATION_RE.search(s) and not _MODULATION_RE.search(s) and not _NO_MODULATION_RE.search(s):
+        # "It has a key change", "it modulates up a whole step": some modulation, target unstated.
+        yield _v("modulates", "modulation", len({k for _, _, k in fx.section_key_spans}) > 1 if known else None, "one key throughout")
     for m in _MODULATION_RE.finditer(s):
         target = stated_keys(m.group(1) or m.group(2))
         if not target:
@@ -455,7 +473,10 @@ def _check_modulation(s: str, times: list[float], fx: FactIndex, tol: Tolerances
 
 _RELATIVE_TEMPO_RE = re.compile(
     r"\b(?:twice|half|double|triple|thrice|(?:two|three|four|\d+)\s+times)\s+(?:as\s+)?(?:fast|slow|quick|brisk|the\s+(?:speed|tempo|pace|rate))"
-    r"|\bas\s+(?:fast|slow|quick|brisk)\s+as\b|\b(?:faster|slower|quicker)\s+than\b|\b(?:half|double)[\s-]time\b", re.I)
+    r"|\bas\s+(?:fast|slow|quick|brisk)\s+as\b|\b(?:faster|slower|quicker)\s+than\b|\b(?:half|double)[\s-]time\b"
+    # a change of tempo: no fact tracks it over time beyond the 30 s windows
+    r"|\b(?:tempo|pace|pulse|beat)\b[^.;]{0,30}\b(?:doubles|halves|speeds?\s+up|slows?\s+down|accelerat\w*|quickens|drags|rushes)\b"
+    r"|\b(?:accelerando|ritardando|rallentando|ritenuto)\b", re.I)
 
 
 def _check_relative_tempo(s: str) -> Iterable[Verdict]:
@@ -515,8 +536,9 @@ def _check_vocals(s: str, times: list[float], fx: FactIndex, tol: Tolerances) ->
         yield _v("vocals", "vocals", None if fx.vocals is None else fx.vocals, "the track is instrumental")
     if not _LYRIC_CONTEXT_RE.search(s):
         return
-    for m in _QUOTED_RE.finditer(s):
-        word = m.group(1).lower()
+    quoted = [m.group(1) for m in _QUOTED_RE.finditer(s)] or [m.group(1) for m in _LYRIC_MENTION_RE.finditer(s)]
+    for word in quoted:
+        word = word.lower()
         if fx.lyric_words is None:
             yield _v(word, "lyric", None)
         elif times and fx.words:
@@ -584,7 +606,7 @@ def check_sentence(s: str, fx: FactIndex, tol: Tolerances, strict: bool = True) 
     if "bpm" in low or "beats" in low or "tempo" in low or "♩" in s or "=" in s or "m.m" in low:
         out += _check_tempo(s, times, fx, tol, attributed)
     out += _check_relative_tempo(s)
-    if "major" in words or "minor" in words or "maj" in words or "min" in words:
+    if words & {"major", "minor", "maj", "min", "key", "tonality", "mode", "tonic"} or _BARE_TONIC_RE.search(s):
         out += _check_key(s, fx, attributed)
     if _KEY_WORDS_RE.search(s):
         out += _check_modulation(s, times, fx, tol)

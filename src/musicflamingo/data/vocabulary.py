@@ -74,8 +74,21 @@ OTHER_INSTRUMENTS: tuple[str, ...] = (
     "classical guitar", "twelve-string guitar", "bass guitar", "electric bass", "piano", "grand piano", "upright piano",
     "keyboard", "organ", "hammond organ", "pipe organ", "rhodes", "wurlitzer", "clavinet", "guitar", "choir", "orchestra",
     "string quartet", "brass band", "big band", "horn", "horns", "harp", "pianoforte", "violoncello", "squeezebox",
-    "mouth organ", "kettle drums", "kettledrums", "vibes", "glock", "uke", "six-string",
+    "mouth organ", "kettle drums", "kettledrums", "vibes", "glock", "uke", "six-string", "hand claps", "handclaps", "claps",
+    "finger snaps", "beatbox", "string quartet",
 )
+
+# Who plays it names it: "the pianist" is a piano claim.
+PERFORMERS: dict[str, str] = {
+    "pianist": "piano", "guitarist": "guitar", "violinist": "violin", "fiddler": "fiddle", "violist": "viola", "cellist": "cello",
+    "drummer": "drums", "percussionist": "percussion", "saxophonist": "saxophone", "trumpeter": "trumpet", "trumpet player": "trumpet",
+    "trombonist": "trombone", "organist": "organ", "harpist": "harp", "flautist": "flute", "flutist": "flute", "clarinetist": "clarinet",
+    "clarinettist": "clarinet", "oboist": "oboe", "bassoonist": "bassoon", "piper": "bagpipe", "harpsichordist": "harpsichord",
+    "accordionist": "accordion", "banjoist": "banjo", "mandolinist": "mandolin", "lutenist": "lute", "keyboardist": "keyboard",
+    "tubist": "tuba", "timpanist": "timpani", "sitarist": "sitar", "vibraphonist": "vibraphone", "xylophonist": "xylophone",
+    "double bassist": "double bass", "hornist": "horn", "horn player": "horn", "bass player": "bass guitar", "bassist": "bass guitar",
+    "dj": "turntable", "beatboxer": "beatbox",
+}
 
 # One instrument, several names.
 SYNONYMS: tuple[tuple[str, ...], ...] = (
@@ -144,7 +157,8 @@ GENRES: tuple[str, ...] = (
     "dancehall", "jazz", "bebop", "big band", "blues", "gospel", "country music", "bluegrass", "zydeco", "bossa nova", "samba",
     "salsa", "tango", "flamenco", "afrobeat", "highlife", "cumbia", "polka", "opera", "ragtime", "chorale", "hymn", "madrigal",
     "chanson", "motet", "cantata", "fugue", "sonata", "symphony", "reel", "jig", "hornpipe", "strathspey", "sea shanty",
-    "lullaby", "folk", "baroque", "renaissance", "classical", "lo-fi", "shoegaze",
+    "lullaby", "folk", "baroque", "renaissance", "classical", "lo-fi", "shoegaze", "waltz", "march", "minuet", "gavotte", "sarabande",
+    "gigue", "mazurka", "nocturne", "etude", "prelude",
     "emo", "indie", "grime", "drill", "gamelan", "raga", "qawwali", "fado", "klezmer", "mariachi", "calypso", "soca", "enka",
 )
 # What a tradition tag implies (its own words count too).
@@ -212,6 +226,10 @@ def _tables() -> tuple[dict[str, str], dict[str, frozenset[str]]]:
             canon.setdefault(form, form)
             plural = _clean(_engine().plural_noun(form.split(" ")[-1]) or form.split(" ")[-1])
             canon.setdefault(" ".join(form.split(" ")[:-1] + [plural]), form)
+    for who, what in PERFORMERS.items():
+        for form in (who, _clean(_engine().plural_noun(who.split(" ")[-1]) or who)):
+            full = " ".join(who.split(" ")[:-1] + [form.split(" ")[-1]]) if " " in who else form
+            canon[_clean(full)] = canon.get(singular(_clean(what)), singular(_clean(what)))
     groups: dict[str, set[str]] = {}
     for group in SYNONYMS:
         members = {singular(_clean(n)) for n in group}
