@@ -116,3 +116,91 @@ def test_tolerances_come_from_config():
     loose = fc.Tolerances.from_cfg({"bpm_relative": 0.25, "time_s": 30})
     assert not fc.contradicted(fc.check_text("About 120 BPM; the chorus starts at 1:30.", FACTS, TAGS, tol=loose))
     assert fc.contradicted(fc.check_text("About 120 BPM.", FACTS, TAGS))
+
+
+# ------------------------------------------------------------------ issue 14: only what the facts support
+
+ISSUE_FACTS = {"tempo_bpm": 76.0, "key": "E major", "time_signature": "4/4", "duration_s": 47.3, "section_keys": [[0.0, 47.3, "E major"]]}
+ISSUE_TAGS = {"instruments": ["acoustic grand piano"]}
+
+
+@pytest.mark.parametrize("text", [
+    "A droning bagpipe carries the melody.", "A drum keeps time.", "A cymbal crashes at the top.", "The hi-hat ticks along.",
+    "Bagpipes swell behind the tune.", "A fiddle doubles the line.", "Underneath, a theremin hovers.", "A bagpipe-led tune.",
+    "It moves at a hundred and twenty beats per minute.", "It runs twice as fast as a march.", "It is not in E major.",
+    "It seems to be in C# minor.", "At 0:42 it modulates to F major.", "Halfway through, the music shifts into F major.",
+    "There is no piano anywhere.", "A soprano sings the main melody.", "It is mastered to about minus nine LUFS.",
+    "This is a heavy metal track.", "The whole piece lasts about seven minutes.", "The meter is probably three-four time.",
+    # found by probing beyond the adversarial generator
+    "The song is in the key of F.", "It is in F.", "The tonality is minor.", "It is in a minor key.", "It is a waltz.",
+    "It has a key change.", "The tempo doubles in the second half.", "The guitarist strums.", "Hand claps punctuate the beat.",
+    "The lyrics mention love.", "It was recorded in 1972.",
+])
+def test_issue_lies_are_not_released(text):
+    fx = fc.FactIndex.build(ISSUE_FACTS, ISSUE_TAGS)
+    kept, withheld = fc.release(text, fx)
+    assert kept == "" and withheld == [text]
+
+
+def test_a_claim_split_over_two_sentences_is_not_released():
+    fx = fc.FactIndex.build(ISSUE_FACTS, ISSUE_TAGS)
+    kept, withheld = fc.release("One figure stands out about the tempo. It sits at 97.", fx)
+    assert kept == "One figure stands out about the tempo." and withheld == ["It sits at 97."]
+    # The built-in writer's numbers are computed from the facts: they are not stray numbers.
+    assert fc.release("It sits at 97.", fx, strict=False)[0] == "It sits at 97."
+
+
+@pytest.mark.parametrize("text", [
+    "A warm piano carries the melody.", "Pianos fill the texture.", "The grand piano answers each phrase.",
+    "It moves at seventy-six beats per minute.", "It seems to be in E major.", "It is not in C# minor.", "There is no bagpipe here.",
+    "The meter is probably four-four time.", "It never modulates.", "It is mastered with a gentle, intimate mood.",
+    "It is in E.", "It is in a major key.", "The pianist plays.", "A march-like bass line walks underneath.",
+])
+def test_true_statements_in_the_same_frames_are_released(text):
+    fx = fc.FactIndex.build(ISSUE_FACTS, ISSUE_TAGS)
+    assert fc.release(text, fx)[0] == text, fc.check_text(text, fx)
+
+
+def test_modulation_is_checked_against_the_section_keys():
+    facts = {**ISSUE_FACTS, "duration_s": 90.0, "section_keys": [[0.0, 40.0, "E major"], [40.0, 90.0, "B major"]]}
+    fx = fc.FactIndex.build(facts, ISSUE_TAGS)
+    assert not fc.blocking(fc.check_text("At 0:41 it modulates to B major.", fx))
+    assert fc.contradicted(fc.check_text("At 1:20 it modulates to B major.", fx))  # not near the boundary
+    assert fc.contradicted(fc.check_text("It never modulates.", fx))
+
+
+def test_the_rewriter_never_invents_a_modulation_and_keeps_no_false_text():
+    from musicflamingo.data.think_stage import rewrite_step, verify_steps
+
+    fx = fc.FactIndex.build(ISSUE_FACTS, ISSUE_TAGS)
+    lie = "At 0:42 it modulates to F major."
+    assert rewrite_step(lie, fc.check_text(lie, fx), ISSUE_FACTS) is None
+    wrong = "The key estimate is F major."
+    released, rows, n_bad = verify_steps([lie, wrong, "So the answer follows."], fx, ISSUE_FACTS, fc.Tolerances())
+    assert released == ["The key estimate is E major.", "So the answer follows."] and n_bad == 2
+    assert [r["outcome"] for r in rows] == ["removed", "rewritten", "kept"]
+    assert "F major" not in json.dumps(rows)
+
+
+def test_every_gm_program_is_recognised_singular_and_plural():
+    from hypothesis import given, settings, strategies as st
+
+    from musicflamingo.data import vocabulary
+
+    fx = fc.FactIndex.build(ISSUE_FACTS, {"instruments": ["bagpipe"]})
+
+    @settings(max_examples=250, deadline=None)
+    @given(st.sampled_from([p for p in vocabulary.GM_PROGRAMS if not p.startswith(("lead", "pad", "fx", "bag"))]), st.booleans())
+    def check(program, plural):
+        name = vocabulary._gm_forms(program)[0]
+        noun = vocabulary._engine().plural_noun(name) if plural and not name.endswith("s") else name
+        kept, _ = fc.release(f"Listen for the {noun} in the second half.", fx)
+        assert kept == "", noun
+
+    check()
+
+
+def test_a_key_named_while_describing_motion_is_not_a_modulation():
+    fx = fc.FactIndex.build(ISSUE_FACTS, ISSUE_TAGS)
+    assert fc.release("The melody moves gracefully in E major.", fx)[1] == []
+    assert fc.release("The melody moves gracefully into F major.", fx)[0] == ""

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from musicflamingo.data.synthetic import synthetic_track
-from musicflamingo.io import read_json, read_jsonl, write_jsonl
-from musicflamingo.llm.base import LLMError
+from musicflamingo.io import read_json, read_jsonl
+from musicflamingo.llm.base import LLMError, LLMUnavailable
 from musicflamingo.llm.openai_backend import OpenAIChat, OpenAIConfig
+from musicflamingo.testing.corpus import write_corpus
 
 
 def _grab(pattern: str, text: str, default: str = "") -> str:
@@ -111,6 +111,22 @@ class FakeServer:
                     return self._send(400, b'{"error": "response_format json_schema not supported"}')
                 if mode == "timeout":
                     time.sleep(2.5)
+                if mode == "trickle":  # headers at once, then one byte every 0.2 s (bounded: 40 bytes at most)
+                    self._leave()
+                    try:
+                        self.send_response(200)
+                        self.send_header("Content-Length", "1000")
+                        self.end_headers()
+                        for _ in range(40):
+                            self.wfile.write(b" ")
+                            self.wfile.flush()
+                            time.sleep(0.2)
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass
+                    return
+                if mode == "prose":
+                    reply = {"choices": [{"message": {"role": "assistant", "content": "Sure! Here is a lovely caption about the song."}, "finish_reason": "stop"}]}
+                    return self._send(200, json.dumps(reply).encode())
                 content, finish = _good_content(body), "stop"
                 if mode == "malformed":
                     content = "{'caption': not json at all"
@@ -146,8 +162,8 @@ def server():
 
 
 def _chat(server, tmp_path, **kw) -> OpenAIChat:
-    cfg = OpenAIConfig(base_url=server.url, model="fake", api_key="test-key", timeout_s=1.0, max_retries=2, backoff_s=0.01,
-                       cache_dir=str(tmp_path / "cache"), **kw)
+    kw = {"timeout_s": 1.0, "max_retries": 2, "backoff_s": 0.01, **kw}
+    cfg = OpenAIConfig(base_url=server.url, model="fake", api_key="test-key", cache_dir=str(tmp_path / "cache"), **kw)
     return OpenAIChat(cfg)
 
 
@@ -223,13 +239,7 @@ def test_config_comes_from_the_environment(monkeypatch):
 
 
 def _corpus(root: Path, n: int = 4) -> None:
-    facts, tracks = [], []
-    for seed in range(n):
-        f, tags = synthetic_track(seed)
-        facts.append(f)
-        tracks.append({"id": f["track_id"], "path": f["path"], "source": "demo", "duration_s": f["duration_s"], "sample_rate": 22050, "channels": 1, "tags": tags})
-    write_jsonl(root / "data/mir_metadata/tracks.jsonl", facts)
-    write_jsonl(root / "data/raw_audio/tracks.jsonl", tracks)
+    write_corpus(root, n)
 
 
 def test_stage_survives_every_failure_mode(server, tmp_path):
@@ -242,7 +252,7 @@ def test_stage_survives_every_failure_mode(server, tmp_path):
     # three 500s (retries exhausted) for the caption, one 500 for QA. Track 3: timeout, then malformed, then good.
     server.script.extend(["contradict", "truncated", "429", "500", "500", "500", "timeout", "malformed"])
     cfg = compose(["llm=openai", f"llm.base_url={server.url}", "llm.model=fake", "llm.timeout_s=1.0", "llm.max_retries=2",
-                   "llm.backoff_s=0.01", "llm.concurrency=1", "skills.min_heldout_tracks=1"])
+                   "llm.backoff_s=0.01", "llm.concurrency=1", "llm.breaker_failures=10", "skills.min_heldout_tracks=1"])
     summary = run_stage("mf_skills", cfg, tmp_path)
     out = tmp_path / "data/mf_skills"
     quarantine = read_jsonl(out / "quarantine.jsonl")
@@ -291,3 +301,174 @@ def test_optional_llm_judge_drops_what_it_fails(server, tmp_path):
     assert sum(r.startswith("LLM judge:") for r in reasons) == 1 and summary["writer"] == "builtin"
     assert any(str(c.get("judge", "")).startswith("unavailable: HTTP 500") for c in checks)  # recorded, item kept
     assert read_json(out / "factcheck_report.json")["drop_reasons"] == {"LLM judge": 1}
+
+
+def test_total_deadline_bounds_a_trickling_server(server, tmp_path):
+    # Headers at once, then a byte every 0.2 s: a per-read timeout would never fire; the total deadline does.
+    server.default = "trickle"
+    chat = _chat(server, tmp_path, max_retries=0)
+    t0 = time.monotonic()
+    with pytest.raises(LLMError, match="deadline"):
+        chat.chat(MSG, schema=SCHEMA)
+    assert time.monotonic() - t0 < 1.5  # timeout_s=1.0
+
+
+def test_circuit_breaker_stops_at_a_dead_endpoint_and_names_it(tmp_path):
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on: connection refused
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    chat = OpenAIChat(OpenAIConfig(base_url=f"http://127.0.0.1:{port}/v1", model="m", max_retries=10, backoff_s=0.01, breaker_failures=3))
+    with pytest.raises(LLMUnavailable, match=f"127.0.0.1:{port}/v1/chat/completions is down: 3 consecutive"):
+        chat.chat(MSG)
+    t0 = time.monotonic()
+    with pytest.raises(LLMUnavailable):  # open: no further request is made
+        chat.chat(MSG)
+    assert time.monotonic() - t0 < 0.05
+
+
+def test_breaker_resets_on_any_answer_and_budget_stops_the_stage(server, tmp_path):
+    server.script.extend(["500", "500", "malformed", "500", "500"])
+    chat = _chat(server, tmp_path, max_retries=6, breaker_failures=3)
+    assert chat.chat(MSG, schema=SCHEMA).data  # 2 + 2 transport failures, never 3 in a row
+    server.default = "timeout"
+    slow = _chat(server, tmp_path, timeout_s=5.0, stage_budget_s=0.5, max_retries=3)
+    t0 = time.monotonic()
+    with pytest.raises(LLMUnavailable, match="budget of 0.5 s"):
+        slow.chat([{"role": "user", "content": "another prompt"}], schema=SCHEMA)
+    assert time.monotonic() - t0 < 1.0
+
+
+def test_key_only_from_the_environment():
+    from omegaconf import OmegaConf
+
+    with pytest.raises(ValueError, match="api_key_env"):
+        OpenAIConfig.from_cfg(OmegaConf.create({"backend": "openai", "base_url": "http://x/v1", "model": "m", "api_key": "sk-in-config"}))
+
+
+def test_a_dead_or_useless_llm_fails_the_stage_and_keeps_the_previous_output(server, tmp_path):
+    from musicflamingo.config import compose
+    from musicflamingo.stage import StageFailed, run_stage
+
+    _corpus(tmp_path, n=2)
+    run_stage("mf_skills", compose(["skills.min_heldout_tracks=1"]), tmp_path)  # the built-in writer's output
+    out = tmp_path / "data/mf_skills"
+    before = {p.name: p.read_bytes() for p in out.glob("*.jsonl")}
+    base = ["llm=openai", f"llm.base_url={server.url}", "llm.model=fake", "llm.timeout_s=2", "llm.backoff_s=0.01",
+            "llm.concurrency=1", "llm.max_retries=1", "skills.min_heldout_tracks=1"]
+    server.default = "500"
+    with pytest.raises(LLMUnavailable, match="is down: 4 consecutive transport failures"):
+        run_stage("mf_skills", compose(base), tmp_path)
+    assert {p.name: p.read_bytes() for p in out.glob("*.jsonl")} == before and not list(tmp_path.glob("data/.mf_skills*"))
+    server.default = "prose"  # answers, but nothing usable: a failure, not an empty "successful" dataset
+    with pytest.raises(LLMUnavailable, match="gives no usable output: 8 consecutive unusable replies"):
+        run_stage("mf_skills", compose(base), tmp_path)
+    with pytest.raises(StageFailed, match=r"released 0 items from 2 tracks: 4 writer errors .*0 dropped by the fact check"):
+        run_stage("mf_skills", compose(base + ["llm.unusable_replies=100"]), tmp_path)
+    assert {p.name: p.read_bytes() for p in out.glob("*.jsonl")} == before
+
+
+def test_unchecked_items_get_no_factuality():
+    from musicflamingo.data.factcheck import Report
+
+    r = Report()
+    r.writer_error("caption: HTTP 500")
+    d = r.as_dict()
+    assert d["mean_factuality"] is None and d["dropped"] == 0 and d["writer_errors"] == 1
+
+
+def test_stage_overrides_pick_config_groups_like_configure(tmp_path):
+    from musicflamingo.config import compose, load_params, write_params
+
+    write_params(compose([]), tmp_path)  # llm=builtin
+    cfg = load_params(tmp_path, ["llm=openai", "llm.model=m", "skills.mcq_per_track=1"])
+    assert cfg.llm.backend == "openai" and cfg.llm.model == "m" and cfg.llm.breaker_failures == 4 and cfg.skills.mcq_per_track == 1
+    assert compose(["llm=openai", "llm.model=m"]).llm == cfg.llm
+
+
+def test_a_key_in_the_environment_reaches_neither_dvc_lock_params_nor_mlflow(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from musicflamingo import registry, tracking
+    from musicflamingo.config import compose, write_params
+    from musicflamingo.stage import StageContext
+
+    secret = "sk-test-4f9c1e7a0b2d"
+    monkeypatch.setenv("MF_LLM_API_KEY", secret)
+    cfg = compose(["llm=openai", "llm.base_url=http://127.0.0.1:9/v1", "llm.model=m"])
+    assert OpenAIConfig.from_cfg(cfg.llm).api_key == secret  # the backend does get it
+    write_params(cfg, tmp_path)
+    (tmp_path / "dvc.yaml").write_text("stages:\n  mf_skills:\n    cmd: echo done > out.txt\n    params: [seed, skills, llm]\n    outs: [out.txt]\n")
+    dvc = Path(sys.executable).with_name("dvc")
+    subprocess.run([dvc, "init", "--no-scm", "-q"], cwd=tmp_path, check=True, timeout=120)
+    subprocess.run([dvc, "repro", "-q"], cwd=tmp_path, check=True, timeout=120)
+    assert "api_key_env: MF_LLM_API_KEY" in (tmp_path / "dvc.lock").read_text()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_ARTIFACTS_DESTINATION", (tmp_path / "mlartifacts").as_uri())
+    ctx = StageContext(root=tmp_path, stage=registry.get("mf_skills"))
+    with tracking.stage_run(ctx, cfg) as run:
+        run_id = run.info.run_id
+    import mlflow
+
+    logged = mlflow.get_run(run_id).data.params
+    assert logged["mf.llm.api_key_env"] == "MF_LLM_API_KEY"
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.name == "resolved_params.yaml" for p in files) and (tmp_path / "dvc.lock") in files
+    assert not [p for p in files if secret.encode() in p.read_bytes()]
+
+
+def test_cli_stage_takes_group_overrides_and_fails_in_one_line(tmp_path):
+    """`MF_LLM_BASE_URL=... MF_LLM_MODEL=... musicflamingo stage mf_skills llm=openai`, as the issue ran it."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from musicflamingo.config import compose, write_params
+    from musicflamingo.testing.lying_server import LyingServer
+
+    write_params(compose(["skills.min_heldout_tracks=1"]), tmp_path)  # llm=builtin in params.yaml
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    _corpus(tmp_path, n=2)
+    env = {**os.environ, "MF_ROOT": str(tmp_path), "MF_LLM_MODEL": "liar", "PYTHONPATH": os.pathsep.join(sys.path)}
+    cmd = [sys.executable, "-m", "musicflamingo.cli", "stage", "mf_skills", "llm=openai", "llm.concurrency=1"]
+    with LyingServer(max_seconds=120) as srv:
+        ok = subprocess.run(cmd, env={**env, "MF_LLM_BASE_URL": srv.url}, capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert json.loads(ok.stdout[ok.stdout.index("{"):])["writer"] == "llm:openai"
+    before = (tmp_path / "data/mf_skills/train.jsonl").read_bytes()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    bad = subprocess.run(cmd, env={**env, "MF_LLM_BASE_URL": dead, "MF_LLM_MODEL": "other"}, capture_output=True, text=True, timeout=300)  # no cached reply
+    last = bad.stderr.strip().splitlines()[-1]
+    assert bad.returncode == 3 and "Traceback" not in bad.stderr
+    assert last.startswith("musicflamingo stage mf_skills failed: LLM endpoint " + dead) and "consecutive transport failures" in last
+    assert (tmp_path / "data/mf_skills/train.jsonl").read_bytes() == before
+
+
+def test_a_failing_stage_leaves_its_previous_output_and_a_good_run_replaces_it(tmp_path, monkeypatch):
+    from musicflamingo import registry
+    from musicflamingo.config import compose
+    from musicflamingo.stage import run_stage
+
+    write_corpus(tmp_path, 2)
+    cfg = compose(["skills.min_heldout_tracks=1"])
+    run_stage("mf_skills", cfg, tmp_path)
+    out = tmp_path / "data/mf_skills"
+    (out / "marker.txt").write_text("previous run")
+
+    def boom(cfg, ctx):
+        (ctx.out / "train.jsonl").write_text("half written")
+        raise RuntimeError("stage crashed")
+
+    monkeypatch.setattr(registry.Stage, "load_entry", lambda self: boom)
+    with pytest.raises(RuntimeError, match="stage crashed"):
+        run_stage("mf_skills", cfg, tmp_path)
+    assert (out / "marker.txt").read_text() == "previous run" and (out / "train.jsonl").read_text() != "half written"
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["mf_skills", "mir_metadata", "raw_audio"]
+    monkeypatch.undo()
+    run_stage("mf_skills", cfg, tmp_path)
+    assert not (out / "marker.txt").exists() and (out / "train.jsonl").stat().st_size > 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from musicflamingo.io import read_jsonl
 from musicflamingo.llm.base import LLMError
 from musicflamingo.llm.prompts import render
 
@@ -38,18 +37,18 @@ def test_local_model_answers_or_fails_with_a_reason(tiny_lm, tmp_path):
     assert "JSON" in err.value.reason or "truncated" in err.value.reason
 
 
-def test_stage_with_a_local_model_quarantines_unusable_replies(tiny_lm, tmp_path):
+def test_stage_with_a_local_model_that_writes_nothing_usable_fails(tiny_lm, tmp_path):
     from musicflamingo.config import compose
-    from musicflamingo.stage import run_stage
-    from tests.test_llm_openai import _corpus
+    from musicflamingo.stage import StageFailed, run_stage
+    from musicflamingo.testing.corpus import write_corpus
 
-    _corpus(tmp_path, n=1)
+    write_corpus(tmp_path, 1)
     cfg = compose(["llm=transformers", f"llm.model_path={tiny_lm}", "llm.max_new_tokens=8", "llm.max_retries=0"])
-    summary = run_stage("mf_skills", cfg, tmp_path)
-    quarantine = read_jsonl(tmp_path / "data/mf_skills/quarantine.jsonl")
-    assert summary["writer"] == "llm:transformers" and quarantine and all(q["reason"] for q in quarantine)
-    # The model did generate (the prompt fit its context); its random text is not the JSON asked for.
-    assert any("JSON" in q["reason"] or "truncated" in q["reason"] for q in quarantine), [q["reason"] for q in quarantine]
+    # The model did generate (the prompt fit its context); its random text is not the JSON asked for, so nothing
+    # is usable: the stage fails with the reasons (it does not report an empty dataset as a success).
+    with pytest.raises(StageFailed, match=r"released 0 items from 1 tracks: 2 writer errors \(.*(JSON|truncated).*writer llm:transformers"):
+        run_stage("mf_skills", cfg, tmp_path)
+    assert not (tmp_path / "data/mf_skills").exists()
 
 
 def test_prompts_are_template_files():

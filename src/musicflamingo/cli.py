@@ -40,13 +40,21 @@ def _cmd_stage(args) -> int:
     cfg = load_params(root, args.overrides)
     from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
 
-    # Launched by a Dagster asset (through `dvc repro`): report back via Pipes.
-    if PipesEnvVarParamsLoader().is_dagster_pipes_process():
-        with open_dagster_pipes() as pipes:
-            summary = run_stage(args.name, cfg, root, pipes=pipes)
-            pipes.report_asset_materialization(metadata={k: v for k, v in summary.items() if isinstance(v, (int, float, str, bool))})
-    else:
-        summary = run_stage(args.name, cfg, root)
+    from musicflamingo.llm.base import LLMUnavailable
+    from musicflamingo.stage import StageFailed
+
+    try:
+        # Launched by a Dagster asset (through `dvc repro`): report back via Pipes.
+        if PipesEnvVarParamsLoader().is_dagster_pipes_process():
+            with open_dagster_pipes() as pipes:
+                summary = run_stage(args.name, cfg, root, pipes=pipes)
+                pipes.report_asset_materialization(metadata={k: v for k, v in summary.items() if isinstance(v, (int, float, str, bool))})
+        else:
+            summary = run_stage(args.name, cfg, root)
+    except (LLMUnavailable, StageFailed) as exc:
+        # A dead endpoint or an unusable LLM is a one-line error, not a traceback; the previous output is untouched.
+        print(f"musicflamingo stage {args.name} failed: {exc}", file=sys.stderr)
+        return 3
     print(json.dumps(summary, indent=2, default=str))
     return 0
 

@@ -61,9 +61,34 @@ def load_params(root: Path, overrides: Sequence[str] = ()) -> DictConfig:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found; run `musicflamingo configure` first")
     cfg = OmegaConf.load(path)
-    if overrides:
-        cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
+    dotted = []
+    for item in overrides:
+        # `llm=openai` picks a config-group option, as in `configure`: the node is replaced by conf/llm/openai.yaml.
+        key, _, value = item.partition("=")
+        option = _group_option(key.strip(), value.strip())
+        if option is None:
+            dotted.append(item)
+        else:
+            cfg[key.strip()] = option
+    if dotted:
+        cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(dotted))
     return cfg  # type: ignore[return-value]
+
+
+def _group_option(group: str, choice: str) -> DictConfig | None:
+    """`conf/<group>/<choice>.yaml` (without its Hydra `defaults`) when `group=choice` names one, else None."""
+    if not group or "." in group or "@" in group or not choice:
+        return None
+    try:
+        path = package_conf_dir() / group / f"{choice}.yaml"
+    except FileNotFoundError:
+        return None
+    if not path.is_file():
+        return None
+    node = OmegaConf.load(path)
+    if isinstance(node, DictConfig) and "defaults" in node:
+        del node["defaults"]
+    return node  # type: ignore[return-value]
 
 
 def select(cfg: DictConfig, key: str) -> Any:

@@ -25,6 +25,10 @@ from musicflamingo.io import write_json
 log = logging.getLogger("musicflamingo")
 
 
+class StageFailed(RuntimeError):
+    """A stage that ran but produced nothing usable (e.g. every LLM reply was unusable); its previous output stays."""
+
+
 @dataclass
 class StageContext:
     root: Path
@@ -32,10 +36,15 @@ class StageContext:
     dagster_run_id: str | None = None
     pipes: Any = None  # an open dagster_pipes context when launched by Dagster
     extras: dict = field(default_factory=dict)
+    staging: Path | None = None  # where this run writes; swapped in as `final_out` only when the stage succeeds
+
+    @property
+    def final_out(self) -> Path:
+        return self.root / self.stage.out
 
     @property
     def out(self) -> Path:
-        return self.root / self.stage.out
+        return self.staging or self.final_out
 
     def input(self, stage_name: str) -> Path:
         if stage_name not in self.stage.deps:
@@ -64,12 +73,42 @@ def run_stage(name: str, cfg: DictConfig, root: Path, pipes: Any = None) -> dict
     missing = [d for d in stage.deps if not (root / registry.get(d).out).exists()]
     if missing:
         raise FileNotFoundError(f"stage {name} needs {missing} first; run `musicflamingo run` or `dvc repro {name}`")
-    if ctx.out.exists():
-        shutil.rmtree(ctx.out)  # outs are rebuilt whole (as DVC does); finished items come back from .cache
-    ctx.out.mkdir(parents=True, exist_ok=True)
+    # Outs are rebuilt whole (as DVC does; finished items come back from .cache), but aside: a stage that fails
+    # leaves its previous output in place, and the new one replaces it only on success.
+    # Under a multi-process launcher every rank runs the stage and shares one folder: it is rebuilt in place.
+    final = ctx.final_out
+    aside = int(os.environ.get("WORLD_SIZE", "1")) <= 1
+    if aside:
+        ctx.staging = final.with_name(f".{final.name}.next")
+        if ctx.staging.exists():
+            shutil.rmtree(ctx.staging)  # left by a run that was killed
+        ctx.staging.mkdir(parents=True)
+    else:
+        if final.exists():
+            shutil.rmtree(final, ignore_errors=True)
+        final.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    summary = stage.load_entry()(cfg, ctx) or {}
+    try:
+        summary = stage.load_entry()(cfg, ctx) or {}
+    except BaseException:
+        if ctx.staging is not None:
+            shutil.rmtree(ctx.staging, ignore_errors=True)
+        raise
+    if ctx.staging is not None:
+        _swap_in(ctx.staging, final)
+        ctx.staging = None
     summary = {"stage": name, "seconds": round(time.perf_counter() - t0, 2), **summary}
     write_json(root / stage.metrics_file, summary)
     ctx.log(f"done in {summary['seconds']} s -> {stage.out}")
     return summary
+
+
+def _swap_in(new: Path, final: Path) -> None:
+    """Replace `final` by `new` with two renames (the old folder is deleted only once the new one is in place)."""
+    old = final.with_name(f".{final.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if final.exists():
+        final.rename(old)
+    new.rename(final)
+    shutil.rmtree(old, ignore_errors=True)

@@ -15,9 +15,23 @@ sentence yields checkable claims of these kinds:
     lyric       'the word "love"'            in facts.lyrics / facts.words (near the sentence's times)
     loudness    "-14.2 LUFS"                 facts.loudness_lufs
     numeral     "B7 (V7)"                    the chord's Roman numeral in facts.key (or a section key)
+    modulation  "at 0:42 it modulates to F"  a later section key F starting near 0:42; "never modulates" vs one key
+    genre       "a jazz standard"            the catalogue's tradition/genre tag (and what it implies)
+    duration    "lasts about 7 minutes"      facts.duration_s
+    number      "It sits at 62."             any other number: unverifiable (so a claim split over two sentences is not released)
+
+Mentions are recognised after numbers in words become digits (`text2num`:
+"a hundred and twenty" -> 120, "minus nine" -> -9). Instruments come from
+`vocabulary` (all 128 GM programs, music21's instruments, the corpus
+traditions' instruments; singular/plural via `inflect`; synonyms and
+families). A negated mention ("there is no flute", "not in E major") is a
+claim that the fact is absent. Hedges ("seems to be in C# minor") are
+claims like any other; relative tempo phrasings ("twice as fast as a
+march") are unverifiable.
 
 Each claim gets a verdict: `supported`, `contradicted` or `unverifiable` (the
-fact is unknown: nothing is assumed). A sentence that attributes a value to a
+fact is unknown, or the claim cannot be checked: nothing is assumed).
+`release` keeps only the sentences whose every claim is supported. A sentence that attributes a value to a
 tool or alternative ("madmom reports 71 BPM", "a candidate key") is checked
 against `per_tool`, `tempo_alternatives` and `key_alternatives` instead.
 Tolerances come from config (`Tolerances`). An item's factuality is the share
@@ -31,7 +45,10 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Iterable, Mapping
 
+from text_to_num import alpha2digit
+
 from musicflamingo.data import known
+from musicflamingo.data import vocabulary as vocab
 from musicflamingo.data.structured import instrument_aliases, stated_chords, stated_keys, stated_meters, stated_tempi
 from musicflamingo.mir.harte import root_and_quality
 from musicflamingo.schemas import PITCH_CLASSES
@@ -70,10 +87,14 @@ _LUFS_RE = re.compile(r"(-\d{1,2}(?:\.\d+)?)\s*LUFS\b", re.I)
 _ATTRIBUTED_RE = re.compile(
     r"\b(madmom|essentia|chordino|librosa|tool|tools|tracker|estimator|estimators|alternative|alternatives|"
     r"candidate|candidates|disagree|disagrees|disagreement|reading|readings|one analysis|another analysis)\b", re.I)
-_NEGATED_VOCALS_RE = re.compile(r"\b(?:no|without|absence of)\s+(?:vocals?|voice|singing|singer|lyrics)\b|\binstrumental\b", re.I)
-_VOCALS_RE = re.compile(r"\b(?:vocals?|vocalist|singer|sung|sings|singing)\b(?![\s-]+(?:tone|quality|timbre|line|melody|style|lines|phrases|bass)\b)", re.I)
+_NEGATED_VOCALS_RE = re.compile(r"\b(?:no|without|absence of)\s+(?:\w+\s+)?(?:vocals?|voices?|singing|singers?|lyrics)\b|\binstrumental\b"
+                                r"|\b(?:no\s*one|nobody|none)\s+(?:\w+\s+)?(?:sings?|is\s+singing)\b|\bnot\s+(?:\w+\s+)?sung\b|\bnever\s+sung\b", re.I)
+_VOCALS_RE = re.compile(r"\b(?:vocals?|vocalists?|singers?|sung|sings?|singing|soprano|alto|tenor|baritone|mezzo-soprano)\b"
+                        r"(?![\s-]+(?:tone|quality|timbre|line|melody|style|lines|phrases|bass|sax|saxophones?|recorders?|clef|horns?|flutes?|"
+                        r"trombones?|parts?|voices?|range|register)\b)", re.I)
 # A quote mark, not an apostrophe: no letter right before the opening mark or right after the closing one.
 _QUOTED_RE = re.compile(r"(?<![A-Za-z])[\"“‘']([A-Za-z][A-Za-z'\-]{0,30})[\"”’'](?![A-Za-z])")
+_LYRIC_MENTION_RE = re.compile(r"\blyrics?\s+(?:mention|include|contain|repeat|feature)\w*\s+(?:the\s+words?\s+)?([A-Za-z][A-Za-z'\-]+)", re.I)
 _LYRIC_CONTEXT_RE = re.compile(r"\b(?:word|words|lyric|lyrics|sung|sings|sing)\b", re.I)
 _SECTION_LETTER_RE = re.compile(r"\b(?:section|part)\s+([A-H])\b|\b([A-H])\s+(?:section|part)\b")
 _SECTION_WORDS = ("intro", "verse", "chorus", "pre-chorus", "refrain", "bridge", "outro", "coda", "interlude",
@@ -191,6 +212,7 @@ class FactIndex:
     segment_tempi: list[tuple[float, float, float]] = field(default_factory=list)  # per 30 s window
     segment_lufs: list[tuple[float, float, float]] = field(default_factory=list)   # per 30 s window
     genre_phrases: list[str] = field(default_factory=list)  # catalogue genre text, masked before instrument checks
+    section_key_spans: list[tuple[float, float, tuple[int, str]]] = field(default_factory=list)
 
     @classmethod
     def build(cls, facts: Mapping, tags: Mapping | None = None) -> "FactIndex":
@@ -206,6 +228,7 @@ class FactIndex:
         sections = facts.get("sections")
         instruments = tags.get("instruments") or None
         aliases = {a for name in instruments or [] for a in instrument_aliases(name)}
+        aliases |= vocab.supported_names(list(instruments or []))
         lyrics = facts.get("lyrics")
         words = [(float(s), float(e), str(w)) for s, e, w in (facts.get("words") or [])]
         lyric_words = None
@@ -237,7 +260,12 @@ class FactIndex:
             segment_lufs=[(float(g["start_s"]), float(g["end_s"]), float(g["loudness_lufs"])) for g in facts.get("segments") or []
                           if g.get("loudness_lufs") is not None and g.get("start_s") is not None and g.get("end_s") is not None],
             genre_phrases=[str(tags[k]) for k in ("tradition", "genre", "title") if tags.get(k)],
+            section_key_spans=[(float(a), float(b), k) for a, b, key in (facts.get("section_keys") or []) if (k := _key_id(key))],
         )
+
+    @property
+    def genre_text(self) -> str | None:
+        return " ".join(self.genre_phrases) or None
 
 
 # ------------------------------------------------------------------ per-kind checks
@@ -268,7 +296,19 @@ _NEGATED_KEY_RE = re.compile(r"\b(?:not|rather than|instead of|never|unlike|no l
 
 
 def _check_key(s: str, fx: FactIndex, attributed: bool) -> Iterable[Verdict]:
-    # "not in C major" / "rather than C major" denies a key; it is not a claim that the piece is in it.
+    # "not in C major" / "rather than C major" denies a key: true only when the piece is in it nowhere.
+    for m in _NEGATED_KEY_RE.finditer(s):
+        for pc, mode in stated_keys(m.group(0)):
+            ok = None if fx.key is None else (pc, mode) != fx.key and (pc, mode) not in fx.section_keys
+            yield _v(f"not {PITCH_CLASSES[pc]} {mode}", "key", ok, f"key is {PITCH_CLASSES[fx.key[0]]} {fx.key[1]}" if fx.key else "")
+    s = _MODULATION_RE.sub(" ", s)  # a key reached by modulating is the modulation check's
+    keys = {fx.key} | fx.section_keys if fx.key else set()
+    for m in _BARE_TONIC_RE.finditer(s):  # "It is in F." names a tonic without a mode
+        pc = _pc(m.group(1).replace("♯", "#").replace("♭", "b"))
+        yield _v(f"tonic {m.group(1)}", "key", None if fx.key is None else any(k[0] == pc for k in keys), f"key is {PITCH_CLASSES[fx.key[0]]} {fx.key[1]}" if fx.key else "")
+    for m in _MODE_ONLY_RE.finditer(s):  # "a minor key", "the tonality is major"
+        mode = (m.group(1) or m.group(2)).lower()
+        yield _v(f"{mode} mode", "key", None if fx.key is None else any(k[1] == mode for k in keys), f"key is {PITCH_CLASSES[fx.key[0]]} {fx.key[1]}" if fx.key else "")
     for pc, mode in dict.fromkeys(stated_keys(_NEGATED_KEY_RE.sub(" ", s))):
         claim = f"{PITCH_CLASSES[pc]} {mode}"
         if fx.key is None:
@@ -278,7 +318,19 @@ def _check_key(s: str, fx: FactIndex, attributed: bool) -> Iterable[Verdict]:
         yield _v(claim, "key", (pc, mode) in allowed, f"key is {PITCH_CLASSES[fx.key[0]]} {fx.key[1]}")
 
 
+# "It is in F." / "the tonic is F" (not "the chord is F": a chord is the chord check's).
+_BARE_TONIC_RE = re.compile(r"(?<!chord )(?<!chords )\b(?:in|centred on|centered on|tonic is|tonic of|home key is)\s+([A-G](?:#|b|♯|♭)?)"
+                            r"(?=\s*(?:[.,;:!?)]|$))")
+# Case matters before the mode ("E minor key" names a key, "a minor key" only a mode).
+_MODE_ONLY_RE = re.compile(r"(?<![A-G]\s)(?<![A-G][#b]\s)(?<![A-G]-)\b(?i:(major|minor)[\s-]+(?:key|mode|tonality|scale))\b"
+                           r"|\b(?i:(?:tonality|mode)\s+is\s+(major|minor))\b")
+_NEGATED_METER_RE = re.compile(r"\b(?:not|never|rather than|instead of|isn't)\s+(?:in\s+)?(?:\w+\s+)?(\d{1,2}/\d{1,2})", re.I)
+
+
 def _check_meter(s: str, fx: FactIndex) -> Iterable[Verdict]:
+    for m in _NEGATED_METER_RE.finditer(s):
+        yield _v(f"not {m.group(1)}", "meter", None if fx.meter is None else fx.meter != m.group(1), f"meter is {fx.meter}")
+    s = _NEGATED_METER_RE.sub(" ", s)
     for family in stated_meters(s):
         claim = "/".join(sorted(family)) if len(family) == 1 else f"one of {sorted(family)}"
         yield _v(claim, "meter", None if fx.meter is None else fx.meter in family, f"meter is {fx.meter}")
@@ -354,19 +406,127 @@ def _check_sections(s: str, fx: FactIndex, tol: Tolerances, timed: list[tuple[in
                      f"{label} boundaries are {', '.join(f'{b:.1f}' for b in own)} s")
 
 
+# A negation within the few words before a mention: "there is no flute", "without any drums", "nor a harp".
+_MENTION_NEGATED_RE = re.compile(r"\b(?:no|not|without|never|nor|neither|absence\s+of|absent|lacks?|lacking|free\s+of|none\s+of)"
+                                 r"(?:\s+[\w'-]+){0,3}\s*$|n't(?:\s+[\w'-]+){0,3}\s*$", re.I)
+
+
 def _check_instruments(s: str, fx: FactIndex) -> Iterable[Verdict]:
     for phrase in fx.genre_phrases:  # "Irish fiddle tune" names a genre, not an instrument
         s = s.replace(phrase, " ")
     s = _GENRE_TERMS_RE.sub(" ", s)
-    for m in _INSTRUMENT_RE.finditer(s):
-        if _INSTRUMENT_NEGATION_RE.search(s[: m.start()]):
-            continue
-        name = m.group(1).lower()
+    for start, _end, name in vocab.instrument_mentions(s):
+        negated = bool(_MENTION_NEGATED_RE.search(s[max(0, start - 40): start]))
+        claim = f"no {name}" if negated else name
         if fx.instruments is None:
-            yield _v(name, "instrument", None)
+            yield _v(claim, "instrument", None)
             continue
-        ok = name in fx.instrument_aliases or any(name in inst.lower() for inst in fx.instruments)
-        yield _v(name, "instrument", ok, f"instruments are {', '.join(fx.instruments)}")
+        present = name in fx.instrument_aliases or any(name == inst.lower() for inst in fx.instruments)
+        yield _v(claim, "instrument", present != negated,
+                 f"instruments are {', '.join(fx.instruments)}")
+
+
+def _check_genres(s: str, fx: FactIndex) -> Iterable[Verdict]:
+    for phrase in fx.genre_phrases:
+        s = s.replace(phrase, " ")
+    for _start, _end, genre in vocab.genre_mentions(s):
+        text = fx.genre_text
+        yield _v(genre, "genre", None if text is None else vocab.genre_supported(genre, text), f"the catalogue says {text!r}")
+
+
+_MODULATION_RE = re.compile(
+    r"\b(?:modulat\w*|shift\w*|mov\w*|turn\w*|pivot\w*|swing\w*|chang\w*|go(?:es|ing)?|went|head\w*|switch\w*|veer\w*|"
+    r"slip\w*|lift\w*|ris\w*|drift\w*|pass\w*|travel\w*|arriv\w*|settl\w*)\b[^.;]{0,40}?\b(?:to|into)\s+"
+    r"(?:the\s+(?:key\s+of\s+|relative\s+\w+\s*,?\s*|dominant\s*,?\s*)?)?([A-G](?:#|b|♯|♭)?[\s-]+(?:major|minor))\b"
+    r"|\b(?:key\s+change|modulation)\s+(?:\w+\s+){0,2}(?:to|into)\s+([A-G](?:#|b|♯|♭)?[\s-]+(?:major|minor))\b", re.I)
+_NO_MODULATION_RE = re.compile(
+    r"\b(?:never|not|doesn't|does\s+not|without|no)\s+(?:\w+\s+){0,2}(?:modulat\w*|key\s+changes?|change\w*\s+keys?)\b"
+    r"|\bstays?\s+in\s+(?:the\s+)?(?:same|one|home|[A-G](?:#|b)?\s+(?:major|minor))\s*(?:key\s*)?(?:throughout|all\s+the\s+way|the\s+whole)", re.I)
+_SOME_MODULATION_RE = re.compile(r"\b(?:modulat\w*|key\s+changes?|changes?\s+keys?|new\s+key)\b", re.I)
+_KEY_WORDS_RE = re.compile(r"\b(?:major|minor|keys?|modulat\w*|tonal\w*|tonic)\b", re.I)
+
+
+def _check_modulation(s: str, times: list[float], fx: FactIndex, tol: Tolerances) -> Iterable[Verdict]:
+    """ "At 0:42 it modulates to F major": a section key F major that starts (near 0:42, if timed) after the opening key."""
+    known = bool(fx.section_key_spans)
+    for m in _NO_MODULATION_RE.finditer(s):
+        yield _v("no modulation", "modulation", len({k for _, _, k in fx.section_key_spans}) <= 1 if known else None,
+                 "the section keys change")
+    if _SOME_MODULATION_RE.search(s) and not _MODULATION_RE.search(s) and not _NO_MODULATION_RE.search(s):
+        # "It has a key change", "it modulates up a whole step": some modulation, target unstated.
+        yield _v("modulates", "modulation", len({k for _, _, k in fx.section_key_spans}) > 1 if known else None, "one key throughout")
+    for m in _MODULATION_RE.finditer(s):
+        target = stated_keys(m.group(1) or m.group(2))
+        if not target:
+            continue
+        pc, mode = sorted(target)[0]
+        claim = f"modulates to {PITCH_CLASSES[pc]} {mode}"
+        if not known:
+            yield _v(claim, "modulation", None)
+            continue
+        starts = [a for k, (a, _b, key) in enumerate(fx.section_key_spans) if key == (pc, mode) and k > 0
+                  and fx.section_key_spans[k - 1][2] != key]
+        slack = max(tol.time_s, 3.0)
+        ok = bool(starts) and (not times or any(abs(a - t) <= slack for a in starts for t in times))
+        yield _v(claim, "modulation", ok, "no such modulation in the section keys")
+
+
+_RELATIVE_TEMPO_RE = re.compile(
+    r"\b(?:twice|half|double|triple|thrice|(?:two|three|four|\d+)\s+times)\s+(?:as\s+)?(?:fast|slow|quick|brisk|the\s+(?:speed|tempo|pace|rate))"
+    r"|\bas\s+(?:fast|slow|quick|brisk)\s+as\b|\b(?:faster|slower|quicker)\s+than\b|\b(?:half|double)[\s-]time\b"
+    # a change of tempo: no fact tracks it over time beyond the 30 s windows
+    r"|\b(?:tempo|pace|pulse|beat)\b[^.;]{0,30}\b(?:doubles|halves|speeds?\s+up|slows?\s+down|accelerat\w*|quickens|drags|rushes)\b"
+    r"|\b(?:accelerando|ritardando|rallentando|ritenuto)\b", re.I)
+
+
+def _check_relative_tempo(s: str) -> Iterable[Verdict]:
+    for m in _RELATIVE_TEMPO_RE.finditer(s):
+        yield _v(m.group(0), "tempo", None)  # "twice as fast as a march": no fact says how fast a march is
+
+
+_MINUTES_RE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(?:minutes?|mins?)\b", re.I)
+
+
+def _check_duration(s: str, fx: FactIndex) -> Iterable[Verdict]:
+    for m in _MINUTES_RE.finditer(s):
+        n = float(m.group(1)) * 60
+        if fx.duration <= 0 or _labelled(s):  # a section's length is not the track's
+            yield _v(m.group(0), "duration", None)
+        else:
+            yield _v(m.group(0), "duration", abs(n - fx.duration) <= max(30.0, 0.25 * fx.duration), f"track lasts {fx.duration:.0f} s")
+
+
+# Numbers every checker above reads (or that carry no fact); whatever number is left is an unverifiable claim.
+_KNOWN_NUMBERS_RE = re.compile(
+    r"(?<![\w.:])\d{1,2}:[0-5]\d(?:\.\d)?(?![\d:])"                                       # 1:30
+    r"|\d+(?:\.\d+)?\s*(?:[-–]|to)\s*\d+(?:\.\d+)?\s*(?=s\b|sec|seconds|bpm|BPM|beats)"      # ranges
+    r"|\d+(?:\.\d+)?\s*(?:s|sec|secs|seconds|minutes?|mins?|bpm|b\.p\.m\.|beats?\s+(?:per|a|each)\s+minute|LUFS|LU|dB|Hz|kHz|%|percent)\b"
+    r"|(?:tempo|♩|m\.m\.)\s*(?:of|=|is|around|about|near|roughly|~|at|\s)*\d+(?:\.\d+)?"
+    r"|\b\d{1,2}/\d{1,2}\b"                                                                  # meter
+    r"|(?<![\w#])[A-G](?:#|b|♯|♭)?(?::?\(?(?:maj|min|m|dim|aug|sus|add|hdim|M)?\d+\)?)+(?:/[\w#]+)?"  # B7, Cmaj7, C:min7
+    r"|(?<![\w])[b#]?(?:VII|VI|IV|V|III|II|I|vii|vi|iv|v|iii|ii|i)[°ø+]?\d+"                  # V7, ii7
+    r"|\b\d+(?:st|nd|rd|th)\b"                                                                # ordinals
+    r"|\b\d{1,2}\s+(?:distinct\s+|contrasting\s+|formal\s+)?sections\b", re.I)
+_NUMBER_RE = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w])")
+
+
+def _check_numbers(s: str) -> Iterable[Verdict]:
+    for m in _NUMBER_RE.finditer(_KNOWN_NUMBERS_RE.sub(" ", s)):
+        yield _v(m.group(0), "number", None)
+
+
+_MINUS_RE = re.compile(r"\bminus\s+(?=\d)", re.I)
+_MINUS_WORDS_RE = re.compile(r"\bminus\s+([a-z][a-z\s-]*?)(?=\s*(?:LUFS|LU|dB|decibels)\b)", re.I)
+
+
+def normalise_numbers(s: str) -> str:
+    """Numbers in words as digits ("a hundred and twenty" -> "a 120", "minus nine" -> "-9"), via text2num."""
+    # "minus one LUFS": a lone small number is left in words by text2num's default threshold; a level is a number.
+    s = _MINUS_WORDS_RE.sub(lambda m: "-" + alpha2digit(m.group(1), "en", threshold=0), s)
+    if re.search(r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|"
+                 r"eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand)\b", s, re.I):
+        s = alpha2digit(s, "en")
+    return _MINUS_RE.sub("-", s)
 
 
 def _check_vocals(s: str, times: list[float], fx: FactIndex, tol: Tolerances) -> Iterable[Verdict]:
@@ -376,8 +536,9 @@ def _check_vocals(s: str, times: list[float], fx: FactIndex, tol: Tolerances) ->
         yield _v("vocals", "vocals", None if fx.vocals is None else fx.vocals, "the track is instrumental")
     if not _LYRIC_CONTEXT_RE.search(s):
         return
-    for m in _QUOTED_RE.finditer(s):
-        word = m.group(1).lower()
+    quoted = [m.group(1) for m in _QUOTED_RE.finditer(s)] or [m.group(1) for m in _LYRIC_MENTION_RE.finditer(s)]
+    for word in quoted:
+        word = word.lower()
         if fx.lyric_words is None:
             yield _v(word, "lyric", None)
         elif times and fx.words:
@@ -424,12 +585,15 @@ _WORD_RE = re.compile(r"[a-z]+")
 # First words of the claim vocabularies: a sentence without any of them skips that checker (speed only).
 _INSTRUMENT_HEADS = frozenset(w for n in INSTRUMENT_NOUNS for w in _WORD_RE.findall(n)) | {n + "s" for n in INSTRUMENT_NOUNS}
 _SECTION_HEADS = frozenset(_SECTION_WORDS) | {w + "s" for w in _SECTION_WORDS} | {"section", "sections", "part", "pre"}
-_VOCAL_HEADS = frozenset({"vocal", "vocals", "vocalist", "singer", "sung", "sings", "singing", "sing", "instrumental", "voice",
-                          "word", "words", "lyric", "lyrics"})
+_VOCAL_HEADS = frozenset({"vocal", "vocals", "vocalist", "vocalists", "singer", "singers", "sung", "sings", "singing", "sing",
+                          "instrumental", "voice", "voices", "word", "words", "lyric", "lyrics", "soprano", "alto", "tenor", "baritone"})
 _CHORD_HINT_RE = re.compile(r"(?<![\w'])[A-G](?:#|b|♯|♭)?(?:maj|min|m|dim|aug|sus|hdim)?\d*(?:b\d)?(?::\w+)?(?:/[\w#]+)?(?![\w'])")
 
 
-def check_sentence(s: str, fx: FactIndex, tol: Tolerances) -> list[Verdict]:
+def check_sentence(s: str, fx: FactIndex, tol: Tolerances, strict: bool = True) -> list[Verdict]:
+    """Verdicts for one sentence. `strict`: a number no checker reads is an unverifiable claim (for model-written
+    text); the built-in writer computes every number it states from the facts, so its text is checked with strict=False."""
+    s = normalise_numbers(s)
     timed = _timed(s)
     times = [t for _, t in timed]
     if s.rstrip().endswith("?") and _YES_NO_RE.match(s):
@@ -441,8 +605,11 @@ def check_sentence(s: str, fx: FactIndex, tol: Tolerances) -> list[Verdict]:
     out: list[Verdict] = []
     if "bpm" in low or "beats" in low or "tempo" in low or "♩" in s or "=" in s or "m.m" in low:
         out += _check_tempo(s, times, fx, tol, attributed)
-    if "major" in words or "minor" in words or "maj" in words or "min" in words:
+    out += _check_relative_tempo(s)
+    if words & {"major", "minor", "maj", "min", "key", "tonality", "mode", "tonic"} or _BARE_TONIC_RE.search(s):
         out += _check_key(s, fx, attributed)
+    if _KEY_WORDS_RE.search(s):
+        out += _check_modulation(s, times, fx, tol)
     if "/" in s or _METER_HINT_RE.search(s):
         out += _check_meter(s, fx)
     if "chord" in low or any(m.start() > 0 or m.group(0) != "A" for m in _CHORD_HINT_RE.finditer(s)):
@@ -450,25 +617,29 @@ def check_sentence(s: str, fx: FactIndex, tol: Tolerances) -> list[Verdict]:
     out += _check_times(s, times, fx, tol)
     if words & _SECTION_HEADS:
         out += _check_sections(s, fx, tol, timed)
-    if words & _INSTRUMENT_HEADS:
-        out += _check_instruments(s, fx)
+    out += _check_instruments(s, fx)
+    out += _check_genres(s, fx)
     if words & _VOCAL_HEADS:
         out += _check_vocals(s, times, fx, tol)
     if "lufs" in low:
         out += _check_loudness(s, times, fx, tol)
+    if "min" in low:
+        out += _check_duration(s, fx)
     if "(" in s and fx.key is not None:
         out += _check_numerals(s, fx, f"{PITCH_CLASSES[fx.key[0]]} {fx.key[1]}")
+    if strict and _DIGIT_RE.search(s):
+        out += _check_numbers(s)
     return out
 
 
 def check_text(text: str, facts: Mapping | FactIndex, tags: Mapping | None = None, tol: Tolerances | None = None,
-               bpm_tolerance: float | None = None) -> list[Verdict]:
+               bpm_tolerance: float | None = None, strict: bool = True) -> list[Verdict]:
     """Verdicts for every claim in `text`. `facts` may be a prebuilt `FactIndex` (faster for many texts)."""
     tol = tol or Tolerances()
     if bpm_tolerance is not None:
         tol = Tolerances(**{**asdict(tol), "bpm_relative": bpm_tolerance})
     fx = facts if isinstance(facts, FactIndex) else FactIndex.build(facts, tags)
-    return [v for s in sentences(text) for v in check_sentence(s, fx, tol)]
+    return [v for s in sentences(text) for v in check_sentence(s, fx, tol, strict)]
 
 
 def score(verdicts: list[Verdict]) -> float:
@@ -481,11 +652,25 @@ def contradicted(verdicts: list[Verdict]) -> list[Verdict]:
     return [v for v in verdicts if v.verdict == "contradicted"]
 
 
-def repair(text: str, fx: FactIndex, tol: Tolerances | None = None, min_kept: float = 0.7) -> str | None:
-    """Drop the sentences that contradict the facts; None when too little would be left to keep."""
+def blocking(verdicts: list[Verdict]) -> list[Verdict]:
+    """The claims that keep a sentence from release: contradicted or unverifiable (nothing is assumed true)."""
+    return [v for v in verdicts if v.verdict != "supported"]
+
+
+def release(text: str, fx: FactIndex, tol: Tolerances | None = None, strict: bool = True) -> tuple[str, list[str]]:
+    """(the sentences whose every claim the facts support, joined; the sentences withheld)."""
+    tol = tol or Tolerances()
+    kept, withheld = [], []
+    for sent in sentences(text):
+        (withheld if blocking(check_sentence(sent, fx, tol, strict)) else kept).append(sent)
+    return " ".join(kept), withheld
+
+
+def repair(text: str, fx: FactIndex, tol: Tolerances | None = None, min_kept: float = 0.7, strict: bool = True) -> str | None:
+    """Drop the sentences the facts do not support (contradicted or unverifiable); None when too little would be left."""
     tol = tol or Tolerances()
     parts = sentences(text)
-    kept = [s for s in parts if not contradicted(check_sentence(s, fx, tol))]
+    kept = [s for s in parts if not blocking(check_sentence(s, fx, tol, strict))]
     if not parts or len(kept) / len(parts) < min_kept:
         return None
     return " ".join(kept)
@@ -502,10 +687,17 @@ class Report:
     items: int = 0
     kept: int = 0
     repaired: int = 0
-    dropped: int = 0
+    dropped: int = 0                                          # checked and dropped by the fact check (or the judge)
+    writer_errors: int = 0                                    # never checked: transport, format or validation errors
     claims: Counter = field(default_factory=Counter)          # (kind, verdict) -> n
     drop_reasons: Counter = field(default_factory=Counter)
+    writer_error_reasons: Counter = field(default_factory=Counter)
     factuality: list[float] = field(default_factory=list)
+
+    def writer_error(self, reason: str) -> None:
+        """An item the writer never delivered: counted apart, and no factuality is reported for it."""
+        self.writer_errors += 1
+        self.writer_error_reasons[reason] += 1
 
     def add(self, verdicts: list[Verdict], outcome: str, reason: str | None = None) -> None:
         self.items += 1
@@ -526,6 +718,8 @@ class Report:
         f = sorted(self.factuality)
         return {
             "items": self.items, "kept": self.kept, "repaired": self.repaired, "dropped": self.dropped,
-            "mean_factuality": round(sum(f) / len(f), 4) if f else None,
+            "writer_errors": self.writer_errors,
+            "mean_factuality": round(sum(f) / len(f), 4) if f else None,  # over checked items only
             "claims": dict(sorted(self.claims.items())), "drop_reasons": dict(self.drop_reasons.most_common()),
+            "writer_error_reasons": dict(self.writer_error_reasons.most_common()),
         }

@@ -30,7 +30,7 @@ from musicflamingo.data.split import heldout_ids
 from musicflamingo.data.structured import structured_truth
 from musicflamingo.io import read_jsonl, write_json, write_jsonl
 from musicflamingo.llm import LLMError, make_writer
-from musicflamingo.stage import StageContext
+from musicflamingo.stage import StageContext, StageFailed
 
 
 def _rng(seed: int, track_id: str) -> random.Random:
@@ -49,6 +49,8 @@ def run_mf_skills(cfg: DictConfig, ctx: StageContext) -> dict:
     writer = make_writer(_llm_cfg(cfg, ctx))
     tol = fc.Tolerances.from_cfg(s.get("factcheck"))
     repair = bool(s.get("repair", True))
+    strict = writer.name != "builtin"  # the built-in writer computes each number it states from the facts
+    surface_strict = getattr(writer, "surface_captioner", None) is not None
     judge = None
     if s.get("judge") and s.judge.get("backend"):  # optional LLM judge on top of the rule checker
         from musicflamingo.llm.writers import LLMJudge, make_chat_backend
@@ -78,18 +80,21 @@ def run_mf_skills(cfg: DictConfig, ctx: StageContext) -> dict:
         # Per-track structured ground truth (unknown stays None): the caption reward and caption eval use it.
         structured.append({"track_id": tid, "split": split, "truth": structured_truth(facts, tags), "tags": tags})
         records: list[tuple[object, str]] = []
-        segments += [{"track_id": tid, "index": i, "caption": c} for i, c in enumerate(out["surface"])]
+        # Surface captions are released too: only their supported sentences (an audio model may invent).
+        for i, c in enumerate(out["surface"]):
+            kept, withheld = fc.release(c, fx, tol, strict=surface_strict)
+            segments.append({"track_id": tid, "index": i, "caption": kept, **({"sentences_withheld": len(withheld)} if withheld else {})})
         if out["caption"] is not None:
             text = out["caption"]
             records.append((conversation(f"{tid[:12]}-caption", track, rng.choice(_caption_prompts()), text, "caption", skill="caption",
                                          fact_ids=["tempo_bpm", "key", "time_signature", "chords", "sections", "tags"]), text))
         else:
             dropped.append({"id": f"{tid[:12]}-caption", "track_id": tid, "reason": f"caption: {out['caption_error']}"})
-            report.add([], "dropped", "writer error")
+            report.writer_error("caption: " + _error_class(out["caption_error"]))
         items, rejected = out["items"], out["rejected"]
         for r in rejected:
             dropped.append({"id": f"{tid[:12]}-qa", "track_id": tid, "reason": f"qa: {r['reason']}", "item": r.get("item")})
-            report.add([], "dropped", "invalid QA reply")
+            report.writer_error("qa: " + _error_class(r["reason"]))
         mcq = _balanced([it for it in items if it["task"] == "mcq"], s.mcq_per_track)
         opn = _balanced([it for it in items if it["task"] == "open"], s.open_per_track)
         for k, item in enumerate(mcq + opn):
@@ -100,19 +105,23 @@ def run_mf_skills(cfg: DictConfig, ctx: StageContext) -> dict:
             # The question is checked with the answer: a false premise ("the chorus at 0:45") is a contradiction too.
             records.append((rec, f"{item['question']} {item['answer']}"))
         for rec, text in records:
-            verdicts = fc.check_text(text, fx, tol=tol)
+            verdicts = fc.check_text(text, fx, tol=tol, strict=strict)
             fscore = fc.score(verdicts)
             row = {"id": rec.id, "track_id": tid, "task": rec.task, "skill": rec.skill, "factuality": fscore, "claims": fc.as_dicts(verdicts)}
-            if fscore < tol.min_factuality:
-                fixed = fc.repair(text, fx, tol) if repair and rec.task == "caption" else None
+            if fscore < tol.min_factuality or fc.blocking(verdicts):
+                # Only what the facts support is released: contradicted and unverifiable claims both block.
+                fixed = fc.repair(text, fx, tol, strict=strict) if repair and rec.task == "caption" else None
                 if fixed is None:
-                    reason = "contradicts MIR facts: " + "; ".join(f"{v.kind} {v.claim!r} ({v.reason})" for v in fc.contradicted(verdicts)[:3])
-                    dropped.append({"id": rec.id, "track_id": tid, "reason": reason, "claims": fc.as_dicts(fc.contradicted(verdicts))})
-                    report.add(verdicts, "dropped", "contradicts facts: " + ",".join(sorted({v.kind for v in fc.contradicted(verdicts)})))
+                    bad = fc.contradicted(verdicts)
+                    head = "contradicts MIR facts: " if bad else "unverifiable claims: "
+                    bad = bad or fc.blocking(verdicts)
+                    reason = head + "; ".join(f"{v.kind} {v.claim!r} ({v.reason})" for v in bad[:3])
+                    dropped.append({"id": rec.id, "track_id": tid, "reason": reason, "claims": fc.as_dicts(bad)})
+                    report.add(verdicts, "dropped", head.split(":")[0].replace("MIR ", "") + ": " + ",".join(sorted({v.kind for v in bad})))
                     checks.append({**row, "outcome": "dropped"})
                     continue
                 rec.conversations[1].value = fixed
-                row["repaired_from"] = text
+                row["sentences_withheld"] = len(fc.sentences(text)) - len(fc.sentences(fixed))
                 report.add(verdicts, "repaired")
                 checks.append({**row, "outcome": "repaired"})
             else:
@@ -131,6 +140,11 @@ def run_mf_skills(cfg: DictConfig, ctx: StageContext) -> dict:
                         checks[-1]["outcome"] = "dropped"
                         continue
             (heldout if split == "heldout" else train).append(rec.dump())
+    rows = train + heldout
+    if not rows and order:
+        # Nothing usable is a failure, not an empty "successful" dataset (the previous output stays in place).
+        raise StageFailed(f"mf_skills released 0 items from {len(order)} tracks: {report.writer_errors} writer errors "
+                           f"({_top(report.writer_error_reasons)}), {report.dropped} dropped by the fact check (writer {writer.name})")
     write_jsonl(ctx.out / "train.jsonl", train)
     write_jsonl(ctx.out / "heldout.jsonl", heldout)
     write_jsonl(ctx.out / "segments.jsonl", segments)
@@ -138,7 +152,6 @@ def run_mf_skills(cfg: DictConfig, ctx: StageContext) -> dict:
     write_jsonl(ctx.out / "structured.jsonl", structured)
     write_jsonl(ctx.out / "quarantine.jsonl", dropped)
     write_json(ctx.out / "factcheck_report.json", report.as_dict())
-    rows = train + heldout
     words = [len(r["conversations"][1]["value"].split()) for r in rows if r["task"] == "caption"]
     summary = {
         "writer": writer.name,
@@ -149,6 +162,7 @@ def run_mf_skills(cfg: DictConfig, ctx: StageContext) -> dict:
         "open_items": sum(r["task"] == "open" for r in rows),
         "mean_caption_words": round(sum(words) / max(len(words), 1), 1),
         "dropped_by_factcheck": report.dropped,
+        "writer_errors": report.writer_errors,
         "repaired_by_factcheck": report.repaired,
         "mean_factuality": report.as_dict()["mean_factuality"],
     }
@@ -172,6 +186,16 @@ def _write_track(writer, track: dict, facts: dict, rng: random.Random, root) -> 
     except (ValueError, KeyError, TypeError, IndexError) as exc:  # facts row missing or malformed fields
         out["rejected"] = [{"index": None, "reason": f"{type(exc).__name__}: {exc}"}]
     return out
+
+
+def _error_class(reason: str | None) -> str:
+    """A short class for a writer error ("HTTP 500", "reply is not JSON"), for the report's counts."""
+    text = (reason or "unknown").split(" (after ")[0]
+    return text.split(":")[0][:60] if text.startswith(("HTTP", "invalid item", "request failed")) else text[:60]
+
+
+def _top(counter) -> str:
+    return "; ".join(f"{k} x{v}" for k, v in counter.most_common(3)) or "none"
 
 
 def _balanced(items: list[dict], limit: int) -> list[dict]:

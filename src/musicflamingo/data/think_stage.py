@@ -31,7 +31,7 @@ from musicflamingo.data.formats import conversation, is_well_tagged
 from musicflamingo.data.skills_stage import _llm_cfg
 from musicflamingo.io import read_jsonl, write_json, write_jsonl
 from musicflamingo.llm import LLMError, make_writer
-from musicflamingo.stage import StageContext
+from musicflamingo.stage import StageContext, StageFailed
 
 MULTI_HOP = {"roman_numeral", "cadence", "cadence_time", "chord_at_time", "compare_halves", "section_start", "word_at_time", "longest_section"}
 LOW_CONFIDENCE = 0.6
@@ -62,15 +62,22 @@ def hardness(item: dict, facts: dict) -> list[str]:
 
 
 def rewrite_step(step: str, verdicts: list[fc.Verdict], facts: dict) -> str | None:
-    """Correct a step whose only errors are a tempo, key or meter the facts state; None if it has other errors."""
-    bad = fc.contradicted(verdicts)
-    if not bad or any(v.kind not in _REWRITABLE for v in bad):
+    """Replace a false tempo, key or meter with the track's own value; None when that would not make a true step.
+
+    Only a plain claim about the whole track is rewritten: a step that is timed ("at 0:42 ... F major"), talks
+    about a modulation or a tool's reading, or has any other unsupported claim is dropped instead, because
+    the true statement (a modulation that does not exist, say) is not in the facts.
+    """
+    bad = fc.blocking(verdicts)
+    if not bad or any(v.kind not in _REWRITABLE or v.verdict != "contradicted" or v.claim.startswith("not ") for v in bad):
+        return None
+    if fc._times(step) or fc._MODULATION_RE.search(step) or fc._ATTRIBUTED_RE.search(step):
         return None
     out = step
     for v in bad:
-        if v.kind == "tempo":
-            out = re.sub(re.escape(v.claim), f"{facts['tempo_bpm']:.0f} BPM", out, count=1)
-        elif v.kind == "key":
+        if v.kind == "tempo" and facts.get("tempo_bpm"):
+            out, n = re.subn(re.escape(v.claim), f"{facts['tempo_bpm']:.0f} BPM", out, count=1)
+        elif v.kind == "key" and facts.get("key"):
             tonic, mode = v.claim.split()
             alts = [tonic] + [n for n, pc in (("C#", "Db"), ("Eb", "D#"), ("F#", "Gb"), ("Ab", "G#"), ("Bb", "A#")) if pc == tonic or n == tonic]
             for name in alts:
@@ -78,25 +85,43 @@ def rewrite_step(step: str, verdicts: list[fc.Verdict], facts: dict) -> str | No
                 if n:
                     break
         elif v.kind == "meter" and facts.get("time_signature") not in (None, "unknown"):
-            out = re.sub(r"\b\d{1,2}/\d{1,2}\b", facts["time_signature"], out, count=1)
+            out, n = re.subn(r"\b\d{1,2}/\d{1,2}\b", facts["time_signature"], out, count=1)
+        else:
+            return None
+        if not n:
+            return None  # the false value is not written the way the checker read it: do not guess
     return out
 
 
-def verify_steps(steps: list[str], fx: fc.FactIndex, facts: dict, tol: fc.Tolerances) -> tuple[list[str], list[dict], int]:
-    """(released steps, per-step verdict rows, number of erroneous steps before rewriting)."""
+def _verdict_row(verdicts: list[fc.Verdict]) -> list[dict]:
+    """Claim verdicts for a released row: kind, verdict and the fact it was checked against, never a false value."""
+    return [{"kind": v.kind, "verdict": v.verdict, "reason": v.reason, **({"claim": v.claim} if v.verdict == "supported" else {})}
+            for v in verdicts]
+
+
+def verify_steps(steps: list[str], fx: fc.FactIndex, facts: dict, tol: fc.Tolerances,
+                 strict: bool = True) -> tuple[list[str], list[dict], int]:
+    """(released steps, per-step verdict rows, number of erroneous steps before rewriting).
+
+    A step is released as is when every claim is supported; rewritten (`rewrite_step`) and checked again; or
+    removed. The rows keep each step's verdicts; the text of a step that was not released as is is not kept.
+    """
     released, rows, n_bad = [], [], 0
-    for step in steps:
-        verdicts = fc.check_text(step, fx, tol=tol)
-        row = {"step": step, "contradicted": bool(fc.contradicted(verdicts)), "claims": fc.as_dicts(verdicts), "outcome": "kept"}
-        if row["contradicted"]:
+    for k, step in enumerate(steps):
+        verdicts = fc.check_text(step, fx, tol=tol, strict=strict)
+        bad = fc.blocking(verdicts)
+        row = {"index": k, "contradicted": bool(fc.contradicted(verdicts)), "unverifiable": any(v.verdict == "unverifiable" for v in bad),
+               "claims": _verdict_row(verdicts), "outcome": "kept"}
+        if bad:
             n_bad += 1
             fixed = rewrite_step(step, verdicts, facts)
-            if fixed is not None and not fc.contradicted(fc.check_text(fixed, fx, tol=tol)):
+            if fixed is not None and not fc.blocking(fc.check_text(fixed, fx, tol=tol, strict=strict)):
                 row.update(outcome="rewritten", rewritten=fixed)
                 released.append(fixed)
             else:
                 row["outcome"] = "removed"
         else:
+            row["step"] = step
             released.append(step)
         rows.append(row)
     return released, rows, n_bad
@@ -115,7 +140,7 @@ def run_mf_think(cfg: DictConfig, ctx: StageContext) -> dict:
     rest = [r for r in items if not hard[r["id"]]]
     chosen = [r for r in items if hard[r["id"]]] + rest[: round(len(rest) * t.fraction)]
     samples, dropped, checks = [], [], []
-    n_rewritten = n_removed = 0
+    n_rewritten = n_removed = n_writer_errors = 0
     items_of = [_item(rec) for rec in chosen]
     workers = int(cfg.llm.get("concurrency", 1)) if writer.name != "builtin" else 1
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -127,11 +152,12 @@ def run_mf_think(cfg: DictConfig, ctx: StageContext) -> dict:
         fx = fc.FactIndex.build(facts, tags)
         if error:
             dropped.append({"id": rec["id"], "reason": f"writer: {error}"})
+            n_writer_errors += 1  # never checked: no factuality is reported for it
             continue
         if not steps:
             dropped.append({"id": rec["id"], "reason": "no reasoning chain for this question type"})
             continue
-        released, step_rows, n_bad = verify_steps(steps, fx, facts, tol)
+        released, step_rows, n_bad = verify_steps(steps, fx, facts, tol, strict=writer.name != "builtin")
         frac = n_bad / len(steps)
         checks.append({"id": rec["id"], "factuality": 1 - frac, "steps": len(steps), "bad_steps": n_bad})
         if frac > t.max_bad_step_fraction:
@@ -153,11 +179,15 @@ def run_mf_think(cfg: DictConfig, ctx: StageContext) -> dict:
         row["hard_because"] = hard[rec["id"]]
         row["step_verdicts"] = step_rows
         samples.append(row)
+    if chosen and not samples:
+        # Nothing usable is a failure, not an empty "successful" dataset (the previous output stays in place).
+        raise StageFailed(f"mf_think released 0 samples from {len(chosen)} candidates: {n_writer_errors} writer errors, "
+                           f"{len(dropped) - n_writer_errors} dropped by the fact check or format (writer {writer.name})")
     write_jsonl(ctx.out / "train.jsonl", samples)
     write_jsonl(ctx.out / "quarantine.jsonl", dropped)
     summary = {
         "writer": writer.name, "samples": len(samples), "candidates": len(chosen),
-        "hard_candidates": sum(bool(hard[r["id"]]) for r in chosen), "dropped": len(dropped),
+        "hard_candidates": sum(bool(hard[r["id"]]) for r in chosen), "dropped": len(dropped), "writer_errors": n_writer_errors,
         "steps_rewritten": n_rewritten, "steps_removed": n_removed,
     }
     write_json(ctx.out / "factcheck_report.json", {**summary, "drop_reasons": _count(d["reason"] for d in dropped)})

@@ -8,7 +8,7 @@ LLM writer that fills the prompt templates in `musicflamingo/prompts/` and
 asks a chat backend. `make_writer(cfg.llm)` picks one from config.
 """
 
-from musicflamingo.llm.base import ChatBackend, LLMError, Reply
+from musicflamingo.llm.base import ChatBackend, LLMError, LLMUnavailable, Reply
 from musicflamingo.llm.writers import BuiltinWriter, LLMWriter, make_chat_backend, make_writer
 
-__all__ = ["ChatBackend", "LLMError", "Reply", "BuiltinWriter", "LLMWriter", "make_chat_backend", "make_writer"]
+__all__ = ["ChatBackend", "LLMError", "LLMUnavailable", "Reply", "BuiltinWriter", "LLMWriter", "make_chat_backend", "make_writer"]

@@ -20,6 +20,13 @@ class LLMError(Exception):
         self.retryable = retryable
 
 
+class LLMUnavailable(RuntimeError):
+    """The endpoint is down or the stage's LLM budget is spent: the whole stage stops (never one quarantined item).
+
+    Deliberately not an `LLMError`, so the per-item handlers that quarantine an item cannot swallow it.
+    """
+
+
 @dataclass
 class Reply:
     text: str

@@ -1,14 +1,26 @@
 """Chat completions from any OpenAI-compatible server (vLLM, SGLang, llama.cpp, Ollama, hosted APIs).
 
-Base URL, model and API key come from config or the environment
-(`MF_LLM_BASE_URL`, `MF_LLM_MODEL`, `MF_LLM_API_KEY`), never from code. Every
-request has a timeout and a response-size bound; 429, 5xx, timeouts,
-connection errors and malformed/truncated JSON are retried with exponential
-backoff (honouring a bounded `Retry-After`). JSON-schema output is asked for
-with `response_format`; a server that rejects it is asked again with
-`json_object`, then with the schema only in the prompt. Replies are cached
-by the hash of the full request. Uses only the standard library (urllib), so
-the concurrency limit is a semaphore shared by the worker threads.
+Base URL and model come from config or the environment (`MF_LLM_BASE_URL`,
+`MF_LLM_MODEL`); the API key comes only from the environment variable that
+`llm.api_key_env` names (default `MF_LLM_API_KEY`), so it never reaches
+`params.yaml`, `dvc.lock` or MLflow. HTTP is `httpx2` (the maintained successor of httpx).
+
+Failing loudly and fast:
+- every request has a *total* deadline (`timeout_s`: connect, send, wait and
+  receive together), so a server that trickles bytes cannot hold it longer,
+  and a response-size bound (`max_response_bytes`);
+- 429, 5xx, timeouts, connection errors and malformed/truncated JSON are
+  retried with exponential backoff (honouring a bounded `Retry-After`);
+- a circuit breaker: after `breaker_failures` consecutive transport failures
+  (no HTTP 200 reply) every call raises `LLMUnavailable` naming the endpoint,
+  which stops the stage instead of quarantining item after item;
+- likewise after `unusable_replies` consecutive answers without usable JSON
+  (a server that only talks prose);
+- a stage budget (`stage_budget_s`): once spent, `LLMUnavailable` as well.
+
+JSON-schema output is asked for with `response_format`; a server that rejects
+it is asked again with `json_object`, then with the schema only in the prompt.
+Replies are cached by the hash of the full request.
 """
 
 from __future__ import annotations
@@ -18,25 +30,32 @@ import os
 import random
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from musicflamingo.llm.base import LLMError, Reply, ResponseCache, parse_json_reply, prompt_hash
+import httpx2 as httpx  # the maintained successor of httpx (pydantic), already a dependency of huggingface_hub and fastapi
+
+from musicflamingo.llm.base import LLMError, LLMUnavailable, Reply, ResponseCache, parse_json_reply, prompt_hash
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+# Replies that say the endpoint itself is unusable (down, wrong URL, wrong key): they feed the circuit breaker.
+BREAKER_STATUS = RETRY_STATUS | {401, 403, 404}
+DEFAULT_KEY_ENV = "MF_LLM_API_KEY"
 
 
 @dataclass
 class OpenAIConfig:
     base_url: str | None = None           # e.g. http://127.0.0.1:8000/v1
     model: str | None = None
-    api_key: str | None = None
-    timeout_s: float = 120.0
+    api_key: str | None = None            # runtime only: read from the variable `api_key_env` names, never from config
+    api_key_env: str = DEFAULT_KEY_ENV
+    timeout_s: float = 60.0               # total per request (connect + wait + receive), not per socket read
     max_retries: int = 4
     backoff_s: float = 1.0                # first wait; doubles per retry, with jitter
     max_backoff_s: float = 30.0
+    breaker_failures: int = 4             # consecutive transport failures that stop the stage
+    unusable_replies: int = 8             # consecutive replies without usable JSON that stop the stage
+    stage_budget_s: float = 3600.0        # wall time the stage may spend on this endpoint
     concurrency: int = 4
     max_tokens: int = 2048
     temperature: float = 0.2
@@ -46,14 +65,24 @@ class OpenAIConfig:
 
     @classmethod
     def from_cfg(cls, cfg) -> "OpenAIConfig":
-        raw = {k: cfg.get(k) for k in cls.__dataclass_fields__ if cfg.get(k) is not None}
+        """From an `llm` config node; raises ValueError when the node holds a key value or lacks url/model."""
+        if cfg.get("api_key"):
+            raise ValueError("llm.api_key must not hold the key: export it in the environment variable named by "
+                             f"llm.api_key_env (default {DEFAULT_KEY_ENV}) so it never reaches params.yaml, dvc.lock or MLflow")
+        raw = {k: cfg.get(k) for k in cls.__dataclass_fields__ if k != "api_key" and cfg.get(k) is not None}
         out = cls(**raw)
         out.base_url = out.base_url or os.environ.get("MF_LLM_BASE_URL")
         out.model = out.model or os.environ.get("MF_LLM_MODEL")
-        out.api_key = out.api_key or os.environ.get("MF_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY")
+        out.api_key = os.environ.get(out.api_key_env) or os.environ.get("OPENAI_API_KEY")
         if not out.base_url or not out.model:
             raise ValueError("llm.backend=openai needs llm.base_url and llm.model (or MF_LLM_BASE_URL / MF_LLM_MODEL)")
         return out
+
+
+def _transport_error(reason: str, status: int | None = None, retry_after: str | None = None) -> LLMError:
+    err = LLMError(reason, retryable=status is None or status in RETRY_STATUS)
+    err.transport, err.status, err.retry_after = status is None or status in BREAKER_STATUS, status, retry_after
+    return err
 
 
 class OpenAIChat:
@@ -65,32 +94,70 @@ class OpenAIChat:
         self._slots = threading.BoundedSemaphore(max(1, int(config.concurrency)))
         self._json_mode = config.json_mode
         self._sleep = sleep
+        self._client = httpx.Client(follow_redirects=False)
+        self._lock = threading.Lock()
+        self._streak = 0                      # consecutive transport failures, over all threads
+        self._unusable = 0                    # consecutive answered-but-unusable replies (prose, malformed JSON)
+        self._open: str | None = None         # the breaker's message once it has tripped
+        self._budget_end = time.monotonic() + float(config.stage_budget_s)
+
+    @property
+    def endpoint(self) -> str:
+        return self.cfg.base_url.rstrip("/") + "/chat/completions"
 
     # -------------------------------------------------------------- HTTP
 
-    def _post(self, body: dict) -> dict:
-        url = self.cfg.base_url.rstrip("/") + "/chat/completions"
+    def _transfer(self, body: dict, deadline: float) -> dict:
+        """One POST, read in chunks; every chunk checks the deadline and the size bound."""
         headers = {"Content-Type": "application/json"}
         if self.cfg.api_key:
             headers["Authorization"] = f"Bearer {self.cfg.api_key}"
-        req = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers, method="POST")
+        left = max(deadline - time.monotonic(), 0.001)
+        timeout = httpx.Timeout(left, connect=min(left, 10.0))
         try:
-            with self._slots, urllib.request.urlopen(req, timeout=self.cfg.timeout_s) as resp:
-                raw = resp.read(self.cfg.max_response_bytes + 1)
-        except urllib.error.HTTPError as exc:
-            detail = exc.read(2000).decode("utf-8", "replace")
-            err = LLMError(f"HTTP {exc.code}: {detail[:200]}", retryable=exc.code in RETRY_STATUS)
-            err.status = exc.code
-            err.retry_after = exc.headers.get("Retry-After") if exc.headers else None
-            raise err from None
-        except (TimeoutError, urllib.error.URLError, ConnectionError, OSError) as exc:
-            raise LLMError(f"request failed: {getattr(exc, 'reason', exc)}", retryable=True) from None
-        if len(raw) > self.cfg.max_response_bytes:
-            raise LLMError(f"response larger than {self.cfg.max_response_bytes} bytes", retryable=False)
+            with self._client.stream("POST", self.endpoint, json=body, headers=headers, timeout=timeout) as resp:
+                chunks, size = [], 0
+                for chunk in resp.iter_bytes():
+                    size += len(chunk)
+                    if size > self.cfg.max_response_bytes:
+                        raise LLMError(f"response larger than {self.cfg.max_response_bytes} bytes", retryable=False)
+                    if time.monotonic() > deadline:
+                        raise _transport_error(f"no complete reply within the {self.cfg.timeout_s:g} s deadline")
+                    chunks.append(chunk)
+                raw = b"".join(chunks)
+                if resp.status_code != 200:
+                    raise _transport_error(f"HTTP {resp.status_code}: {raw[:200].decode('utf-8', 'replace')}", resp.status_code,
+                                           resp.headers.get("Retry-After"))
+        except httpx.TimeoutException:
+            raise _transport_error(f"no complete reply within the {self.cfg.timeout_s:g} s deadline") from None
+        except httpx.HTTPError as exc:
+            raise _transport_error(f"request failed: {type(exc).__name__}: {exc}"[:300]) from None
         try:
             return json.loads(raw)
         except json.JSONDecodeError:
-            raise LLMError("server sent a body that is not JSON", retryable=True) from None
+            raise _transport_error("server sent a body that is not JSON") from None
+
+    def _post(self, body: dict) -> dict:
+        """`_transfer` under a total deadline: the caller waits no longer than `timeout_s`, whatever the server does."""
+        deadline = min(time.monotonic() + float(self.cfg.timeout_s), self._budget_end)
+        box: dict = {}
+
+        def work():
+            try:
+                box["ok"] = self._transfer(body, deadline)
+            except BaseException as exc:  # handed to the caller's thread
+                box["err"] = exc
+
+        with self._slots:
+            # The worker also stops at the deadline (its reads are bounded by it); the join makes the bound exact.
+            worker = threading.Thread(target=work, daemon=True, name="llm-request")
+            worker.start()
+            worker.join(max(deadline - time.monotonic(), 0) + 0.05)
+        if worker.is_alive() or not box:
+            raise _transport_error(f"no complete reply within the {self.cfg.timeout_s:g} s deadline")
+        if "err" in box:
+            raise box["err"]
+        return box["ok"]
 
     def _body(self, messages: list[dict], schema: dict | None, schema_name: str) -> dict:
         body = {"model": self.cfg.model, "messages": messages, "max_tokens": self.cfg.max_tokens, "temperature": self.cfg.temperature}
@@ -100,9 +167,40 @@ class OpenAIChat:
             body["response_format"] = {"type": "json_object"}
         return body
 
+    # -------------------------------------------------------------- the breaker and the budget
+
+    def _check_open(self) -> None:
+        if self._open:
+            raise LLMUnavailable(self._open)
+        if time.monotonic() >= self._budget_end:
+            self._open = f"LLM stage budget of {self.cfg.stage_budget_s:g} s spent on {self.endpoint}"
+            raise LLMUnavailable(self._open)
+
+    def _record(self, exc: LLMError | None) -> None:
+        """Count consecutive transport failures; trip the breaker at `breaker_failures`."""
+        with self._lock:
+            if exc is None or not getattr(exc, "transport", False):
+                self._streak = 0  # the server answered (even if the content was unusable)
+                return
+            self._streak += 1
+            if self._streak >= int(self.cfg.breaker_failures) and not self._open:
+                self._open = (f"LLM endpoint {self.endpoint} is down: {self._streak} consecutive transport failures "
+                              f"(last: {exc.reason[:120]})")
+        self._check_open()
+
+    def _record_unusable(self, exc: LLMError) -> None:
+        """A server that answers but never with usable output is as useless as a dead one: stop after `unusable_replies`."""
+        with self._lock:
+            self._unusable += 1
+            if self._unusable >= int(self.cfg.unusable_replies) and not self._open:
+                self._open = (f"LLM endpoint {self.endpoint} gives no usable output: {self._unusable} consecutive unusable replies "
+                              f"(last: {exc.reason[:120]})")
+        self._check_open()
+
     # -------------------------------------------------------------- the interface
 
     def chat(self, messages: list[dict], schema: dict | None = None, schema_name: str = "output") -> Reply:
+        """One completion. Raises `LLMError` (this item failed) or `LLMUnavailable` (the endpoint is down: stop)."""
         key = prompt_hash({"model": self.cfg.model, "messages": messages, "schema": schema, "t": self.cfg.temperature, "max": self.cfg.max_tokens})
         hit = self.cache.get(key)
         if hit is not None:
@@ -110,14 +208,26 @@ class OpenAIChat:
         events: list[str] = []
         last: LLMError | None = None
         for attempt in range(1, self.cfg.max_retries + 2):
+            self._check_open()
             try:
-                payload = self._post(self._body(messages, schema, schema_name))
+                try:
+                    payload = self._post(self._body(messages, schema, schema_name))
+                except LLMError as exc:
+                    self._record(exc)
+                    raise
+                self._record(None)
                 choice = (payload.get("choices") or [{}])[0]
                 text = (choice.get("message") or {}).get("content")
                 finish = choice.get("finish_reason")
-                if not isinstance(text, str):
-                    raise LLMError("reply has no message content", retryable=True)
-                data = parse_json_reply(text, finish) if schema is not None else None
+                try:
+                    if not isinstance(text, str):
+                        raise LLMError("reply has no message content", retryable=True)
+                    data = parse_json_reply(text, finish) if schema is not None else None
+                except LLMError as exc:
+                    self._record_unusable(exc)
+                    raise
+                with self._lock:
+                    self._unusable = 0
                 self.cache.put(key, {"text": text, "data": data, "finish_reason": finish})
                 return Reply(text, data, attempts=attempt, finish_reason=finish, events=events)
             except LLMError as exc:
@@ -131,8 +241,10 @@ class OpenAIChat:
                 if not exc.retryable or attempt > self.cfg.max_retries:
                     break
                 events.append(f"retry: {exc.reason[:60]}")
-                self._sleep(self._wait(attempt, getattr(exc, "retry_after", None)))
-        raise LLMError(f"{last.reason} (after {attempt} attempts)" if last else "no reply")
+                self._sleep(min(self._wait(attempt, getattr(exc, "retry_after", None)), max(self._budget_end - time.monotonic(), 0)))
+        err = LLMError(f"{last.reason} (after {attempt} attempts)" if last else "no reply")
+        err.transport = bool(last is not None and getattr(last, "transport", False))
+        raise err
 
     def _wait(self, attempt: int, retry_after: str | None) -> float:
         if retry_after:
