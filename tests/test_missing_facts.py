@@ -250,8 +250,9 @@ def test_every_consumer_handles_absent_empty_and_extreme_facts(row, seed):
         _, gpt, steps = sample
         for step in steps:
             _assert_grounded(f"think {item['qtype']}", step, facts, fx)
-        released, rows, n_bad = verify_steps(steps, fx, facts, fc.Tolerances())
-        assert n_bad == 0 and released == steps, rows
+        # as the stage checks the built-in writer (strict=False: it computes every number it states from the facts)
+        released, rows, n_bad = verify_steps(steps, fx, facts, fc.Tolerances(), strict=False)
+        assert n_bad == 0 and released == steps, [(r["index"], steps[r["index"]], [(c["kind"], c.get("claim")) for c in r["claims"]]) for r in rows if r["unverifiable"] or r["contradicted"]]
         # GRPO rewards on the writer's own reasoning: well formed, correct, structured score in [0, 1]
         total, parts = combined_reward([gpt], {"format": 1.0, "accuracy": 1.0, "structured": 1.0}, answer_letter=item["answer_letter"],
                                        options=item["options"], answer=item["answer"], truth=truth)

@@ -621,7 +621,9 @@ def think_steps(item: dict, facts: dict, tags: dict) -> list[str] | None:
         if not sections:
             return None
         return [f"The structure analysis lists {_count_word(len(sections))} section{'s' if len(sections) > 1 else ''}.",
-                f"Reading their boundaries gives {answer}, option ({letter})."]
+                # a bare count is no checkable claim; "N sections" is (the claim checker reads section counts)
+                f"Reading their boundaries gives {answer} sections, option ({letter})." if str(answer).isdigit()
+                else f"Reading their boundaries gives {answer}, option ({letter})."]
     if qtype == "word_at_time":
         if not known.sung_words(facts):
             return None

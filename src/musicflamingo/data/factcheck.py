@@ -100,7 +100,7 @@ _SECTION_LETTER_RE = re.compile(r"\b(?:section|part)\s+([A-H])\b|\b([A-H])\s+(?:
 _SECTION_WORDS = ("intro", "verse", "chorus", "pre-chorus", "refrain", "bridge", "outro", "coda", "interlude",
                   "breakdown", "solo")
 _SECTION_WORD_RE = re.compile(r"\b(" + "|".join(map(re.escape, _SECTION_WORDS)) + r")s?\b", re.I)
-_METER_HINT_RE = re.compile(r"meter|metre|time\b|waltz|duple|triple|quadruple|breve|-four|-eight", re.I)
+_METER_HINT_RE = re.compile(r"meter|metre|time\b|waltz|duple|triple|quadruple|breve|-four|-eight|beats?\b|\bbars?\b|measures?\b|groups?\s+of", re.I)
 _YES_NO_RE = re.compile(r"^\W*(?:is|are|does|do|did|was|were|can|could|has|have|will|would)\b", re.I)
 _COUNT_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
                 "ten": 10, "eleven": 11, "twelve": 12}
@@ -327,7 +327,24 @@ _MODE_ONLY_RE = re.compile(r"(?<![A-G]\s)(?<![A-G][#b]\s)(?<![A-G]-)\b(?i:(major
 _NEGATED_METER_RE = re.compile(r"\b(?:not|never|rather than|instead of|isn't)\s+(?:in\s+)?(?:\w+\s+)?(\d{1,2}/\d{1,2})", re.I)
 
 
+_BAR_GROUPING_RE = re.compile(
+    r"\b(?:every|groups?\s+of|bars?\s+of|measures?\s+of)\s+(\d{1,2})\s*(?:beats?\b)?"
+    r"|\b(\d{1,2})\s+beats?\s+(?:per|to\s+the|in\s+(?:a|each|every))\s+(?:bar|measure)\b", re.I)
+
+
+def _beats_per_bar(meter: str) -> set[int]:
+    """Beats per bar a meter allows: its numerator, and for compound n/8 the n/3 dotted beats a tracker finds."""
+    num, _, den = meter.partition("/")
+    out = {int(num)}
+    if den == "8" and int(num) % 3 == 0:
+        out.add(int(num) // 3)
+    return out
+
+
 def _check_meter(s: str, fx: FactIndex) -> Iterable[Verdict]:
+    for m in _BAR_GROUPING_RE.finditer(s):  # "a downbeat every 4 beats", "groups of 3", "4 beats per bar"
+        n = int(m.group(1) or m.group(2))
+        yield _v(f"{n} beats per bar", "meter", None if fx.meter is None else n in _beats_per_bar(fx.meter), f"meter is {fx.meter}")
     for m in _NEGATED_METER_RE.finditer(s):
         yield _v(f"not {m.group(1)}", "meter", None if fx.meter is None else fx.meter != m.group(1), f"meter is {fx.meter}")
     s = _NEGATED_METER_RE.sub(" ", s)
@@ -503,9 +520,11 @@ _KNOWN_NUMBERS_RE = re.compile(
     r"|\d+(?:\.\d+)?\s*(?:s|sec|secs|seconds|minutes?|mins?|bpm|b\.p\.m\.|beats?\s+(?:per|a|each)\s+minute|LUFS|LU|dB|Hz|kHz|%|percent)\b"
     r"|(?:tempo|♩|m\.m\.)\s*(?:of|=|is|around|about|near|roughly|~|at|\s)*\d+(?:\.\d+)?"
     r"|\b\d{1,2}/\d{1,2}\b"                                                                  # meter
+    r"|" + _BAR_GROUPING_RE.pattern +                                                          # beats per bar
     r"|(?<![\w#])[A-G](?:#|b|♯|♭)?(?::?\(?(?:maj|min|m|dim|aug|sus|add|hdim|M)?\d+\)?)+(?:/[\w#]+)?"  # B7, Cmaj7, C:min7
     r"|(?<![\w])[b#]?(?:VII|VI|IV|V|III|II|I|vii|vi|iv|v|iii|ii|i)[°ø+]?\d+"                  # V7, ii7
     r"|\b\d+(?:st|nd|rd|th)\b"                                                                # ordinals
+    r"|\bfactor\s+of\s+\d+(?:\.\d+)?"                          # how far the MCQ distractors sit from the answer
     r"|\b\d{1,2}\s+(?:distinct\s+|contrasting\s+|formal\s+)?sections\b", re.I)
 _NUMBER_RE = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w])")
 

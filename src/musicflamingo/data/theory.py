@@ -171,13 +171,17 @@ def harmonic_rhythm(chords: list[Chord], downbeats: list[float]) -> float | None
 
 
 def modulations(section_keys: list | None, key: str) -> list[tuple[float, str, str]]:
-    """(time, from key, to key) wherever consecutive section keys differ."""
+    """(time, from key, to key) wherever consecutive section keys differ.
+
+    Only a change *between* sections is a modulation: a first section whose key differs from the
+    track's fused `key` is a disagreement of two estimates at 0:00, not a modulation (the claim
+    checker reads modulations the same way)."""
     out = []
-    prev = key
+    prev = None
     for s, _, k in section_keys or []:
-        if k and k != prev:
+        if k and prev is not None and k != prev:
             out.append((float(s), prev, k))
-            prev = k
+        prev = k or prev
     return out
 
 
