@@ -10,7 +10,11 @@ real-files issue plus more, each described in its `doc`), then
    process) with the shared loader and reports each worker's peak RSS
    (`ru_maxrss` of that process), so the figure is per input, not a sum.
 
-Run: `.venv/bin/python benchmarks/ingest_benchmark.py [--no-big] [--keep DIR]`
+3. with `--mir-long AUDIO`, loops AUDIO to a 19-minute FLAC and annotates it
+   with `musicflamingo mir annotate -j 1`, reporting the MIR worker's peak RSS
+   (the largest waited-for descendant's `ru_maxrss`) and CPU time.
+
+Run: `.venv/bin/python benchmarks/ingest_benchmark.py [--no-big] [--keep DIR] [--mir-long AUDIO]`
 (`--big` cases are the 1 h AAC and the 12,480 s 8-bit WAV; about 100 MB on disk).
 """
 
@@ -43,6 +47,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-big", action="store_true", help="skip the large cases (1 h AAC, 100 MB WAV)")
     ap.add_argument("--keep", default=None, help="build the corpus here and keep it (default: a temp folder)")
+    ap.add_argument("--mir-long", default=None, metavar="AUDIO", help="also annotate AUDIO looped to 19 minutes and report the MIR worker's peak RSS")
     args = ap.parse_args()
 
     from pebble import ProcessPool
@@ -121,10 +126,28 @@ def main() -> int:
         mb, sec = rss.get(key, (float("nan"), float("nan")))
         shown = c.name.encode("utf-8", "backslashreplace").decode()
         print(f"  {shown:26s} {str(c.expect):22.22s} {got[:60]:60s} {mb:6.0f} {sec:6.2f}")
+    if args.mir_long:
+        _mir_long(Path(args.mir_long), root)
     ok = rows == len(cases) and not wrong and not missing and not crashes
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
     return 0 if ok else 1
+
+
+def _mir_long(audio: Path, root: Path, seconds: float = 1140.0) -> None:
+    import subprocess
+    import sys
+
+    long = root / "long19.flac"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-stream_loop", "-1", "-i", str(audio), "-t", str(seconds), "-c:a", "flac", str(long)], check=True, timeout=600)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    cli = Path(sys.executable).with_name("musicflamingo")
+    proc = subprocess.run([str(cli), "mir", "annotate", str(long), "--out", str(root / "mir-long"), "-j", "1"], capture_output=True, text=True, timeout=7200)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    print(f"\nmir annotate on {seconds / 60:.0f} min of {audio.name} (-j 1): exit {proc.returncode}, "
+          f"peak RSS {after.ru_maxrss / 1024:.0f} MB (largest process), {cpu:.0f} CPU-s, {time.perf_counter() - t0:.0f} s wall")
 
 
 if __name__ == "__main__":
