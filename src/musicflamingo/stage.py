@@ -46,6 +46,13 @@ class StageContext:
     def out(self) -> Path:
         return self.staging or self.final_out
 
+    def published(self, path: Path) -> str:
+        """Where `path` (inside `out`) will be once the stage succeeds, relative to the root.
+
+        Records that name files the stage writes (a track's audio path) must name the final folder,
+        not the staging folder the stage writes into."""
+        return (Path(self.stage.out) / Path(path).relative_to(self.out)).as_posix()
+
     def input(self, stage_name: str) -> Path:
         if stage_name not in self.stage.deps:
             raise KeyError(f"{self.stage.name} does not declare {stage_name} as a dependency")

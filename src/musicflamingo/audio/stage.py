@@ -57,7 +57,7 @@ def run_raw_audio(cfg: DictConfig, ctx: StageContext) -> dict:
     candidates: list[tuple[inputs.Input, str, dict | None]] = []  # (input, source, truth)
     if d.demo.enabled:
         demo = _render_demo(cfg, ctx, quarantine)
-        candidates += [(inputs.Input(wav, wav.relative_to(ctx.root).as_posix()), "demo", truth) for wav, truth in demo]
+        candidates += [(inputs.Input(wav, ctx.published(wav)), "demo", truth) for wav, truth in demo]
     input_dir = ctx.root / d.input_dir
     if input_dir.is_dir():
         found, bad = inputs.collect(input_dir, ctx.root)
@@ -104,7 +104,7 @@ def run_raw_audio(cfg: DictConfig, ctx: StageContext) -> dict:
         tracks.append(
             Track(
                 id=sha,
-                path=path.relative_to(ctx.root).as_posix(),
+                path=ctx.published(path) if path.is_relative_to(ctx.out) else path.relative_to(ctx.root).as_posix(),
                 source=source,
                 duration_s=verdict["duration_s"],
                 sample_rate=verdict["sample_rate"],
