@@ -14,7 +14,7 @@ Prints
    accepts connections and never answers, and one that trickles a byte every 2 s.
 
 Facts are synthetic tracks (`data.synthetic`: every MIR-contract field).
-Run: `.venv/bin/python benchmarks/factcheck_benchmark.py [--tracks 120] [--e2e-tracks 24] [--skip-dead]`.
+Run: `.venv/bin/python benchmarks/factcheck_benchmark.py [--tracks 120] [--e2e-tracks 24] [--skip-dead] [--corpus ROOT]`.
 """
 
 from __future__ import annotations
@@ -31,15 +31,25 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 
-def adversarial(n_tracks: int) -> None:
+def _real_tracks(corpus: Path | None) -> list[tuple[dict, dict]]:
+    """(facts, tags) of a built project's tracks (`<corpus>/data/{mir_metadata,raw_audio}/tracks.jsonl`), or []."""
+    if corpus is None:
+        return []
+    from musicflamingo.io import read_jsonl
+
+    tags = {r["id"]: r.get("tags") or {} for r in read_jsonl(corpus / "data/raw_audio/tracks.jsonl")}
+    return [(f, tags.get(f["track_id"], {})) for f in read_jsonl(corpus / "data/mir_metadata/tracks.jsonl")]
+
+
+def adversarial(n_tracks: int, corpus: Path | None = None) -> None:
     from musicflamingo.data import factcheck as fc
     from musicflamingo.data.synthetic import synthetic_track
     from musicflamingo.testing.adversarial import statements
 
     false_n, false_rel, true_n, true_drop = Counter(), Counter(), Counter(), Counter()
     examples: list[str] = []
-    for seed in range(n_tracks):
-        facts, tags = synthetic_track(seed)
+    tracks = _real_tracks(corpus) or [synthetic_track(seed) for seed in range(n_tracks)]
+    for seed, (facts, tags) in enumerate(tracks):
         fx = fc.FactIndex.build(facts, tags)
         for st in statements(facts, tags, random.Random(seed)):
             kept, withheld = fc.release(st.text, fx)
@@ -55,7 +65,7 @@ def adversarial(n_tracks: int) -> None:
                 false_rel[st.kind] += released
                 if released and len(examples) < 10:
                     examples.append(f"  released lie: {st.text!r} (instruments {tags.get('instruments')}, key {facts['key']})")
-    print(f"\n1. Adversarial corpus ({n_tracks} synthetic tracks)")
+    print(f"\n1. Adversarial corpus ({len(tracks)} {'tracks of ' + str(corpus) if corpus else 'synthetic tracks'})")
     print(f"   {'kind':<24}{'false':>7}{'released':>10}{'true':>7}{'withheld':>10}")
     for kind in sorted(set(false_n) | set(true_n)):
         print(f"   {kind:<24}{false_n[kind]:>7}{false_rel[kind]:>10}{true_n[kind]:>7}{true_drop[kind]:>10}")
@@ -67,7 +77,7 @@ def adversarial(n_tracks: int) -> None:
     from musicflamingo.data import builtin_writer as bw
 
     n_sent = n_held = 0
-    for seed in range(min(n_tracks, 40)):
+    for seed in range(min(n_tracks, 40)):  # synthetic tracks: every field the writer can state
         facts, tags = synthetic_track(seed)
         fx, rng = fc.FactIndex.build(facts, tags), random.Random(seed)
         for text in [bw.caption(facts, tags, rng)] + [f"{it['question']} {it['answer']}" for it in bw.qa_items(facts, tags, rng)]:
@@ -77,7 +87,7 @@ def adversarial(n_tracks: int) -> None:
           f"({n_held / max(n_sent, 1):.1%}; the stages check it with strict=False: its numbers are computed from the facts)")
 
 
-def end_to_end(n_tracks: int) -> None:
+def end_to_end(n_tracks: int, corpus: Path | None = None) -> None:
     from musicflamingo.config import compose
     from musicflamingo.io import read_jsonl
     from musicflamingo.stage import run_stage
@@ -85,7 +95,15 @@ def end_to_end(n_tracks: int) -> None:
     from musicflamingo.testing.lying_server import LyingServer
 
     root = Path(tempfile.mkdtemp(prefix="mf-liar-"))
-    write_corpus(root, n_tracks)
+    if corpus is None:
+        write_corpus(root, n_tracks)
+    else:  # a built project's facts (read only: copied here)
+        import shutil
+
+        for part in ("mir_metadata", "raw_audio"):
+            (root / "data" / part).mkdir(parents=True)
+            shutil.copy(corpus / "data" / part / "tracks.jsonl", root / "data" / part / "tracks.jsonl")
+        n_tracks = sum(1 for _ in open(root / "data/mir_metadata/tracks.jsonl"))
     with LyingServer(max_seconds=600) as srv:
         cfg = compose(["llm=openai", f"llm.base_url={srv.url}", "llm.model=liar", "skills.min_heldout_tracks=1", "think.fraction=1.0"])
         skills = run_stage("mf_skills", cfg, root)
@@ -183,9 +201,10 @@ def main() -> None:
     ap.add_argument("--tracks", type=int, default=120, help="synthetic tracks for the adversarial corpus")
     ap.add_argument("--e2e-tracks", type=int, default=24)
     ap.add_argument("--skip-dead", action="store_true")
+    ap.add_argument("--corpus", type=Path, help="a built project root: its MIR facts and tags instead of synthetic tracks (parts 1, 2)")
     args = ap.parse_args()
-    adversarial(args.tracks)
-    end_to_end(args.e2e_tracks)
+    adversarial(args.tracks, args.corpus)
+    end_to_end(args.e2e_tracks, args.corpus)
     if not args.skip_dead:
         dead_endpoint(args.e2e_tracks)
 

@@ -204,3 +204,21 @@ def test_a_key_named_while_describing_motion_is_not_a_modulation():
     fx = fc.FactIndex.build(ISSUE_FACTS, ISSUE_TAGS)
     assert fc.release("The melody moves gracefully in E major.", fx)[1] == []
     assert fc.release("The melody moves gracefully into F major.", fx)[0] == ""
+
+
+PROBE_FACTS = {"tempo_bpm": 120.0, "key": "G minor", "time_signature": "3/4", "duration_s": 150.0, "section_keys": [[0.0, 150.0, "G minor"]],
+               "vocals": False, "loudness_lufs": -14.0, "sections": [[0, 40, "intro"], [40, 100, "verse"], [100, 150, "chorus"]],
+               "chords": [[0, 50, "G:min"], [50, 100, "D:7"], [100, 150, "C:min"]]}
+PROBE_TAGS = {"instruments": ["violin"], "tradition": "Irish and Scottish fiddle tune"}
+
+
+@pytest.mark.parametrize("text,released", [
+    ("A rapper delivers the verses.", False), ("Nobody plays the violin.", False), ("The song has two verses.", False),
+    ("It has one verse.", True), ("The progression is I-IV-V.", False), ("It uses a i-iv-V progression.", True),
+    ("It has 3 beats per bar.", True), ("Each bar has four beats.", False), ("It was composed in the 18th century.", False),
+    ("It's in the relative major.", False), ("The singer hits a high C.", False), ("The word love is sung.", False),
+    ("No cadential V-I motion is found.", True), ("A reel, it moves briskly.", True), ("The fiddle plays alone.", True),
+])
+def test_counts_numerals_performers_and_uncheckable_claims(text, released):
+    fx = fc.FactIndex.build(PROBE_FACTS, PROBE_TAGS)
+    assert (fc.release(text, fx)[0] == text) is released, fc.check_text(text, fx)

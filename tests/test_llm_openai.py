@@ -472,3 +472,15 @@ def test_a_failing_stage_leaves_its_previous_output_and_a_good_run_replaces_it(t
     monkeypatch.undo()
     run_stage("mf_skills", cfg, tmp_path)
     assert not (out / "marker.txt").exists() and (out / "train.jsonl").stat().st_size > 0
+
+
+def test_stage_overrides_of_global_and_packaged_groups(tmp_path):
+    from musicflamingo.config import compose, load_params, write_params
+
+    write_params(compose([]), tmp_path)
+    smoke = load_params(tmp_path, ["experiment=smoke"])
+    assert smoke.experiment == "smoke" and smoke.data == compose(["experiment=smoke"]).data  # merged at the root
+    from musicflamingo.config import _plain_groups, package_conf_dir
+
+    groups = _plain_groups(package_conf_dir())  # `train` is only selected under a package (train@train.sft)
+    assert {"llm", "skills", "think", "experiment"} <= groups and "train" not in groups

@@ -68,27 +68,38 @@ def load_params(root: Path, overrides: Sequence[str] = ()) -> DictConfig:
         option = _group_option(key.strip(), value.strip())
         if option is None:
             dotted.append(item)
+        elif option[1]:  # `# @package _global_` (an experiment): merged at the root, as Hydra does
+            cfg = OmegaConf.merge(cfg, option[0])
         else:
-            cfg[key.strip()] = option
+            cfg[key.strip()] = option[0]
     if dotted:
         cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(dotted))
     return cfg  # type: ignore[return-value]
 
 
-def _group_option(group: str, choice: str) -> DictConfig | None:
-    """`conf/<group>/<choice>.yaml` (without its Hydra `defaults`) when `group=choice` names one, else None."""
+def _group_option(group: str, choice: str) -> tuple[DictConfig, bool] | None:
+    """(conf/<group>/<choice>.yaml without its Hydra `defaults`, whether it is a `_global_` package) when `group`
+    is a plain config group of `conf/config.yaml` and the option exists; else None."""
     if not group or "." in group or "@" in group or not choice:
         return None
     try:
-        path = package_conf_dir() / group / f"{choice}.yaml"
+        conf = package_conf_dir()
     except FileNotFoundError:
         return None
-    if not path.is_file():
+    path = conf / group / f"{choice}.yaml"
+    if not path.is_file() or group not in _plain_groups(conf):
         return None
     node = OmegaConf.load(path)
     if isinstance(node, DictConfig) and "defaults" in node:
         del node["defaults"]
-    return node  # type: ignore[return-value]
+    head = path.read_text(encoding="utf-8").splitlines()[:3]
+    return node, any(line.strip() == "# @package _global_" for line in head)  # type: ignore[return-value]
+
+
+def _plain_groups(conf: Path) -> set[str]:
+    """Groups the root config selects under their own name (`- llm: builtin`; not `train@train.sft`)."""
+    defaults = OmegaConf.load(conf / "config.yaml").get("defaults") or []
+    return {k for entry in defaults if isinstance(entry, DictConfig) for k in entry if "@" not in k}
 
 
 def select(cfg: DictConfig, key: str) -> Any:

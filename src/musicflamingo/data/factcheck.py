@@ -89,18 +89,19 @@ _ATTRIBUTED_RE = re.compile(
     r"candidate|candidates|disagree|disagrees|disagreement|reading|readings|one analysis|another analysis)\b", re.I)
 _NEGATED_VOCALS_RE = re.compile(r"\b(?:no|without|absence of)\s+(?:\w+\s+)?(?:vocals?|voices?|singing|singers?|lyrics)\b|\binstrumental\b"
                                 r"|\b(?:no\s*one|nobody|none)\s+(?:\w+\s+)?(?:sings?|is\s+singing)\b|\bnot\s+(?:\w+\s+)?sung\b|\bnever\s+sung\b", re.I)
-_VOCALS_RE = re.compile(r"\b(?:vocals?|vocalists?|singers?|sung|sings?|singing|soprano|alto|tenor|baritone|mezzo-soprano)\b"
+_VOCALS_RE = re.compile(r"\b(?:vocals?|vocalists?|singers?|sung|sings?|singing|soprano|alto|tenor|baritone|mezzo-soprano|rappers?|rapping|raps|duet|crooner|croons)\b"
                         r"(?![\s-]+(?:tone|quality|timbre|line|melody|style|lines|phrases|bass|sax|saxophones?|recorders?|clef|horns?|flutes?|"
                         r"trombones?|parts?|voices?|range|register)\b)", re.I)
 # A quote mark, not an apostrophe: no letter right before the opening mark or right after the closing one.
 _QUOTED_RE = re.compile(r"(?<![A-Za-z])[\"“‘']([A-Za-z][A-Za-z'\-]{0,30})[\"”’'](?![A-Za-z])")
-_LYRIC_MENTION_RE = re.compile(r"\blyrics?\s+(?:mention|include|contain|repeat|feature)\w*\s+(?:the\s+words?\s+)?([A-Za-z][A-Za-z'\-]+)", re.I)
+_LYRIC_MENTION_RE = re.compile(r"\blyrics?\s+(?:mention|include|contain|repeat|feature)\w*\s+(?:the\s+words?\s+)?([A-Za-z][A-Za-z'\-]+)"
+                               r"|\bthe\s+word\s+([A-Za-z][A-Za-z'\-]+)(?=\s+(?:is|was|gets|comes|appears|recurs|returns))", re.I)
 _LYRIC_CONTEXT_RE = re.compile(r"\b(?:word|words|lyric|lyrics|sung|sings|sing)\b", re.I)
 _SECTION_LETTER_RE = re.compile(r"\b(?:section|part)\s+([A-H])\b|\b([A-H])\s+(?:section|part)\b")
 _SECTION_WORDS = ("intro", "verse", "chorus", "pre-chorus", "refrain", "bridge", "outro", "coda", "interlude",
                   "breakdown", "solo")
 _SECTION_WORD_RE = re.compile(r"\b(" + "|".join(map(re.escape, _SECTION_WORDS)) + r")s?\b", re.I)
-_METER_HINT_RE = re.compile(r"meter|metre|time\b|waltz|duple|triple|quadruple|breve|-four|-eight|beats?\b|\bbars?\b|measures?\b|groups?\s+of", re.I)
+_METER_HINT_RE = re.compile(r"meter|metre|time\b|waltz|duple|triple|quadruple|breve|-four|-eight", re.I)
 _YES_NO_RE = re.compile(r"^\W*(?:is|are|does|do|did|was|were|can|could|has|have|will|would)\b", re.I)
 _COUNT_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
                 "ten": 10, "eleven": 11, "twelve": 12}
@@ -213,6 +214,7 @@ class FactIndex:
     segment_lufs: list[tuple[float, float, float]] = field(default_factory=list)   # per 30 s window
     genre_phrases: list[str] = field(default_factory=list)  # catalogue genre text, masked before instrument checks
     section_key_spans: list[tuple[float, float, tuple[int, str]]] = field(default_factory=list)
+    numerals: set[str] | None = None  # triad Roman numerals of the chords in the key (and section keys)
 
     @classmethod
     def build(cls, facts: Mapping, tags: Mapping | None = None) -> "FactIndex":
@@ -261,11 +263,24 @@ class FactIndex:
                           if g.get("loudness_lufs") is not None and g.get("start_s") is not None and g.get("end_s") is not None],
             genre_phrases=[str(tags[k]) for k in ("tradition", "genre", "title") if tags.get(k)],
             section_key_spans=[(float(a), float(b), k) for a, b, key in (facts.get("section_keys") or []) if (k := _key_id(key))],
+            numerals=_numerals(facts),
         )
 
     @property
     def genre_text(self) -> str | None:
         return " ".join(self.genre_phrases) or None
+
+
+def _numerals(facts: Mapping) -> set[str] | None:
+    from musicflamingo.data import theory as th
+
+    if not facts.get("chords") or not facts.get("key"):
+        return None
+    keys = {facts["key"]} | {k for _, _, k in facts.get("section_keys") or []}
+    try:
+        return {th.triad_numeral(th.roman(c, k)) for c in th.chords_of(facts) for k in keys}
+    except (KeyError, ValueError, IndexError):
+        return None
 
 
 # ------------------------------------------------------------------ per-kind checks
@@ -327,24 +342,7 @@ _MODE_ONLY_RE = re.compile(r"(?<![A-G]\s)(?<![A-G][#b]\s)(?<![A-G]-)\b(?i:(major
 _NEGATED_METER_RE = re.compile(r"\b(?:not|never|rather than|instead of|isn't)\s+(?:in\s+)?(?:\w+\s+)?(\d{1,2}/\d{1,2})", re.I)
 
 
-_BAR_GROUPING_RE = re.compile(
-    r"\b(?:every|groups?\s+of|bars?\s+of|measures?\s+of)\s+(\d{1,2})\s*(?:beats?\b)?"
-    r"|\b(\d{1,2})\s+beats?\s+(?:per|to\s+the|in\s+(?:a|each|every))\s+(?:bar|measure)\b", re.I)
-
-
-def _beats_per_bar(meter: str) -> set[int]:
-    """Beats per bar a meter allows: its numerator, and for compound n/8 the n/3 dotted beats a tracker finds."""
-    num, _, den = meter.partition("/")
-    out = {int(num)}
-    if den == "8" and int(num) % 3 == 0:
-        out.add(int(num) // 3)
-    return out
-
-
 def _check_meter(s: str, fx: FactIndex) -> Iterable[Verdict]:
-    for m in _BAR_GROUPING_RE.finditer(s):  # "a downbeat every 4 beats", "groups of 3", "4 beats per bar"
-        n = int(m.group(1) or m.group(2))
-        yield _v(f"{n} beats per bar", "meter", None if fx.meter is None else n in _beats_per_bar(fx.meter), f"meter is {fx.meter}")
     for m in _NEGATED_METER_RE.finditer(s):
         yield _v(f"not {m.group(1)}", "meter", None if fx.meter is None else fx.meter != m.group(1), f"meter is {fx.meter}")
     s = _NEGATED_METER_RE.sub(" ", s)
@@ -424,7 +422,7 @@ def _check_sections(s: str, fx: FactIndex, tol: Tolerances, timed: list[tuple[in
 
 
 # A negation within the few words before a mention: "there is no flute", "without any drums", "nor a harp".
-_MENTION_NEGATED_RE = re.compile(r"\b(?:no|not|without|never|nor|neither|absence\s+of|absent|lacks?|lacking|free\s+of|none\s+of)"
+_MENTION_NEGATED_RE = re.compile(r"\b(?:no|not|without|never|nor|neither|absence\s+of|absent|lacks?|lacking|free\s+of|none\s+of|nobody|no\s+one)"
                                  r"(?:\s+[\w'-]+){0,3}\s*$|n't(?:\s+[\w'-]+){0,3}\s*$", re.I)
 
 
@@ -501,6 +499,65 @@ def _check_relative_tempo(s: str) -> Iterable[Verdict]:
         yield _v(m.group(0), "tempo", None)  # "twice as fast as a march": no fact says how fast a march is
 
 
+_NUMERAL_RUN_RE = re.compile(r"(?<![\w#])((?:[b#]?(?:VII|VI|IV|V|III|II|I|vii|vi|iv|v|iii|ii|i)[°ø+]?7?)(?:\s*[-–—]\s*[b#]?(?:VII|VI|IV|V|III|II|I|vii|vi|iv|v|iii|ii|i)[°ø+]?7?)+)(?![\w#])")
+
+
+def _check_numeral_runs(s: str, fx: FactIndex) -> Iterable[Verdict]:
+    """ "a ii-V-I progression": each numeral must be one of the track's chords in its key."""
+    from musicflamingo.data import theory as th
+
+    for m in _NUMERAL_RUN_RE.finditer(s):
+        if re.search(r"\b(?:no|not|without|never|nor|neither)\b", s[: m.start()], re.I):
+            continue  # "no cadential V-I motion is found": a denial, not a claim that the chords are there
+        run = [th.triad_numeral(x.strip()) for x in re.split(r"[-–—]", m.group(1))]
+        yield _v(m.group(1), "numeral", None if fx.numerals is None else all(n in fx.numerals for n in run),
+                 f"the chords give {', '.join(sorted(fx.numerals or []))}")
+
+
+_LABEL_COUNT_RE = re.compile(r"\b(\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|single)\s+(?:distinct\s+|separate\s+)?("
+                             + "|".join(map(re.escape, _SECTION_WORDS)) + r")(?:s|es)?\b", re.I)
+
+
+def _check_label_counts(s: str, fx: FactIndex) -> Iterable[Verdict]:
+    """ "two verses": the number of sections with that label."""
+    for m in _LABEL_COUNT_RE.finditer(s):
+        raw = m.group(1).lower()
+        n = 1 if raw == "single" else int(raw if raw.isdigit() else alpha2digit(raw, "en", threshold=0))
+        label = m.group(2).lower()
+        if fx.sections is None:
+            yield _v(m.group(0), "sections", None)
+            continue
+        have = sum(lab.lower() == label for _, _, lab in fx.sections)
+        yield _v(m.group(0), "sections", n == have, f"{have} sections labelled {label!r}")
+
+
+_BEATS_PER_BAR_RE = re.compile(r"\b(\d{1,2})\s+beats?\s+(?:per|a|to\s+the|in\s+each|each)\s+(?:bar|measure)\b"
+                               r"|\b(?:each|every|a)\s+(?:bar|measure)\s+(?:has|holds|contains|of)\s+(\d{1,2})\s+beats?\b"
+                               r"|\bbars?\s+of\s+(\d{1,2})\s+beats?\b"
+                               r"|\bevery\s+(\d{1,2})\s+beats\b|\bbeats\s+in\s+groups\s+of\s+(\d{1,2})\b", re.I)
+
+
+def _check_beats_per_bar(s: str, fx: FactIndex) -> Iterable[Verdict]:
+    for m in _BEATS_PER_BAR_RE.finditer(s):
+        n = int(next(g for g in m.groups() if g))
+        if fx.meter is None or "/" not in fx.meter:
+            yield _v(m.group(0), "meter", None)
+            continue
+        top = int(fx.meter.split("/")[0])
+        ok = n == top or (top in (6, 9, 12) and n == top // 3)  # compound meters count dotted beats too
+        yield _v(m.group(0), "meter", ok, f"meter is {fx.meter}")
+
+
+# Claims no fact can settle: an era or a date, a pitch a voice reaches, a key named only by its relation.
+_UNCHECKABLE_RE = re.compile(r"\b\d+(?:st|nd|rd|th)[\s-]+century\b|\b(?:1[0-9]|20)\d0s\b|\b(?:high|low|top|bottom)\s+[A-G](?:#|b)?\b(?![\w#])"
+                             r"|\b(?:relative|parallel)\s+(?:major|minor)\b(?!\s*,?\s*[A-G])|\b(?:dominant|subdominant|mediant)\s+key\b", re.I)
+
+
+def _check_uncheckable(s: str) -> Iterable[Verdict]:
+    for m in _UNCHECKABLE_RE.finditer(s):
+        yield _v(m.group(0), "unverifiable", None)
+
+
 _MINUTES_RE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(?:minutes?|mins?)\b", re.I)
 
 
@@ -520,12 +577,13 @@ _KNOWN_NUMBERS_RE = re.compile(
     r"|\d+(?:\.\d+)?\s*(?:s|sec|secs|seconds|minutes?|mins?|bpm|b\.p\.m\.|beats?\s+(?:per|a|each)\s+minute|LUFS|LU|dB|Hz|kHz|%|percent)\b"
     r"|(?:tempo|♩|m\.m\.)\s*(?:of|=|is|around|about|near|roughly|~|at|\s)*\d+(?:\.\d+)?"
     r"|\b\d{1,2}/\d{1,2}\b"                                                                  # meter
-    r"|" + _BAR_GROUPING_RE.pattern +                                                          # beats per bar
     r"|(?<![\w#])[A-G](?:#|b|♯|♭)?(?::?\(?(?:maj|min|m|dim|aug|sus|add|hdim|M)?\d+\)?)+(?:/[\w#]+)?"  # B7, Cmaj7, C:min7
     r"|(?<![\w])[b#]?(?:VII|VI|IV|V|III|II|I|vii|vi|iv|v|iii|ii|i)[°ø+]?\d+"                  # V7, ii7
     r"|\b\d+(?:st|nd|rd|th)\b"                                                                # ordinals
     r"|\bfactor\s+of\s+\d+(?:\.\d+)?"                          # how far the MCQ distractors sit from the answer
-    r"|\b\d{1,2}\s+(?:distinct\s+|contrasting\s+|formal\s+)?sections\b", re.I)
+    r"|\b\d{1,2}\s+(?:distinct\s+|contrasting\s+|formal\s+)?sections\b"
+    r"|\b\d{1,2}\s+beats?\s+(?:per|a|to\s+the|in\s+each|each)\s+(?:bar|measure)\b|\b(?:bar|measure)s?\s+(?:has|holds|contains|of)\s+\d{1,2}\s+beats?\b"
+    r"|\b\d{1,2}\s+(?:distinct\s+|separate\s+)?(?:intro|verse|chorus|pre-chorus|refrain|bridge|outro|coda|interlude|breakdown|solo)(?:s|es)?\b", re.I)
 _NUMBER_RE = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w])")
 
 
@@ -555,7 +613,7 @@ def _check_vocals(s: str, times: list[float], fx: FactIndex, tol: Tolerances) ->
         yield _v("vocals", "vocals", None if fx.vocals is None else fx.vocals, "the track is instrumental")
     if not _LYRIC_CONTEXT_RE.search(s):
         return
-    quoted = [m.group(1) for m in _QUOTED_RE.finditer(s)] or [m.group(1) for m in _LYRIC_MENTION_RE.finditer(s)]
+    quoted = [m.group(1) for m in _QUOTED_RE.finditer(s)] or [m.group(1) or m.group(2) for m in _LYRIC_MENTION_RE.finditer(s)]
     for word in quoted:
         word = word.lower()
         if fx.lyric_words is None:
@@ -605,6 +663,7 @@ _WORD_RE = re.compile(r"[a-z]+")
 _INSTRUMENT_HEADS = frozenset(w for n in INSTRUMENT_NOUNS for w in _WORD_RE.findall(n)) | {n + "s" for n in INSTRUMENT_NOUNS}
 _SECTION_HEADS = frozenset(_SECTION_WORDS) | {w + "s" for w in _SECTION_WORDS} | {"section", "sections", "part", "pre"}
 _VOCAL_HEADS = frozenset({"vocal", "vocals", "vocalist", "vocalists", "singer", "singers", "sung", "sings", "singing", "sing",
+                          "rapper", "rappers", "rapping", "raps", "duet", "crooner", "croons",
                           "instrumental", "voice", "voices", "word", "words", "lyric", "lyrics", "soprano", "alto", "tenor", "baritone"})
 _CHORD_HINT_RE = re.compile(r"(?<![\w'])[A-G](?:#|b|♯|♭)?(?:maj|min|m|dim|aug|sus|hdim)?\d*(?:b\d)?(?::\w+)?(?:/[\w#]+)?(?![\w'])")
 
@@ -638,6 +697,12 @@ def check_sentence(s: str, fx: FactIndex, tol: Tolerances, strict: bool = True) 
         out += _check_sections(s, fx, tol, timed)
     out += _check_instruments(s, fx)
     out += _check_genres(s, fx)
+    out += _check_numeral_runs(s, fx)
+    out += _check_uncheckable(s)
+    if "beat" in low:
+        out += _check_beats_per_bar(s, fx)
+    if words & _SECTION_HEADS:
+        out += _check_label_counts(s, fx)
     if words & _VOCAL_HEADS:
         out += _check_vocals(s, times, fx, tol)
     if "lufs" in low:

@@ -10,9 +10,14 @@ Outputs (under `data/mf_skills/`):
 
 The writer is `cfg.llm.backend` (builtin, openai, transformers). LLM replies
 are cached by prompt hash under `.cache/mf_skills/llm`, so an interrupted run
-resumes without asking the server again. A caption that contradicts the facts
-is repaired by dropping the contradicting sentences (when `skills.repair`)
-or dropped; a QA item whose answer contradicts the facts is dropped.
+resumes without asking the server again. Only what the facts support is
+released (`factcheck`): a caption keeps its supported sentences (when
+`skills.repair`, else it is dropped), a QA item with any contradicted or
+unverifiable claim in its question or answer is dropped, and surface
+captions keep their supported sentences. Writer failures (transport, format,
+validation) are counted apart from fact-check drops and get no factuality.
+A run that releases nothing fails (`StageFailed`); an endpoint that is down
+stops it (`LLMUnavailable`); either way the previous output stays in place.
 """
 
 from __future__ import annotations

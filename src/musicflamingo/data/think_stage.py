@@ -6,11 +6,13 @@
    several hops (Roman numerals, cadences, a chord or word at a time,
    comparisons) — plus a seeded random share (`think.fraction`) of the rest.
 2. Generate `<think>...</think><answer>...</answer>` with the configured writer.
-3. Split into steps and fact-check each step. A step whose only errors are
-   a wrong number or name that the facts give (tempo, key, meter) is rewritten
-   with the fact; a sample with more than `think.max_bad_step_fraction`
-   erroneous steps is dropped; a remaining step that still contradicts the
-   facts is removed. Every step's verdict is stored.
+3. Split into steps and fact-check each step. A plain whole-track claim whose
+   only error is a wrong tempo, key or meter is rewritten with the track's own
+   value and checked again; any other unsupported step (a modulation that does
+   not exist, a timed or attributed claim, an unverifiable one) is removed. A
+   sample with more than `think.max_bad_step_fraction` such steps is dropped.
+   Every step's verdicts are stored; the text of a step that was not released
+   as is is not.
 Held-out tracks never reach this stage (it reads `mf_skills/train.jsonl` only).
 """
 

@@ -170,9 +170,10 @@ def statements(facts: dict, tags: dict, rng: random.Random) -> list[Statement]:
             t = rng.uniform(10, dur - 5)
             add("modulation", f"At {_mmss(t)} it modulates to {wrong_key}.", False, f"modulates to {wrong_key}")
             add("modulation", f"Halfway through, the music shifts into {wrong_key}.", False, f"shifts into {wrong_key}")
-        else:
-            for s, _e, k in facts.get("section_keys") or []:
-                if k != key:
+        else:  # a true modulation: a later section whose key differs from the one before it
+            spans = facts.get("section_keys") or []
+            for (_s0, _e0, before), (s, _e, k) in zip(spans, spans[1:]):
+                if k != before:
                     add("modulation", f"At {_mmss(s)} it modulates to {k}.", True, f"modulates to {k}")
                     break
     if meter in ("4/4", "3/4", "2/4", "6/8"):
@@ -186,7 +187,7 @@ def statements(facts: dict, tags: dict, rng: random.Random) -> list[Statement]:
         wrong_min = minutes + rng.choice([2, 3, 5])
         add("number_words", f"The whole piece lasts about {_words(wrong_min)} minutes.", False, f"{_words(wrong_min)} minutes")
         add("time", f"Something new happens at {_mmss(dur + rng.uniform(30, 200))}.", False, "happens at")
-        add("time", f"Something new happens at {_mmss(rng.uniform(0, dur - 2))}.", True, "happens at")
+        add("time", f"Something new happens at {_mmss(rng.uniform(0, max(dur - 2, 0)))}.", True, "happens at")
     sections = facts.get("sections")
     if sections:
         n = len(sections)
