@@ -583,6 +583,7 @@ _KNOWN_NUMBERS_RE = re.compile(
     r"|\bfactor\s+of\s+\d+(?:\.\d+)?"                          # how far the MCQ distractors sit from the answer
     r"|\b\d{1,2}\s+(?:distinct\s+|contrasting\s+|formal\s+)?sections\b"
     r"|\b\d{1,2}\s+beats?\s+(?:per|a|to\s+the|in\s+each|each)\s+(?:bar|measure)\b|\b(?:bar|measure)s?\s+(?:has|holds|contains|of)\s+\d{1,2}\s+beats?\b"
+    r"|\bevery\s+\d{1,2}\s+beats\b|\bbeats\s+in\s+groups\s+of\s+\d{1,2}\b"
     r"|\b\d{1,2}\s+(?:distinct\s+|separate\s+)?(?:intro|verse|chorus|pre-chorus|refrain|bridge|outro|coda|interlude|breakdown|solo)(?:s|es)?\b", re.I)
 _NUMBER_RE = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w])")
 
