@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
+from musicflamingo.model.fixtures import small_model_cfg
 from musicflamingo.evaluation.mcq import extract_choice, summarise
 from musicflamingo.model.answers import answer_span
 
@@ -80,7 +81,7 @@ def test_run_eval_writes_reports(tmp_path, monkeypatch):
     from tests.test_benchmarks import _mucho_audio, copy_fixture
 
     write_fixture(tmp_path, n_tracks=2, seconds=1.0)
-    mb.build_tiny(OmegaConf.load(ROOT / "conf/model/tiny.yaml"), tmp_path / "models/backbone", seed=0)
+    mb.build_tiny(small_model_cfg(), tmp_path / "models/backbone", seed=0)
     for name in ("sft", "coldstart", "grpo"):
         shutil.copytree(tmp_path / "models/backbone", tmp_path / "models" / name)
     isolated_mlflow(monkeypatch, tmp_path)
@@ -90,7 +91,7 @@ def test_run_eval_writes_reports(tmp_path, monkeypatch):
         {
             "experiment": "test",
             "seed": 0,
-            "model": OmegaConf.load(ROOT / "conf/model/tiny.yaml"),
+            "model": small_model_cfg(),
             "eval": {
                 "checkpoints": ["backbone", "sft", "coldstart", "grpo"],
                 "max_new_tokens": 4,
@@ -138,10 +139,10 @@ def test_run_eval_with_llm_judge_puts_scores_and_rubric_in_the_report(tmp_path, 
     from musicflamingo.stage import StageContext
 
     write_fixture(tmp_path, n_tracks=2, seconds=1.0)
-    mb.build_tiny(OmegaConf.load(ROOT / "conf/model/tiny.yaml"), tmp_path / "models/backbone", seed=0)
+    mb.build_tiny(small_model_cfg(), tmp_path / "models/backbone", seed=0)
     isolated_mlflow(monkeypatch, tmp_path)
     judge = {"enabled": True, **conf(server, "ok")}
-    cfg = OmegaConf.create({"experiment": "test", "seed": 0, "model": OmegaConf.load(ROOT / "conf/model/tiny.yaml"),
+    cfg = OmegaConf.create({"experiment": "test", "seed": 0, "model": small_model_cfg(),
                             "eval": {"checkpoints": ["backbone"], "max_new_tokens": 4, "batch_size": 2, "embedding_similarity": False, "judge": judge}})
     ctx = StageContext(root=tmp_path, stage=registry.get("eval"))
     ctx.out.mkdir(parents=True)

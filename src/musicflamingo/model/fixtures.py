@@ -10,6 +10,11 @@ Records carry every field the training and eval code reads: id, sound
 (relative to root), duration, conversations, track_id, task, options,
 answer, answer_letter, skill. Nothing here is a measurement: the
 "facts" are the known synthesis parameters.
+
+`small_model_cfg(**overrides)` is `conf/model/tiny.yaml` shrunk for fast tests
+of the training/eval code paths: a randomly initialised 2-layer, 64-wide
+tower (80 mel bins, as Whisper) and a 64-wide language model. The real tiny
+profile (Whisper tiny.en tower) is tested in tests/test_model.py.
 """
 
 from __future__ import annotations
@@ -23,6 +28,17 @@ from musicflamingo.data.formats import THINK_INSTRUCTION
 from musicflamingo.io import write_jsonl
 
 LETTERS = "ABCD"
+TINY_YAML = Path(__file__).resolve().parents[3] / "conf/model/tiny.yaml"
+
+
+def small_model_cfg(**overrides):
+    from omegaconf import OmegaConf
+
+    small = {
+        "encoder": {"weights": None, "hidden_size": 64, "layers": 2, "heads": 4, "ffn": 128, "num_mel_bins": 80},
+        "text": {"hidden_size": 64, "layers": 2, "heads": 4, "kv_heads": 2, "ffn": 128},
+    }
+    return OmegaConf.merge(OmegaConf.load(TINY_YAML), small, overrides)
 KEYS = ["C major", "G major", "D minor", "A minor", "E major", "F major"]
 
 
