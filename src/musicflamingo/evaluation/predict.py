@@ -4,7 +4,8 @@
 one audio file) with one checkpoint. Outputs are cached per item, keyed by
 the checkpoint's content hash, the prompt, the audio path and the decoding
 settings, so an interrupted eval resumes where it stopped and an unchanged
-checkpoint is never decoded twice. A request whose audio cannot be read
+checkpoint is never decoded twice. The audio tower runs through the
+shared frozen-tower cache (`model.tower_cache`). A request whose audio cannot be read
 gets an `error` instead of an output; the run goes on.
 """
 
@@ -54,6 +55,12 @@ class Predictor:
         self.model_dir = Path(model_dir)
         self.model, self.processor = mb.load_pretrained(self.model_dir)
         self.model.eval()
+        # Inference never trains the tower: each window is encoded once for every checkpoint
+        # that shares its tower weights (all of them when training froze it).
+        from musicflamingo.model import freeze
+        from musicflamingo.model.tower_cache import TOWER_CACHE_DIR
+
+        self.tower_cache = freeze.cache_frozen_tower(self.model, Path(root) / TOWER_CACHE_DIR)
         self.audio = mi.AudioLoader(root, max_audio_s, capacity=64)
         self.max_new_tokens, self.batch_size = int(max_new_tokens), int(batch_size)
         self.cache = JsonCache(Path(cache_dir) / checkpoint_hash(self.model_dir))

@@ -10,7 +10,8 @@ Contract of `train_supervised(...)`:
 - measures the held-out loss (token-weighted, assistant tokens) before and
   after training, overall and per task, and logs it as `heldout_loss*`;
 - freezes parts and adds LoRA per `stage_cfg.trainable` / `stage_cfg.lora`
-  (`model.freeze`); a LoRA adapter is merged before saving, so the next
+  (`model.freeze`); a frozen audio tower is cached per 30 s window under
+  `root/.cache/tower_features` (`model.tower_cache`), shared by all stages; a LoRA adapter is merged before saving, so the next
   stage always loads a plain checkpoint;
 - groups batches by length (`stage_cfg.group_by_length`, lengths estimated
   from text + audio duration without encoding anything) and logs
@@ -40,6 +41,7 @@ from omegaconf import DictConfig, OmegaConf
 from musicflamingo.model import build as mb
 from musicflamingo.model import freeze
 from musicflamingo.model import inputs as mi
+from musicflamingo.model import tower_cache
 from musicflamingo.train import data as td
 from musicflamingo.train import distributed as dist
 
@@ -247,7 +249,8 @@ def train_supervised(
     stage_cfg = cfg.train[stage_name]
     use_ds = bool(stage_cfg.deepspeed)
     model, processor = mb.load_pretrained(model_dir)
-    model = freeze.prepare(model, stage_cfg)
+    cache_dir = Path(root) / tower_cache.TOWER_CACHE_DIR
+    model = freeze.prepare(model, stage_cfg, cache_dir)
     counts = freeze.trainable_counts(model)
     log(f"trainable parameters: {counts}")
     if mlflow.active_run():
@@ -309,6 +312,8 @@ def train_supervised(
         if best and int(best.rsplit("-", 1)[-1]) != steps:
             log(f"select_best: ending on {Path(best).name} (best {sel.get('metric', 'reward')} {trainer.state.best_metric})")
             trained = mb.load_model(best)  # the full model as that epoch saved it (gathered under ZeRO-3)
+            if not bool(freeze._plain(stage_cfg.get("trainable")).get("audio_tower", True)):
+                freeze.cache_frozen_tower(trained, cache_dir)
         after = heldout_losses(trained, processor, heldout_records, audio, max_length, eval_bs)
         plain = freeze.merged(trained)
         if plain is not trained or trained is not trainer.model:
