@@ -6,7 +6,9 @@ the checkpoint's content hash, the prompt, the audio path and the decoding
 settings, so an interrupted eval resumes where it stopped and an unchanged
 checkpoint is never decoded twice. The audio tower runs through the
 shared frozen-tower cache (`model.tower_cache`). A request whose audio cannot be read
-gets an `error` instead of an output; the run goes on.
+gets an `error` instead of an output; the run goes on. A request with
+`control="silence"` replaces its audio by as many zero samples (the no-audio
+control of the evaluation report).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from musicflamingo.io import JsonCache
 from musicflamingo.model import inputs as mi
 
@@ -26,6 +30,7 @@ class Request:
     id: str
     human: str  # the user turn, starting with "<sound>"
     audio: str  # path, absolute or relative to the project root
+    control: str = ""  # "" (the audio as is) or "silence": the same number of zero samples
 
 
 @dataclass
@@ -68,7 +73,7 @@ class Predictor:
         self.seconds = 0.0
 
     def _key(self, r: Request) -> str:
-        blob = json.dumps([r.human, r.audio, self.max_new_tokens, "greedy"]).encode()
+        blob = json.dumps([r.human, r.audio, self.max_new_tokens, "greedy"] + ([r.control] if r.control else [])).encode()
         return hashlib.sha256(blob).hexdigest()
 
     def __call__(self, requests: list[Request]) -> list[Prediction]:
@@ -80,7 +85,11 @@ class Predictor:
                 results[r.id] = Prediction(r.id, hit["output"], hit.get("error"), cached=True)
                 continue
             try:
-                todo.append((r, self.audio(r.audio)))
+                wav = self.audio(r.audio)
+                if r.control not in ("", "silence"):
+                    raise ValueError(f"unknown audio control {r.control!r}")
+                # silence keeps the clip's length, hence the number of <sound> tokens
+                todo.append((r, np.zeros_like(wav) if r.control == "silence" else wav))
             except Exception as e:  # unreadable audio: report it with the item, keep going
                 results[r.id] = Prediction(r.id, None, f"audio: {type(e).__name__}: {e}")
         t0 = time.perf_counter()

@@ -4,7 +4,7 @@
 (22.05 kHz, a different sine chord each) under `root/data/raw_audio/audio/fixture/`
 and, in the layout the upstream stages produce:
 - `root/data/mf_skills/train.jsonl` and `heldout.jsonl` (one caption and two
-  MCQ items per track; the last track is held out),
+  MCQ items per track; the last `heldout_tracks` tracks are held out),
 - `root/data/mf_think/train.jsonl` (think/answer versions of the MCQ items).
 Records carry every field the training and eval code reads: id, sound
 (relative to root), duration, conversations, track_id, task, options,
@@ -71,7 +71,7 @@ def _mcq(track: dict, question: str, options: list[str], answer_idx: int, skill:
     }
 
 
-def write_fixture(root: Path, n_tracks: int = 4, seconds: float = 2.0) -> dict[str, Path]:
+def write_fixture(root: Path, n_tracks: int = 4, seconds: float = 2.0, heldout_tracks: int = 1) -> dict[str, Path]:
     root = Path(root)
     train, heldout, think = [], [], []
     for i in range(n_tracks):
@@ -102,7 +102,7 @@ def write_fixture(root: Path, n_tracks: int = 4, seconds: float = 2.0) -> dict[s
             _mcq(track, "What is the key of this piece?", keys, answer_idx, "harmony", "mcq0"),
             _mcq(track, "What is the approximate tempo of this piece?", tempos, i % 4, "attribute", "mcq1"),
         ]
-        (heldout if i == n_tracks - 1 else train).extend(items)
+        (heldout if i >= n_tracks - heldout_tracks else train).extend(items)
         for item in items[1:]:
             letter = item["answer_letter"]
             think.append(
