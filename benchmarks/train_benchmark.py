@@ -22,8 +22,10 @@ temporary folder (no MLflow, no repo state touched). It prints:
   only is asked the plain question (it was never trained to think), the
   others the think/answer instruction;
 - SFT tokens/s (non-padding tokens, audio included) and GRPO rollouts/s.
-Throughput mode times SFT steps (plain and, with --deepspeed, ZeRO-2) and
-GRPO steps on synthetic fixture audio. Prints one JSON object (and a
+Throughput mode times SFT steps on 30 s fixture clips with the Whisper tower
+frozen and cached (first with a cold cache, then warm; with --deepspeed also
+ZeRO-2) against the tower trained end to end (audio windows/s, text tokens/s,
+all tokens/s), then GRPO steps with the cached tower. Prints one JSON object (and a
 table); numbers vary with machine load, so compare runs made together.
 """
 
@@ -223,11 +225,16 @@ def print_recipe(r: dict) -> None:
 
 
 def throughput(args) -> dict:
+    """SFT and GRPO speed of the tiny profile on 30 s fixture clips: the Whisper tower frozen and
+    cached (the default stages) against the tower trained end to end, side by side in one run."""
+    import numpy as np
     import torch
     from omegaconf import OmegaConf
 
     from musicflamingo.model import build as mb
+    from musicflamingo.model import freeze
     from musicflamingo.model import inputs as mi
+    from musicflamingo.model import tower_cache
     from musicflamingo.model.fixtures import THINK_INSTRUCTION, write_fixture
     from musicflamingo.train import data as td
     from musicflamingo.train.grpo import AudioGRPO, GRPOSettings
@@ -237,17 +244,34 @@ def throughput(args) -> dict:
     result: dict = {"machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(), "steps": args.steps}
     with tempfile.TemporaryDirectory(prefix="mf-bench-") as tmp:
         root = Path(tmp)
-        paths = write_fixture(root, n_tracks=4, seconds=10.0)
+        paths = write_fixture(root, n_tracks=4, seconds=30.0)
         model, processor = mb.build_tiny(params.model, root / "models/backbone", seed=0)
-        result["parameters"] = sum(x.numel() for x in model.parameters())
+        count = lambda part: sum(x.numel() for x in part.parameters())  # noqa: E731
+        result["parameters"] = {"total": count(model), "audio_tower": count(model.model.audio_tower),
+                                "projector": count(model.model.multi_modal_projector),
+                                "language_model": count(model.model.language_model) + count(model.lm_head)}
+        records = td.load_records(paths["train"])
+        ds = td.ConversationDataset(records, processor, mi.AudioLoader(root, 30.0), int(params.train.sft.max_length))
+        audio_ids = set(mi.audio_token_ids(model.config))
+        per_item = [(int(sum(int(t) in audio_ids for t in x["input_ids"])), len(x["input_ids"])) for x in (ds[i] for i in range(len(ds)))]
+        text_per_item = float(np.mean([n - a for a, n in per_item]))
+        result["tokens_per_item"] = {"audio": float(np.mean([a for a, _ in per_item])), "text": text_per_item}
         cfg = OmegaConf.create({"seed": 0, "model": params.model, "deepspeed": params.deepspeed, "train": {"sft": params.train.sft}})
-        over = {"max_steps": args.steps, "epochs": 100, "logging_steps": 10**6}
-        for ds in [False] + ([True] if args.deepspeed else []):
+        over = {"max_steps": args.steps, "epochs": 100, "logging_steps": 10**6, "select_best": {"enabled": False}}
+        batch = int(params.train.sft.per_device_batch_size)
+        runs = [("frozen_cold_cache", False), ("frozen_cached", False), ("unfrozen", True)]
+        runs += [("frozen_cached_zero2", False)] if args.deepspeed else []
+        for key, tower_trains in runs:
+            trainable = {"audio_tower": tower_trains, "projector": True, "language_model": True}
             t0 = time.perf_counter()
-            s = _supervised(cfg, "sft", root / "models/backbone", td.load_records(paths["train"]), [], root, root / f"out-{ds}", {**over, "deepspeed": ds})
-            key = "sft_zero2" if ds else "sft_plain"
-            result[f"{key}_s_per_step"] = round((time.perf_counter() - t0) / args.steps, 4)
-            result[f"{key}_tokens_per_s"] = s["tokens_per_s"]
+            s = _supervised(cfg, "sft", root / "models/backbone", records, [], root, root / f"out-{key}",
+                            {**over, "deepspeed": key.endswith("zero2"), "trainable": trainable})
+            dt = time.perf_counter() - t0
+            windows_per_s = args.steps * batch / dt
+            result[key] = {"s_per_step": round(dt / args.steps, 3), "audio_windows_per_s": round(windows_per_s, 2),
+                           "text_tokens_per_s": round(windows_per_s * text_per_item, 1), "tokens_per_s": s["tokens_per_s"]}
+        # GRPO with the default frozen, cached tower
+        freeze.prepare(model, {"trainable": {"audio_tower": False}}, root / tower_cache.TOWER_CACHE_DIR)
         prompts = grpo_prompts(td.load_records(paths["train"], task="mcq")[:2], processor, mi.AudioLoader(root, 30.0), THINK_INSTRUCTION)
         trainer = AudioGRPO(model, processor, GRPOSettings(num_generations=5, max_new_tokens=24))
         torch.manual_seed(0)
@@ -255,6 +279,17 @@ def throughput(args) -> dict:
         result["grpo_s_per_step"] = round(sorted(s["step_s"] for s in steps)[len(steps) // 2], 4)
         result["grpo_rollouts_per_s"] = round(sorted(s["rollouts_per_s"] for s in steps)[len(steps) // 2], 3)
     return result
+
+
+def print_throughput(r: dict) -> None:
+    print(f"\nparameters: {r['parameters']}; per item: {r['tokens_per_item']['audio']:.0f} audio + {r['tokens_per_item']['text']:.0f} text tokens")
+    print(f"{'SFT (' + str(r['steps']) + ' steps)':<24} {'s/step':>7} {'windows/s':>10} {'text tok/s':>11} {'all tok/s':>10}")
+    for key in ("frozen_cold_cache", "frozen_cached", "frozen_cached_zero2", "unfrozen"):
+        if key in r:
+            x = r[key]
+            print(f"{key:<24} {x['s_per_step']:>7.3f} {x['audio_windows_per_s']:>10.2f} {x['text_tokens_per_s']:>11.1f} {x['tokens_per_s'] or 0:>10.1f}")
+    print(f"frozen+cached vs unfrozen: {r['unfrozen']['s_per_step'] / r['frozen_cached']['s_per_step']:.1f}x faster per step; "
+          f"GRPO {r['grpo_s_per_step']} s/step, {r['grpo_rollouts_per_s']} rollouts/s")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -277,7 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     result = throughput(args) if args.throughput else recipe(args)
     text = json.dumps(result, indent=2)
     print(text)
-    if not args.throughput:
+    if args.throughput:
+        print_throughput(result)
+    else:
         print()
         print_recipe(result)
     if args.out:

