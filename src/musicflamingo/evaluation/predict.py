@@ -72,15 +72,17 @@ class Predictor:
         self.decoded = 0
         self.seconds = 0.0
 
-    def _key(self, r: Request) -> str:
-        blob = json.dumps([r.human, r.audio, self.max_new_tokens, "greedy"] + ([r.control] if r.control else [])).encode()
+    def _key(self, r: Request, max_new_tokens: int) -> str:
+        blob = json.dumps([r.human, r.audio, max_new_tokens, "greedy"] + ([r.control] if r.control else [])).encode()
         return hashlib.sha256(blob).hexdigest()
 
-    def __call__(self, requests: list[Request]) -> list[Prediction]:
+    def __call__(self, requests: list[Request], max_new_tokens: int | None = None) -> list[Prediction]:
+        """Predictions in request order; `max_new_tokens` overrides the predictor's budget for this call."""
+        budget = int(max_new_tokens or self.max_new_tokens)
         results: dict[str, Prediction] = {}
         todo: list[tuple[Request, object]] = []
         for r in requests:
-            hit = self.cache.get(self._key(r))
+            hit = self.cache.get(self._key(r, budget))
             if hit is not None:
                 results[r.id] = Prediction(r.id, hit["output"], hit.get("error"), cached=True)
                 continue
@@ -97,9 +99,9 @@ class Predictor:
             chunk = todo[start : start + self.batch_size]
             prompts = [mi.prompt_text(self.processor, r.human) for r, _ in chunk]
             batch = mi.encode_prompts(self.processor, prompts, [a for _, a in chunk])
-            _, texts = mi.generate(self.model, self.processor, batch, max_new_tokens=self.max_new_tokens, do_sample=False)
+            _, texts = mi.generate(self.model, self.processor, batch, max_new_tokens=budget, do_sample=False)
             for (r, _), text in zip(chunk, texts):
-                self.cache.put(self._key(r), {"output": text})
+                self.cache.put(self._key(r, budget), {"output": text})
                 results[r.id] = Prediction(r.id, text)
         self.decoded += len(todo)
         self.seconds += time.perf_counter() - t0

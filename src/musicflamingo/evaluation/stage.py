@@ -51,7 +51,7 @@ def other_track_audio(items: list[dict]) -> dict[str, str]:
 
 
 def _demo_mcq(items: list[dict], predictor: Predictor, think: bool, control: str = "audio",
-              others: dict[str, str] | None = None) -> tuple[dict, list[dict]]:
+              others: dict[str, str] | None = None, max_new_tokens: int | None = None) -> tuple[dict, list[dict]]:
     """MCQ predictions and their summary; `control` "silence" / "other_track" replaces the audio."""
     requests = []
     for r in items:
@@ -60,7 +60,7 @@ def _demo_mcq(items: list[dict], predictor: Predictor, think: bool, control: str
         requests.append(Request(r["id"], f"{human}\n{THINK_INSTRUCTION}" if think and THINK_INSTRUCTION not in human else human, sound,
                                 control="silence" if control == "silence" else ""))
     preds = []
-    for r, p in zip(items, predictor(requests)):
+    for r, p in zip(items, predictor(requests, max_new_tokens)):
         letter = extract_choice(p.output or "", r.get("options"))
         preds.append({"id": r["id"], "skill": r.get("skill"), "answer_letter": r["answer_letter"], "predicted_letter": letter,
                       "correct": letter == r["answer_letter"], "n_options": len(r.get("options") or []) or 4, "output": p.output,
@@ -174,13 +174,16 @@ def run_eval(cfg, ctx) -> dict:
     controls = [c for c in e.get("controls", ["silence", "other_track"]) or [] if c != "other_track" or others]
     train_cfg = cfg.get("train") or {}
     weights = dict(train_cfg.get("grpo", {}).get("reward_weights") or {"format": 1.0, "accuracy": 1.0, "structured": 0.5})
+    # A checkpoint asked the plain question answers "(B) G major" first; the long budget is for think chains.
+    plain_budget = e.get("mcq_max_new_tokens_plain")
     for ck, predictor in predictors.items():
-        mcq_by_ck[ck], preds = _demo_mcq(mcq_items, predictor, ck in think_for)
+        budget = None if ck in think_for or not plain_budget else int(plain_budget)
+        mcq_by_ck[ck], preds = _demo_mcq(mcq_items, predictor, ck in think_for, max_new_tokens=budget)
         predictions += [{"checkpoint": ck, "benchmark": "demo_mcq", **p} for p in preds]
         proof[ck] = {"audio": mcq_by_ck[ck]}
         ablation[ck] = {**mcq_by_ck[ck], **_rewards(mcq_items, preds, truths, weights)}
         for control in controls:
-            proof[ck][control], cpreds = _demo_mcq(mcq_items, predictor, ck in think_for, control, others)
+            proof[ck][control], cpreds = _demo_mcq(mcq_items, predictor, ck in think_for, control, others, budget)
             predictions += [{"checkpoint": ck, "benchmark": f"demo_mcq_{control}", **p} for p in cpreds]
             ctx.log(f"{ck}: demo MCQ accuracy with {control} instead of the audio: {proof[ck][control]['accuracy']}")
         if caption_items and e.get("captions", True):
@@ -209,7 +212,8 @@ def run_eval(cfg, ctx) -> dict:
     throughput = {ck: p.items_per_s for ck, p in predictors.items()}
     decoded = sum(p.decoded for p in predictors.values())
     footnotes = [
-        f"demo_*: held-out demo tracks (split by content hash; never seen in training), greedy decoding, at most {int(e.max_new_tokens)} new tokens.",
+        f"demo_*: held-out demo tracks (split by content hash; never seen in training), greedy decoding, at most {int(e.max_new_tokens)} new tokens"
+        + (f" ({int(plain_budget)} for the MCQs of checkpoints asked the plain question)." if plain_budget else "."),
         f"Prompts with the think/answer instruction for: {', '.join(sorted(think_for)) or 'none'}.",
         "demo_captions: coverage = share of known structured-truth categories the caption mentions; correctness = share of mentioned ones that match the facts.",
         ("demo_captions judge_*: LLM judge (0-10 scale), rubric: " + " ".join(_rubric().split())) if judge_cfg else "LLM judge: off (eval.judge.enabled=false).",

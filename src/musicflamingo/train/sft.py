@@ -255,7 +255,7 @@ def train_supervised(
     log(f"trainable parameters: {counts}")
     if mlflow.active_run():
         mlflow.log_params({f"mf.trainable.{k}": v for k, v in counts.items()})
-    audio = mi.AudioLoader(root, float(cfg.model.max_audio_s))
+    audio = mi.AudioLoader(root, float(cfg.model.max_audio_s), capacity=128)  # every demo clip: no re-decoding per epoch
     max_length = int(stage_cfg.max_length)
     sel = selection(stage_cfg)
     val_records: list[dict] = []

@@ -254,7 +254,7 @@ def run_grpo(cfg, ctx) -> dict:
         raise ValueError(f"no mcq items in {ctx.input(SKILLS) / 'train.jsonl'}")
     policy, processor = mb.load_pretrained(ctx.input("coldstart"))
     freeze.prepare(policy, {"trainable": g.get("trainable")}, ctx.root / tower_cache.TOWER_CACHE_DIR)
-    audio = mi.AudioLoader(ctx.root, float(cfg.model.max_audio_s))
+    audio = mi.AudioLoader(ctx.root, float(cfg.model.max_audio_s), capacity=128)
     truths = structured_truths(ctx.input(SKILLS))
 
     def log_step(step: int, metrics: dict) -> None:
