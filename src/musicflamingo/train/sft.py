@@ -17,7 +17,9 @@ Contract of `train_supervised(...)`:
   from text + audio duration without encoding anything) and logs
   `tokens_per_s` (non-padding input tokens, audio tokens included) next to
   the Trainer's loss, learning rate and grad norm;
-- repeats records per task by `stage_cfg.task_weights` (the mixture);
+- repeats records per task by `stage_cfg.task_weights` (the mixture), after
+  adding `stage_cfg.option_text_fraction` of the MCQs in the option-text
+  layout of MMAU/MMAR (`train.data.option_text_variants`);
 - with `stage_cfg.select_best.enabled`, holds out a fraction of the tracks,
   runs the greedy think/answer probe (`train.probe`) on their MCQs after
   every epoch, stops after `patience` epochs without gain and ends on the
@@ -266,6 +268,9 @@ def train_supervised(
         if not val_records:
             raise ValueError(f"{stage_name}: select_best needs records from at least 2 tracks to hold one out")
         log(f"select_best: {len(val_records)} records of held-out tracks probed after every epoch")
+    fraction = float(stage_cfg.get("option_text_fraction", 0.0) or 0.0)
+    if fraction > 0:  # MMAU/MMAR-layout copies of some MCQs, answered with the option text
+        train_records = train_records + td.option_text_variants(train_records, fraction, int(cfg.seed))
     items = td.weight_tasks(train_records, stage_cfg.get("task_weights"), int(cfg.seed))
     train_ds = td.ConversationDataset(items, processor, audio, max_length)
     collator = td.SupervisedCollator(processor.tokenizer.pad_token_id)
