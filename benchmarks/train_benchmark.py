@@ -22,8 +22,10 @@ temporary folder (no MLflow, no repo state touched). It prints:
   only is asked the plain question (it was never trained to think), the
   others the think/answer instruction;
 - SFT tokens/s (non-padding tokens, audio included) and GRPO rollouts/s.
-Throughput mode times SFT steps (plain and, with --deepspeed, ZeRO-2) and
-GRPO steps on synthetic fixture audio. Prints one JSON object (and a
+Throughput mode times SFT steps on 30 s fixture clips with the Whisper tower
+frozen and cached (first with a cold cache, then warm; with --deepspeed also
+ZeRO-2) against the tower trained end to end (audio windows/s, text tokens/s,
+all tokens/s), then GRPO steps with the cached tower. Prints one JSON object (and a
 table); numbers vary with machine load, so compare runs made together.
 """
 
@@ -65,6 +67,7 @@ def recipe(args) -> dict:
     from omegaconf import OmegaConf
 
     from musicflamingo.model import build as mb
+    from musicflamingo.model import freeze, tower_cache
     from musicflamingo.model import inputs as mi
     from musicflamingo.train import data as td
     from musicflamingo.train.probe import reward_probe
@@ -92,14 +95,19 @@ def recipe(args) -> dict:
 
     def probe(model_dir: Path, think_prompt: bool = True) -> dict:
         model, processor = mb.load_pretrained(model_dir)
+        freeze.cache_frozen_tower(model, args.root / tower_cache.TOWER_CACHE_DIR)  # as the eval stage does
+        t0, c0 = time.perf_counter(), time.process_time()
         out = reward_probe(model, processor, mcq_heldout, audio, tokens, truths, think=think_prompt)
-        out.pop("texts")
+        # what one eval pass (checkpoint x condition) over the held-out MCQs costs
+        out["decode_s"], out["decode_cpu_s"] = round(time.perf_counter() - t0, 1), round(time.process_time() - c0, 1)
+        out["new_tokens_mean"] = round(sum(len(processor.tokenizer(t)["input_ids"]) for t in out.pop("texts")) / max(out["n"], 1), 1)
         return out
 
     with (contextlib.nullcontext(str(args.keep)) if args.keep else tempfile.TemporaryDirectory(prefix="mf-bench-")) as tmp:
         tmp = Path(tmp)
         tmp.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
+        c0 = time.process_time()
         if args.from_sft:
             # Reuse an SFT checkpoint (e.g. the pipeline's models/sft) and measure its losses against the backbone.
             from musicflamingo.train.sft import heldout_losses
@@ -121,6 +129,7 @@ def recipe(args) -> dict:
             sft_dir = tmp / "sft"
             before, after = sft["heldout_loss_caption_initial"], sft["heldout_loss_caption"]
         timings["sft_s"] = round(time.perf_counter() - t0, 1)
+        timings["sft_cpu_s"] = round(time.process_time() - c0, 1)
         result["sft"] = {
             "from": str(sft_dir) if args.from_sft else "trained here",
             "heldout_caption_loss_backbone": round(before, 4),
@@ -132,7 +141,7 @@ def recipe(args) -> dict:
         if args.only_sft:
             result["timings"] = timings
             return result
-        t0 = time.perf_counter()
+        t0, c1 = time.perf_counter(), time.process_time()
         if args.from_coldstart:  # reuse a cold-start model (e.g. the pipeline's models/coldstart)
             cs_dir = args.from_coldstart
             result["coldstart"] = {"from": str(cs_dir)}
@@ -141,14 +150,17 @@ def recipe(args) -> dict:
             cs = _supervised(cfg, "coldstart", sft_dir, think, [], args.root, cs_dir)
             result["coldstart"] = {k: cs[k] for k in ("steps", "train_loss", "tokens_per_s", "best_epoch", "epochs_run", "validation_records", "validation_curve") if k in cs}
         timings["coldstart_s"] = round(time.perf_counter() - t0, 1)
+        timings["coldstart_cpu_s"] = round(time.process_time() - c1, 1)
         result["coldstart_probe"] = probe(cs_dir)
 
-        t0 = time.perf_counter()
+        t0, c2 = time.perf_counter(), time.process_time()
         torch.manual_seed(int(cfg.seed))
         policy, processor = mb.load_pretrained(cs_dir)
+        freeze.prepare(policy, {"trainable": cfg.train.grpo.get("trainable")}, args.root / tower_cache.TOWER_CACHE_DIR)
         history, _, probes = grpo_loop(cfg.train.grpo, policy, processor, mcq_train, audio, truths, int(cfg.seed))
         mb.save(policy, processor, tmp / "grpo")
         timings["grpo_s"] = round(time.perf_counter() - t0, 1)
+        timings["grpo_cpu_s"] = round(time.process_time() - c2, 1)
         result["grpo"] = {**grpo_summary(history, probes), "reward_per_step": [round(h["reward"], 3) for h in history],
                           "probes": [{k: round(v, 4) for k, v in p.items()} for p in probes],
                           "components_by_quarter": quarters(history)}
@@ -223,11 +235,16 @@ def print_recipe(r: dict) -> None:
 
 
 def throughput(args) -> dict:
+    """SFT and GRPO speed of the tiny profile on 30 s fixture clips: the Whisper tower frozen and
+    cached (the default stages) against the tower trained end to end, side by side in one run."""
+    import numpy as np
     import torch
     from omegaconf import OmegaConf
 
     from musicflamingo.model import build as mb
+    from musicflamingo.model import freeze
     from musicflamingo.model import inputs as mi
+    from musicflamingo.model import tower_cache
     from musicflamingo.model.fixtures import THINK_INSTRUCTION, write_fixture
     from musicflamingo.train import data as td
     from musicflamingo.train.grpo import AudioGRPO, GRPOSettings
@@ -237,17 +254,37 @@ def throughput(args) -> dict:
     result: dict = {"machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(), "steps": args.steps}
     with tempfile.TemporaryDirectory(prefix="mf-bench-") as tmp:
         root = Path(tmp)
-        paths = write_fixture(root, n_tracks=4, seconds=10.0)
+        paths = write_fixture(root, n_tracks=4, seconds=30.0)
         model, processor = mb.build_tiny(params.model, root / "models/backbone", seed=0)
-        result["parameters"] = sum(x.numel() for x in model.parameters())
+        count = lambda part: sum(x.numel() for x in part.parameters())  # noqa: E731
+        result["parameters"] = {"total": count(model), "audio_tower": count(model.model.audio_tower),
+                                "projector": count(model.model.multi_modal_projector),
+                                "language_model": count(model.model.language_model) + count(model.lm_head)}
+        records = td.load_records(paths["train"])
+        ds = td.ConversationDataset(records, processor, mi.AudioLoader(root, 30.0), int(params.train.sft.max_length))
+        audio_ids = set(mi.audio_token_ids(model.config))
+        per_item = [(int(sum(int(t) in audio_ids for t in x["input_ids"])), len(x["input_ids"])) for x in (ds[i] for i in range(len(ds)))]
+        text_per_item = float(np.mean([n - a for a, n in per_item]))
+        result["tokens_per_item"] = {"audio": float(np.mean([a for a, _ in per_item])), "text": text_per_item}
         cfg = OmegaConf.create({"seed": 0, "model": params.model, "deepspeed": params.deepspeed, "train": {"sft": params.train.sft}})
-        over = {"max_steps": args.steps, "epochs": 100, "logging_steps": 10**6}
-        for ds in [False] + ([True] if args.deepspeed else []):
-            t0 = time.perf_counter()
-            s = _supervised(cfg, "sft", root / "models/backbone", td.load_records(paths["train"]), [], root, root / f"out-{ds}", {**over, "deepspeed": ds})
-            key = "sft_zero2" if ds else "sft_plain"
-            result[f"{key}_s_per_step"] = round((time.perf_counter() - t0) / args.steps, 4)
-            result[f"{key}_tokens_per_s"] = s["tokens_per_s"]
+        over = {"max_steps": args.steps, "epochs": 100, "logging_steps": 10**6, "select_best": {"enabled": False}}
+        batch = int(params.train.sft.per_device_batch_size)
+        runs = [("frozen_cold_cache", False), ("frozen_cached", False), ("unfrozen", True)]
+        runs += [("frozen_cached_zero2", False)] if args.deepspeed else []
+        for key, tower_trains in runs:
+            trainable = {"audio_tower": tower_trains, "projector": True, "language_model": True}
+            t0, c0 = time.perf_counter(), time.process_time()
+            s = _supervised(cfg, "sft", root / "models/backbone", records, [], root, root / f"out-{key}",
+                            {**over, "deepspeed": key.endswith("zero2"), "trainable": trainable})
+            # CPU seconds too: on a shared machine wall time mostly measures the other processes
+            dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+            windows_per_s, windows_per_cpu_s = args.steps * batch / dt, args.steps * batch / cpu
+            result[key] = {"s_per_step": round(dt / args.steps, 3), "cpu_s_per_step": round(cpu / args.steps, 3),
+                           "audio_windows_per_s": round(windows_per_s, 2), "text_tokens_per_s": round(windows_per_s * text_per_item, 1),
+                           "tokens_per_s": s["tokens_per_s"],
+                           "tokens_per_cpu_s": round(windows_per_cpu_s * (text_per_item + result["tokens_per_item"]["audio"]), 1)}
+        # GRPO with the default frozen, cached tower
+        freeze.prepare(model, {"trainable": {"audio_tower": False}}, root / tower_cache.TOWER_CACHE_DIR)
         prompts = grpo_prompts(td.load_records(paths["train"], task="mcq")[:2], processor, mi.AudioLoader(root, 30.0), THINK_INSTRUCTION)
         trainer = AudioGRPO(model, processor, GRPOSettings(num_generations=5, max_new_tokens=24))
         torch.manual_seed(0)
@@ -255,6 +292,19 @@ def throughput(args) -> dict:
         result["grpo_s_per_step"] = round(sorted(s["step_s"] for s in steps)[len(steps) // 2], 4)
         result["grpo_rollouts_per_s"] = round(sorted(s["rollouts_per_s"] for s in steps)[len(steps) // 2], 3)
     return result
+
+
+def print_throughput(r: dict) -> None:
+    print(f"\nparameters: {r['parameters']}; per item: {r['tokens_per_item']['audio']:.0f} audio + {r['tokens_per_item']['text']:.0f} text tokens")
+    print(f"{'SFT (' + str(r['steps']) + ' steps)':<24} {'s/step':>7} {'CPU s/step':>10} {'windows/s':>10} {'text tok/s':>11} {'all tok/s':>10} {'tok/CPU-s':>10}")
+    for key in ("frozen_cold_cache", "frozen_cached", "frozen_cached_zero2", "unfrozen"):
+        if key in r:
+            x = r[key]
+            print(f"{key:<24} {x['s_per_step']:>7.3f} {x['cpu_s_per_step']:>10.3f} {x['audio_windows_per_s']:>10.2f} "
+                  f"{x['text_tokens_per_s']:>11.1f} {x['tokens_per_s'] or 0:>10.1f} {x['tokens_per_cpu_s']:>10.1f}")
+    print(f"frozen+cached vs unfrozen: {r['unfrozen']['s_per_step'] / r['frozen_cached']['s_per_step']:.1f}x faster per step "
+          f"({r['unfrozen']['cpu_s_per_step'] / r['frozen_cached']['cpu_s_per_step']:.1f}x in CPU time); "
+          f"GRPO {r['grpo_s_per_step']} s/step, {r['grpo_rollouts_per_s']} rollouts/s")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -277,7 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     result = throughput(args) if args.throughput else recipe(args)
     text = json.dumps(result, indent=2)
     print(text)
-    if not args.throughput:
+    if args.throughput:
+        print_throughput(result)
+    else:
         print()
         print_recipe(result)
     if args.out:

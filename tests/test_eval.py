@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
+from musicflamingo.model.fixtures import small_model_cfg
 from musicflamingo.evaluation.mcq import extract_choice, summarise
 from musicflamingo.model.answers import answer_span
 
@@ -66,7 +67,8 @@ def test_summarise_accuracy_and_chance():
     ]
     s = summarise(preds)
     assert s["accuracy"] == 0.5 and s["n"] == 4 and s["correct"] == 2 and s["unparsed"] == 1 and s["chance"] == 0.25
-    assert s["by_skill"] == {"attribute": {"accuracy": 0.5, "n": 2}, "harmony": {"accuracy": 0.5, "n": 2}}
+    half = {"accuracy": 0.5, "ci95": (0.0945, 0.9055), "n": 2, "correct": 1}  # Wilson 95 % of 1/2
+    assert s["by_skill"] == {"attribute": half, "harmony": half}
 
 
 def test_run_eval_writes_reports(tmp_path, monkeypatch):
@@ -79,8 +81,8 @@ def test_run_eval_writes_reports(tmp_path, monkeypatch):
     from musicflamingo.stage import StageContext
     from tests.test_benchmarks import _mucho_audio, copy_fixture
 
-    write_fixture(tmp_path, n_tracks=2, seconds=1.0)
-    mb.build_tiny(OmegaConf.load(ROOT / "conf/model/tiny.yaml"), tmp_path / "models/backbone", seed=0)
+    write_fixture(tmp_path, n_tracks=3, seconds=1.0, heldout_tracks=2)
+    mb.build_tiny(small_model_cfg(), tmp_path / "models/backbone", seed=0)
     for name in ("sft", "coldstart", "grpo"):
         shutil.copytree(tmp_path / "models/backbone", tmp_path / "models" / name)
     isolated_mlflow(monkeypatch, tmp_path)
@@ -90,7 +92,7 @@ def test_run_eval_writes_reports(tmp_path, monkeypatch):
         {
             "experiment": "test",
             "seed": 0,
-            "model": OmegaConf.load(ROOT / "conf/model/tiny.yaml"),
+            "model": small_model_cfg(),
             "eval": {
                 "checkpoints": ["backbone", "sft", "coldstart", "grpo"],
                 "max_new_tokens": 4,
@@ -106,7 +108,7 @@ def test_run_eval_writes_reports(tmp_path, monkeypatch):
     summary = run_eval(cfg, ctx)
     metrics = json.loads((tmp_path / "reports/eval.json").read_text())
     demo = metrics["demo_mcq"]["accuracy"]
-    assert demo["chance"] == 0.25 and demo["n"] == 2
+    assert demo["chance"] == 0.25 and demo["n"] == 4
     assert {"backbone", "sft", "coldstart", "grpo"} <= set(demo)
     for name in ("backbone", "sft", "coldstart", "grpo"):
         assert 0.0 <= demo[name] <= 1.0 and summary[f"{name}_accuracy"] == demo[name]
@@ -118,7 +120,17 @@ def test_run_eval_writes_reports(tmp_path, monkeypatch):
     assert (tmp_path / "reports/eval.png").stat().st_size > 1000
     rows = [json.loads(x) for x in (ctx.out / "predictions.jsonl").read_text().splitlines()]
     assert {r["checkpoint"] for r in rows} == {"backbone", "sft", "coldstart", "grpo"}
-    assert {r["benchmark"] for r in rows} >= {"demo_mcq", "muchomusic"}
+    assert {r["benchmark"] for r in rows} >= {"demo_mcq", "muchomusic", "demo_mcq_silence", "demo_mcq_other_track"}
+    # the learning proof: every checkpoint next to its no-audio controls, with intervals and chance
+    proof = metrics["learning_proof"]
+    for ck in ("backbone", "sft", "coldstart", "grpo"):
+        row = proof[f"{ck}/all"]
+        assert row["n"] == 4 and row["chance"] == 0.25
+        for c in ("audio", "silence", "other_track"):
+            assert row[f"{c}_ci_low"] <= row[f"{c}_accuracy"] <= row[f"{c}_ci_high"]
+        assert {f"{ck}/harmony", f"{ck}/attribute"} <= set(proof)
+    assert set(metrics["ablation"]) == {"backbone", "sft", "coldstart", "grpo"} and "reward" in metrics["ablation"]["grpo"]
+    assert "Does the model use the audio?" in md and "SFT only → + cold start → + GRPO" in md and "| + GRPO | grpo |" in md
     run = mlflow.search_runs(experiment_names=["music-flamingo/test"], output_format="list")[0]
     assert "grpo.demo_mcq.accuracy" in run.data.metrics
 
@@ -138,10 +150,10 @@ def test_run_eval_with_llm_judge_puts_scores_and_rubric_in_the_report(tmp_path, 
     from musicflamingo.stage import StageContext
 
     write_fixture(tmp_path, n_tracks=2, seconds=1.0)
-    mb.build_tiny(OmegaConf.load(ROOT / "conf/model/tiny.yaml"), tmp_path / "models/backbone", seed=0)
+    mb.build_tiny(small_model_cfg(), tmp_path / "models/backbone", seed=0)
     isolated_mlflow(monkeypatch, tmp_path)
     judge = {"enabled": True, **conf(server, "ok")}
-    cfg = OmegaConf.create({"experiment": "test", "seed": 0, "model": OmegaConf.load(ROOT / "conf/model/tiny.yaml"),
+    cfg = OmegaConf.create({"experiment": "test", "seed": 0, "model": small_model_cfg(),
                             "eval": {"checkpoints": ["backbone"], "max_new_tokens": 4, "batch_size": 2, "embedding_similarity": False, "judge": judge}})
     ctx = StageContext(root=tmp_path, stage=registry.get("eval"))
     ctx.out.mkdir(parents=True)

@@ -8,6 +8,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from musicflamingo.model.fixtures import small_model_cfg
 from musicflamingo.model import build as mb
 from musicflamingo.model import freeze
 from musicflamingo.model import inputs as mi
@@ -26,7 +27,7 @@ AF3_STAGES = {  # NVIDIA's AF3 recipe
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("root")
     paths = write_fixture(root, n_tracks=2, seconds=1.0)
-    mb.build_tiny(OmegaConf.load(ROOT / "conf/model/tiny.yaml"), root / "models/backbone", seed=0)
+    mb.build_tiny(small_model_cfg(), root / "models/backbone", seed=0)
     model, processor = mb.load_pretrained(root / "models/backbone")
     ds = td.ConversationDataset(td.load_records(paths["train"])[:2], processor, mi.AudioLoader(root, 30.0), 512)
     batch = td.SupervisedCollator(processor.tokenizer.pad_token_id)([ds[0], ds[1]])

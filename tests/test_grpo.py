@@ -9,6 +9,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from musicflamingo.model.fixtures import small_model_cfg
 from musicflamingo.model import build as mb
 from musicflamingo.model import inputs as mi
 from musicflamingo.model.fixtures import THINK_INSTRUCTION, isolated_mlflow, write_fixture
@@ -23,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("root")
     paths = write_fixture(root, n_tracks=3, seconds=1.5)
-    mb.build_tiny(OmegaConf.load(ROOT / "conf/model/tiny.yaml"), root / "models/coldstart", seed=0)
+    mb.build_tiny(small_model_cfg(), root / "models/coldstart", seed=0)
     return root, paths
 
 
@@ -77,7 +78,7 @@ def test_audio_reaches_generation(world):
     finally:
         handle.remove()
     n = len(prompts) * trainer.s.num_generations
-    assert seen and seen[0] == (n, 128, 3000)  # the prefill step encodes the audio of every sample
+    assert seen and seen[0] == (n, 80, 3000)  # the prefill step encodes the audio of every sample
     assert r.completion_ids.shape[0] == n and len(r.texts) == n
 
 
@@ -141,7 +142,7 @@ def test_run_grpo_stage_logs_per_step_metrics(world, monkeypatch):
         {
             "experiment": "test",
             "seed": 0,
-            "model": OmegaConf.load(ROOT / "conf/model/tiny.yaml"),
+            "model": small_model_cfg(),
             "train": {"grpo": grpo},
         }
     )

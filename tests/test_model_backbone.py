@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 from omegaconf import OmegaConf
 
+from musicflamingo.model.fixtures import small_model_cfg
 from musicflamingo.speech import sources
 from musicflamingo.speech.corpus import build_espeak_corpus
 
@@ -100,7 +101,7 @@ def test_backbone_stage_trains_on_the_asr_mixture_and_registers(tmp_path, monkey
         {"steps": 2, "examples": 6, "heldout": 2, "learning_rate": 5e-3,
          "mixture": [{**m, "n_per_task": 2} for m in OmegaConf.to_container(params.train.backbone.mixture)]},
     )
-    cfg = OmegaConf.create({"experiment": "test", "seed": 0, "model": OmegaConf.load(ROOT / "conf/model/tiny.yaml"),
+    cfg = OmegaConf.create({"experiment": "test", "seed": 0, "model": small_model_cfg(),
                             "train": {"backbone": backbone}, "deepspeed": params.deepspeed})
     ctx = StageContext(root=tmp_path, stage=registry.get("backbone"))
     built, _ = mb.build_tiny(cfg.model, None, seed=0)

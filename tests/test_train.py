@@ -12,6 +12,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from musicflamingo.model.fixtures import small_model_cfg
 from musicflamingo.model import build as mb
 from musicflamingo.model import inputs as mi
 from musicflamingo.model.fixtures import isolated_mlflow, write_fixture
@@ -26,7 +27,7 @@ def world(tmp_path_factory):
     """A project root with fixture data and a tiny backbone in models/backbone."""
     root = tmp_path_factory.mktemp("root")
     paths = write_fixture(root, n_tracks=3, seconds=1.5)
-    mb.build_tiny(OmegaConf.load(ROOT / "conf/model/tiny.yaml"), root / "models/backbone", seed=0)
+    mb.build_tiny(small_model_cfg(), root / "models/backbone", seed=0)
     return root, paths
 
 
@@ -54,7 +55,7 @@ def _cfg(deepspeed: bool, max_steps: int = 3) -> OmegaConf:
         {
             "experiment": "test",
             "seed": 0,
-            "model": OmegaConf.load(ROOT / "conf/model/tiny.yaml"),
+            "model": small_model_cfg(),
             "train": {"sft": stage, "coldstart": {**stage, "data": "mf_think"}},
             "deepspeed": params.deepspeed,
         }
@@ -107,7 +108,7 @@ def test_collator_pads_right_and_concatenates_audio_windows(world):
     batch = td.SupervisedCollator(processor.tokenizer.pad_token_id)(items)
     n = max(len(x["input_ids"]) for x in items)
     assert batch["input_ids"].shape == batch["labels"].shape == batch["attention_mask"].shape == (2, n)
-    assert batch["input_features"].shape == (2, 128, 3000) and batch["input_features_mask"].shape == (2, 3000)
+    assert batch["input_features"].shape == (2, 80, 3000) and batch["input_features_mask"].shape == (2, 3000)
     for i, x in enumerate(items):
         k = len(x["input_ids"])
         assert batch["attention_mask"][i, :k].all() and not batch["attention_mask"][i, k:].any()

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
+from musicflamingo.model.fixtures import small_model_cfg
 from musicflamingo.model import build as mb
 from musicflamingo.model.fixtures import write_fixture
 
@@ -40,7 +41,7 @@ def _cfg() -> dict:
         {"epochs": 100, "max_steps": STEPS, "per_device_batch_size": 1, "save_steps": 2, "logging_steps": 1,
          "deepspeed": False, "max_length": 512, "warmup_ratio": 0.0},
     )
-    return {"seed": 0, "model": OmegaConf.to_container(OmegaConf.load(ROOT / "conf/model/tiny.yaml")),
+    return {"seed": 0, "model": OmegaConf.to_container(small_model_cfg()),
             "train": {"sft": OmegaConf.to_container(stage)}, "deepspeed": {}}
 
 
@@ -56,7 +57,7 @@ def _start(root: Path, ckpt: Path, out: Path) -> subprocess.Popen:
 def test_killed_stage_resumes_from_its_last_checkpoint(tmp_path):
     root = tmp_path / "root"
     write_fixture(root, n_tracks=3, seconds=1.0)
-    mb.build_tiny(OmegaConf.load(ROOT / "conf/model/tiny.yaml"), root / "models/backbone", seed=0)
+    mb.build_tiny(small_model_cfg(), root / "models/backbone", seed=0)
     ckpt, out = tmp_path / "ckpt", tmp_path / "out"
 
     first = _start(root, ckpt, out)

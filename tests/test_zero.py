@@ -13,6 +13,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from musicflamingo.model.fixtures import small_model_cfg
 from musicflamingo.model import build as mb
 from musicflamingo.model.fixtures import write_fixture
 from musicflamingo.train import data as td
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("root")
     paths = write_fixture(root, n_tracks=3, seconds=1.0)
-    mb.build_tiny(OmegaConf.load(ROOT / "conf/model/tiny.yaml"), root / "models/backbone", seed=0)
+    mb.build_tiny(small_model_cfg(), root / "models/backbone", seed=0)
     return root, paths
 
 
@@ -37,7 +38,7 @@ def _job(root: Path, paths: dict, zero: str, out: Path) -> dict:
     )
     cfg = {
         "seed": 0,
-        "model": OmegaConf.to_container(OmegaConf.load(ROOT / "conf/model/tiny.yaml")),
+        "model": OmegaConf.to_container(small_model_cfg()),
         "train": {"sft": OmegaConf.to_container(stage)},
         "deepspeed": OmegaConf.to_container(OmegaConf.load(ROOT / f"conf/deepspeed/{zero}.yaml")),
     }

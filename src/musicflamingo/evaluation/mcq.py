@@ -7,8 +7,13 @@ Contract:
   `extract_choice` (the `<answer>` block if present, else the first
   standalone letter, else the text of exactly one option) and returns one
   prediction dict per item, in item order.
-- `summarise(predictions)` -> {"accuracy", "n", "correct", "unparsed",
-  "chance", "by_skill"}; chance is the mean over items of 1 / number of options.
+- `summarise(predictions)` -> {"accuracy", "ci95", "n", "correct",
+  "unparsed", "chance", "by_skill"}; chance is the mean over items of
+  1 / number of options; `ci95` is the 95 % Wilson score interval of the
+  accuracy (`wilson_ci`), overall and per skill.
+- `wilson_ci(k, n, confidence=0.95)` -> (low, high): Wilson's score interval
+  for k successes in n trials (scipy `binomtest(...).proportion_ci`);
+  (None, None) when n is 0.
 """
 
 from __future__ import annotations
@@ -59,6 +64,15 @@ def evaluate_mcq(
     return preds
 
 
+def wilson_ci(k: int, n: int, confidence: float = 0.95) -> tuple[float | None, float | None]:
+    if n == 0:
+        return None, None
+    from scipy.stats import binomtest
+
+    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
+    return round(float(ci.low), 4), round(float(ci.high), 4)
+
+
 def summarise(preds: list[dict]) -> dict:
     n = len(preds)
     correct = sum(p["correct"] for p in preds)
@@ -67,9 +81,13 @@ def summarise(preds: list[dict]) -> dict:
         by_skill[p.get("skill") or "unknown"].append(p["correct"])
     return {
         "accuracy": round(correct / n, 4) if n else None,
+        "ci95": wilson_ci(correct, n),
         "n": n,
         "correct": correct,
         "unparsed": sum(p["predicted_letter"] is None for p in preds),
         "chance": round(sum(1 / p["n_options"] for p in preds) / n, 4) if n else None,
-        "by_skill": {k: {"accuracy": round(sum(v) / len(v), 4), "n": len(v)} for k, v in sorted(by_skill.items())},
+        "by_skill": {
+            k: {"accuracy": round(sum(v) / len(v), 4), "ci95": wilson_ci(sum(v), len(v)), "n": len(v), "correct": sum(v)}
+            for k, v in sorted(by_skill.items())
+        },
     }

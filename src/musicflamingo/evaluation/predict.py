@@ -4,8 +4,11 @@
 one audio file) with one checkpoint. Outputs are cached per item, keyed by
 the checkpoint's content hash, the prompt, the audio path and the decoding
 settings, so an interrupted eval resumes where it stopped and an unchanged
-checkpoint is never decoded twice. A request whose audio cannot be read
-gets an `error` instead of an output; the run goes on.
+checkpoint is never decoded twice. The audio tower runs through the
+shared frozen-tower cache (`model.tower_cache`). A request whose audio cannot be read
+gets an `error` instead of an output; the run goes on. A request with
+`control="silence"` replaces its audio by as many zero samples (the no-audio
+control of the evaluation report).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from musicflamingo.io import JsonCache
 from musicflamingo.model import inputs as mi
 
@@ -25,6 +30,7 @@ class Request:
     id: str
     human: str  # the user turn, starting with "<sound>"
     audio: str  # path, absolute or relative to the project root
+    control: str = ""  # "" (the audio as is) or "silence": the same number of zero samples
 
 
 @dataclass
@@ -54,26 +60,38 @@ class Predictor:
         self.model_dir = Path(model_dir)
         self.model, self.processor = mb.load_pretrained(self.model_dir)
         self.model.eval()
+        # Inference never trains the tower: each window is encoded once for every checkpoint
+        # that shares its tower weights (all of them when training froze it).
+        from musicflamingo.model import freeze
+        from musicflamingo.model.tower_cache import TOWER_CACHE_DIR
+
+        self.tower_cache = freeze.cache_frozen_tower(self.model, Path(root) / TOWER_CACHE_DIR)
         self.audio = mi.AudioLoader(root, max_audio_s, capacity=64)
         self.max_new_tokens, self.batch_size = int(max_new_tokens), int(batch_size)
         self.cache = JsonCache(Path(cache_dir) / checkpoint_hash(self.model_dir))
         self.decoded = 0
         self.seconds = 0.0
 
-    def _key(self, r: Request) -> str:
-        blob = json.dumps([r.human, r.audio, self.max_new_tokens, "greedy"]).encode()
+    def _key(self, r: Request, max_new_tokens: int) -> str:
+        blob = json.dumps([r.human, r.audio, max_new_tokens, "greedy"] + ([r.control] if r.control else [])).encode()
         return hashlib.sha256(blob).hexdigest()
 
-    def __call__(self, requests: list[Request]) -> list[Prediction]:
+    def __call__(self, requests: list[Request], max_new_tokens: int | None = None) -> list[Prediction]:
+        """Predictions in request order; `max_new_tokens` overrides the predictor's budget for this call."""
+        budget = int(max_new_tokens or self.max_new_tokens)
         results: dict[str, Prediction] = {}
         todo: list[tuple[Request, object]] = []
         for r in requests:
-            hit = self.cache.get(self._key(r))
+            hit = self.cache.get(self._key(r, budget))
             if hit is not None:
                 results[r.id] = Prediction(r.id, hit["output"], hit.get("error"), cached=True)
                 continue
             try:
-                todo.append((r, self.audio(r.audio)))
+                wav = self.audio(r.audio)
+                if r.control not in ("", "silence"):
+                    raise ValueError(f"unknown audio control {r.control!r}")
+                # silence keeps the clip's length, hence the number of <sound> tokens
+                todo.append((r, np.zeros_like(wav) if r.control == "silence" else wav))
             except Exception as e:  # unreadable audio: report it with the item, keep going
                 results[r.id] = Prediction(r.id, None, f"audio: {type(e).__name__}: {e}")
         t0 = time.perf_counter()
@@ -81,9 +99,9 @@ class Predictor:
             chunk = todo[start : start + self.batch_size]
             prompts = [mi.prompt_text(self.processor, r.human) for r, _ in chunk]
             batch = mi.encode_prompts(self.processor, prompts, [a for _, a in chunk])
-            _, texts = mi.generate(self.model, self.processor, batch, max_new_tokens=self.max_new_tokens, do_sample=False)
+            _, texts = mi.generate(self.model, self.processor, batch, max_new_tokens=budget, do_sample=False)
             for (r, _), text in zip(chunk, texts):
-                self.cache.put(self._key(r), {"output": text})
+                self.cache.put(self._key(r, budget), {"output": text})
                 results[r.id] = Prediction(r.id, text)
         self.decoded += len(todo)
         self.seconds += time.perf_counter() - t0

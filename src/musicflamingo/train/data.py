@@ -23,6 +23,13 @@ Contract:
   weights: w copies on average, the fraction drawn at random), and
   `split_tracks(records, fraction, seed)` holds out whole tracks (no track
   on both sides) to pick a checkpoint on.
+- `option_text_variants(records, fraction, seed)` returns copies of about
+  `fraction` of the MCQ records in the layout of the benchmarks scored by
+  string match on the option text (MMAU, MMAR: unlettered choices, "Answer
+  with the exact text of one choice.", rendered by
+  `evaluation.benchmarks.base.render_prompt`), whose reply is the option text
+  alone (task `mcq_text`): a reply "(B)" scores 0 there, while the lettered
+  layout (MuChoMusic) keeps its "(B) text" reply.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -82,6 +90,36 @@ def split_tracks(records: list[dict], fraction: float, seed: int) -> tuple[list[
         [r for r in records if (r.get("track_id") or r["id"]) not in held],
         [r for r in records if (r.get("track_id") or r["id"]) in held],
     )
+
+
+def _question(human: str) -> str:
+    """The question of a lettered MCQ human turn: the lines between `<sound>` and "(A) ..."."""
+    lines = human.replace("<sound>", "").strip().splitlines()
+    out = []
+    for line in lines:
+        if re.match(r"^\(A\)\s", line.strip()):
+            break
+        out.append(line)
+    return "\n".join(out).strip()
+
+
+def option_text_variants(records: list[dict], fraction: float, seed: int) -> list[dict]:
+    from musicflamingo.evaluation.benchmarks.base import BenchItem, render_prompt
+    from musicflamingo.model.inputs import human_turn
+
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"option_text_fraction must be in [0, 1], got {fraction}")
+    rng = random.Random(int(seed))
+    out = []
+    for r in records:
+        if r.get("task") != "mcq" or not r.get("options") or not r.get("answer") or rng.random() >= fraction:
+            continue
+        question = _question(human_turn(r))
+        item = BenchItem("mmau", r["id"], [r["sound"]], question, list(r["options"]), r["answer"], "mcq")
+        out.append({**r, "id": f"{r['id']}-text", "task": "mcq_text",
+                    "conversations": [{"from": "human", "value": f"<sound>\n{render_prompt(item)}"},
+                                      {"from": "gpt", "value": r["answer"]}]})
+    return out
 
 
 def encode_example(

@@ -10,13 +10,16 @@ Contract of `train_supervised(...)`:
 - measures the held-out loss (token-weighted, assistant tokens) before and
   after training, overall and per task, and logs it as `heldout_loss*`;
 - freezes parts and adds LoRA per `stage_cfg.trainable` / `stage_cfg.lora`
-  (`model.freeze`); a LoRA adapter is merged before saving, so the next
+  (`model.freeze`); a frozen audio tower is cached per 30 s window under
+  `root/.cache/tower_features` (`model.tower_cache`), shared by all stages; a LoRA adapter is merged before saving, so the next
   stage always loads a plain checkpoint;
 - groups batches by length (`stage_cfg.group_by_length`, lengths estimated
   from text + audio duration without encoding anything) and logs
   `tokens_per_s` (non-padding input tokens, audio tokens included) next to
   the Trainer's loss, learning rate and grad norm;
-- repeats records per task by `stage_cfg.task_weights` (the mixture);
+- repeats records per task by `stage_cfg.task_weights` (the mixture), after
+  adding `stage_cfg.option_text_fraction` of the MCQs in the option-text
+  layout of MMAU/MMAR (`train.data.option_text_variants`);
 - with `stage_cfg.select_best.enabled`, holds out a fraction of the tracks,
   runs the greedy think/answer probe (`train.probe`) on their MCQs after
   every epoch, stops after `patience` epochs without gain and ends on the
@@ -40,6 +43,7 @@ from omegaconf import DictConfig, OmegaConf
 from musicflamingo.model import build as mb
 from musicflamingo.model import freeze
 from musicflamingo.model import inputs as mi
+from musicflamingo.model import tower_cache
 from musicflamingo.train import data as td
 from musicflamingo.train import distributed as dist
 
@@ -247,12 +251,13 @@ def train_supervised(
     stage_cfg = cfg.train[stage_name]
     use_ds = bool(stage_cfg.deepspeed)
     model, processor = mb.load_pretrained(model_dir)
-    model = freeze.prepare(model, stage_cfg)
+    cache_dir = Path(root) / tower_cache.TOWER_CACHE_DIR
+    model = freeze.prepare(model, stage_cfg, cache_dir)
     counts = freeze.trainable_counts(model)
     log(f"trainable parameters: {counts}")
     if mlflow.active_run():
         mlflow.log_params({f"mf.trainable.{k}": v for k, v in counts.items()})
-    audio = mi.AudioLoader(root, float(cfg.model.max_audio_s))
+    audio = mi.AudioLoader(root, float(cfg.model.max_audio_s), capacity=128)  # every demo clip: no re-decoding per epoch
     max_length = int(stage_cfg.max_length)
     sel = selection(stage_cfg)
     val_records: list[dict] = []
@@ -263,6 +268,9 @@ def train_supervised(
         if not val_records:
             raise ValueError(f"{stage_name}: select_best needs records from at least 2 tracks to hold one out")
         log(f"select_best: {len(val_records)} records of held-out tracks probed after every epoch")
+    fraction = float(stage_cfg.get("option_text_fraction", 0.0) or 0.0)
+    if fraction > 0:  # MMAU/MMAR-layout copies of some MCQs, answered with the option text
+        train_records = train_records + td.option_text_variants(train_records, fraction, int(cfg.seed))
     items = td.weight_tasks(train_records, stage_cfg.get("task_weights"), int(cfg.seed))
     train_ds = td.ConversationDataset(items, processor, audio, max_length)
     collator = td.SupervisedCollator(processor.tokenizer.pad_token_id)
@@ -309,6 +317,8 @@ def train_supervised(
         if best and int(best.rsplit("-", 1)[-1]) != steps:
             log(f"select_best: ending on {Path(best).name} (best {sel.get('metric', 'reward')} {trainer.state.best_metric})")
             trained = mb.load_model(best)  # the full model as that epoch saved it (gathered under ZeRO-3)
+            if not bool(freeze._plain(stage_cfg.get("trainable")).get("audio_tower", True)):
+                freeze.cache_frozen_tower(trained, cache_dir)
         after = heldout_losses(trained, processor, heldout_records, audio, max_length, eval_bs)
         plain = freeze.merged(trained)
         if plain is not trained or trained is not trainer.model:

@@ -20,6 +20,7 @@ from musicflamingo import registry, tracking
 from musicflamingo.model import build as mb
 from musicflamingo.model import freeze
 from musicflamingo.model import inputs as mi
+from musicflamingo.model import tower_cache
 from musicflamingo.train import data as td
 from musicflamingo.train.grpo import AudioGRPO, GRPOSettings, Prompt
 from musicflamingo.train.sft import run_key, train_supervised
@@ -252,8 +253,8 @@ def run_grpo(cfg, ctx) -> dict:
     if not records:
         raise ValueError(f"no mcq items in {ctx.input(SKILLS) / 'train.jsonl'}")
     policy, processor = mb.load_pretrained(ctx.input("coldstart"))
-    freeze.apply_trainable(policy, g.get("trainable"))
-    audio = mi.AudioLoader(ctx.root, float(cfg.model.max_audio_s))
+    freeze.prepare(policy, {"trainable": g.get("trainable")}, ctx.root / tower_cache.TOWER_CACHE_DIR)
+    audio = mi.AudioLoader(ctx.root, float(cfg.model.max_audio_s), capacity=128)
     truths = structured_truths(ctx.input(SKILLS))
 
     def log_step(step: int, metrics: dict) -> None:
