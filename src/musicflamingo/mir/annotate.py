@@ -150,7 +150,7 @@ def analyse(item: Item, mir: dict) -> dict:
     if vocals and mir["asr"]["backend"] != "none":
         from musicflamingo.mir import asr
 
-        words = asr.transcribe(mono, sr, mir["asr"])
+        words = asr.lyrics(mono, sr, mir["asr"])["words"]
     clock.lap("asr")
 
     n_bars = max(len(mm["downbeats"]), 1)
