@@ -39,6 +39,7 @@ PATCH_FRAMES = 187  # 3 s: librosa.time_to_frames(3, sr=16000, n_fft=512, hop_le
 PATCH_S = PATCH_FRAMES * HOP / SR
 WEIGHTS = Path(__file__).parent / "weights" / "musicnn_mtt.npz"
 WEIGHTS_SHA256 = "b55f35a64fc45bd6ee050929d67a42f22dd29e37ca69ee0fc2464f44b2d6b5f9"
+TOOL = "musicnn 0.1.0 MTT_musicnn (torch port, float32 log-mel)"
 BN_EPS = 1e-3  # tf.compat.v1.layers.batch_normalization's default
 
 
@@ -165,3 +166,33 @@ def taggram(audio: np.ndarray, sr: int) -> np.ndarray:
 
 def labels() -> tuple[str, ...]:
     return load()[1]
+
+
+# MagnaTagATune tags by what they describe. Instrument tags carry the General MIDI family they name
+# ("strings" is MTT's tag for string sections: GM's ensemble family; drum kits sit on GM channel 10,
+# nearest family "percussive"). "classic" duplicates "classical" and "beat(s)" describe rhythm.
+INSTRUMENT_FAMILY = {"guitar": "guitar", "piano": "piano", "harpsichord": "piano", "strings": "ensemble", "violin": "strings",
+                     "cello": "strings", "harp": "strings", "flute": "pipe", "drums": "percussive", "sitar": "ethnic", "synth": "synth lead"}
+GENRE_TAGS = ("classical", "techno", "electronic", "rock", "ambient", "indian", "opera", "pop", "new age", "dance", "country", "metal")
+MOOD_TAGS = ("slow", "fast", "loud", "quiet", "soft", "weird")
+
+
+def tag_facts(tg: np.ndarray, cfg: dict) -> dict:
+    """Instruments, genres and moods whose track probability (mean over the 3 s patches, musicnn's own
+    aggregation) reaches the configured threshold, best first, each with its probability.
+
+    Returns {"instruments": [[tag, gm_family, p]], "genres": [[tag, p]], "moods": [[tag, p]],
+    "tag_probabilities": {tag: p for all 50 tags}}.
+    """
+    mean = tg.mean(axis=0)
+    p = {lab: round(float(v), 4) for lab, v in zip(labels(), mean)}
+
+    def over(tags, threshold):
+        return sorted(([t, p[t]] for t in tags if p[t] >= float(threshold)), key=lambda x: -x[1])
+
+    return {
+        "instruments": [[t, INSTRUMENT_FAMILY[t], q] for t, q in over(INSTRUMENT_FAMILY, cfg["instrument_threshold"])],
+        "genres": over(GENRE_TAGS, cfg["genre_threshold"]),
+        "moods": over(MOOD_TAGS, cfg["mood_threshold"]),
+        "tag_probabilities": p,
+    }
