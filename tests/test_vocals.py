@@ -34,3 +34,16 @@ def test_a_window_is_never_yes_where_the_track_is_not():
     assert annotate._window_vocals(facts, 0.0, 6.0, CFG) is None  # the patches say yes, the track does not
     assert annotate._window_vocals(facts | {"vocals_state": "yes"}, 0.0, 6.0, CFG) is True
     assert annotate._window_vocals(facts, 6.0, 12.0, CFG) is False
+
+
+def test_tagger_instruments_reach_the_caption_and_the_claim_checker():
+    import random
+
+    from musicflamingo.data import builtin_writer, factcheck as fc
+
+    facts = {"instruments": [["guitar", "guitar", 0.82]], "vocals": None}
+    text = " ".join(builtin_writer._instrumentation({}, random.Random(0), facts))
+    assert "guitar" in text and "0.82" in text
+    verdicts = {(v.claim, v.verdict) for v in fc.check_text("It is played on guitar. It is played on piano.", facts, {})}
+    assert {v for c, v in verdicts if "guitar" in c} == {"supported"} and {v for c, v in verdicts if "piano" in c} == {"contradicted"}
+    assert "no instrument is named" in " ".join(builtin_writer._instrumentation({}, random.Random(0), {"instruments": []}))
