@@ -48,6 +48,8 @@ def test_no_words_from_an_instrumental_chord():
         # a backend with no probabilities
         ([[0, 1, "love", None]], {"language_probability": None}, "unknown", 0),
         ([], {"language_probability": None}, "known", 0),
+        # a looping decode: one confident phrase repeated (tiny.en on a Spanish song)
+        ([[i, i + 1, "here", 0.95] for i in range(20)], {"language_probability": None, "compression_ratio": 9.1}, "unknown", 0),
     ],
 )
 def test_only_confident_words_in_a_confident_language_become_facts(monkeypatch, heard, info, state, n):

@@ -220,7 +220,7 @@ def analyse(item: Item, mir: dict) -> dict:
             "madmom_chords": {"chords": mc["cnn_crf"]},
             "madmom_deepchroma": {"chords": mc["deep_chroma"]},
             "musicnn": {"tags": tags["tag_probabilities"], "vocal_evidence": [round(float(e), 4) for e in evidence], "vocals": voc},
-            "asr": {k: lyr[k] for k in ("state", "reason", "all_words", "language", "language_probability")},
+            "asr": {k: lyr.get(k) for k in ("state", "reason", "all_words", "language", "language_probability", "compression_ratio")},
         },
         "tools": tools.tool_versions() | {"asr": mir["asr"]["backend"], "musicnn": tagger.TOOL},
     }

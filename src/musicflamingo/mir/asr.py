@@ -17,7 +17,11 @@ only if its probability reaches `min_word_probability`, and only if the
 language is confidently known (a multilingual model's detection probability
 >= `min_language_probability`; an English-only model such as tiny.en gives
 no detection, so a transcript whose words are mostly unconfident is taken as
-not English and the lyrics are unknown). Backends without word
+not English and the lyrics are unknown), and only if the decode did not loop:
+a segment, or the whole transcript, whose gzip compression ratio exceeds
+Whisper's own failure threshold (2.4) is discarded (tiny.en on French or
+Spanish songs repeats one confident English phrase: ratios 4.8-14.9 on the
+real benchmark, English songs 0.8-2.0). Backends without word
 probabilities give unknown lyrics unless `trust_unscored: true`.
 """
 
@@ -108,13 +112,20 @@ def faster_whisper_words(audio16: np.ndarray, cfg: dict) -> tuple[list[list], di
         vad_filter=bool(fw.get("vad", True)),
         vad_parameters=dict(fw.get("vad_parameters") or {}),
         no_speech_threshold=fw.get("no_speech_threshold", 0.6),
+        compression_ratio_threshold=fw.get("compression_ratio_threshold", 2.4),
         # Greedy at temperature 0 only: the default fallback to higher temperatures samples words out of
         # noise (and was 25x slower on a French rap track that gave no words anyway).
         temperature=tuple(fw.get("temperature", (0.0,))),
     )
-    words = []
+    from faster_whisper.transcribe import get_compression_ratio
+
+    max_cr = float(fw.get("compression_ratio_threshold", 2.4))
+    words, failed = [], 0
     length = len(audio16) / ASR_SR
     for seg in segments:  # a generator: decoding happens here
+        if seg.compression_ratio > max_cr:  # Whisper's own test of a failed, looping decode: none of its words count
+            failed += 1
+            continue
         for w in seg.words or []:
             text = w.word.strip().strip(PUNCTUATION).lower()
             if text and w.start < length:
@@ -124,6 +135,10 @@ def faster_whisper_words(audio16: np.ndarray, cfg: dict) -> tuple[list[list], di
         "language": info.language,
         "language_probability": round(float(info.language_probability), 3) if multilingual and cfg.get("language") is None else None,
         "speech_s": round(float(info.duration_after_vad), 2),
+        "failed_segments": failed,
+        # The same gzip-ratio test over the whole transcript: tiny.en on a song in another language
+        # tends to loop one English phrase across segments ("I'm so happy to be here" x 7).
+        "compression_ratio": round(get_compression_ratio(" ".join(w[2] for w in words)), 2) if words else None,
     }
 
 
@@ -146,7 +161,7 @@ def _run(audio: np.ndarray, sr: int, cfg: dict) -> tuple[list[list], dict]:
         words = whisper_words(audio16, cfg.get("whisper_path") or "", cfg.get("language"))
     else:
         raise ValueError(f"unknown ASR backend {backend!r} (faster_whisper, pocketsphinx, whisper, none)")
-    return [[*w, None] for w in words], {"language": cfg.get("language"), "language_probability": None, "speech_s": None}
+    return [[*w, None] for w in words], {"language": cfg.get("language"), "language_probability": None, "speech_s": None, "compression_ratio": None}
 
 
 def lyrics(audio: np.ndarray, sr: int, cfg: dict) -> dict:
@@ -165,6 +180,9 @@ def lyrics(audio: np.ndarray, sr: int, cfg: dict) -> dict:
     lp, min_lp = info.get("language_probability"), float(cfg.get("min_language_probability", 0.8))
     if lp is not None and lp < min_lp:
         return out | {"reason": f"language {info.get('language')} detected with probability {lp} < {min_lp}"}
+    cr, max_cr = info.get("compression_ratio"), float((cfg.get("faster_whisper") or {}).get("compression_ratio_threshold", 2.4))
+    if cr is not None and cr > max_cr:
+        return out | {"reason": f"transcript repeats itself (compression ratio {cr} > {max_cr}): a looping decode, not lyrics"}
     min_wp = float(cfg.get("min_word_probability", 0.6))
     keep = [w for w in heard if w[3] is None or w[3] >= min_wp]
     # An English-only model forced onto other languages (or onto noise) still emits English words,
