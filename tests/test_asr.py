@@ -48,6 +48,9 @@ def test_no_words_from_an_instrumental_chord():
         # a backend with no probabilities
         ([[0, 1, "love", None]], {"language_probability": None}, "unknown", 0),
         ([], {"language_probability": None}, "known", 0),
+        # most segments looped and were dropped: what is left is no evidence of lyrics
+        ([], {"language_probability": None, "failed_segments": 7, "segments": 7}, "unknown", 0),
+        ([[0, 1, "love", 0.9]], {"language_probability": None, "failed_segments": 1, "segments": 4}, "known", 1),
         # a looping decode: one confident phrase repeated (tiny.en on a Spanish song)
         ([[i, i + 1, "here", 0.95] for i in range(20)], {"language_probability": None, "compression_ratio": 9.1}, "unknown", 0),
     ],

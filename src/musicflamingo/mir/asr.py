@@ -120,9 +120,10 @@ def faster_whisper_words(audio16: np.ndarray, cfg: dict) -> tuple[list[list], di
     from faster_whisper.transcribe import get_compression_ratio
 
     max_cr = float(fw.get("compression_ratio_threshold", 2.4))
-    words, failed = [], 0
+    words, failed, total = [], 0, 0
     length = len(audio16) / ASR_SR
     for seg in segments:  # a generator: decoding happens here
+        total += 1
         if seg.compression_ratio > max_cr:  # Whisper's own test of a failed, looping decode: none of its words count
             failed += 1
             continue
@@ -136,6 +137,7 @@ def faster_whisper_words(audio16: np.ndarray, cfg: dict) -> tuple[list[list], di
         "language_probability": round(float(info.language_probability), 3) if multilingual and cfg.get("language") is None else None,
         "speech_s": round(float(info.duration_after_vad), 2),
         "failed_segments": failed,
+        "segments": total,
         # The same gzip-ratio test over the whole transcript: tiny.en on a song in another language
         # tends to loop one English phrase across segments ("I'm so happy to be here" x 7).
         "compression_ratio": round(get_compression_ratio(" ".join(w[2] for w in words)), 2) if words else None,
@@ -181,6 +183,8 @@ def lyrics(audio: np.ndarray, sr: int, cfg: dict) -> dict:
     if lp is not None and lp < min_lp:
         return out | {"reason": f"language {info.get('language')} detected with probability {lp} < {min_lp}"}
     cr, max_cr = info.get("compression_ratio"), float((cfg.get("faster_whisper") or {}).get("compression_ratio_threshold", 2.4))
+    if info.get("failed_segments") and 2 * info["failed_segments"] >= info["segments"]:
+        return out | {"reason": f"{info['failed_segments']} of {info['segments']} segments failed Whisper's compression-ratio test"}
     if cr is not None and cr > max_cr:
         return out | {"reason": f"transcript repeats itself (compression ratio {cr} > {max_cr}): a looping decode, not lyrics"}
     min_wp = float(cfg.get("min_word_probability", 0.6))
