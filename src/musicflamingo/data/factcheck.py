@@ -228,7 +228,7 @@ class FactIndex:
         chords = [(float(s), float(e), cid) for s, e, lab in (facts.get("chords") or []) if (cid := chord_id(lab))]
         tool_chords = {cid for v in per_tool.values() if isinstance(v, Mapping) for _, _, lab in (v.get("chords") or []) if (cid := chord_id(lab))}
         sections = facts.get("sections")
-        instruments = tags.get("instruments") or None
+        instruments = tags.get("instruments") or [t[0] for t in facts.get("instruments") or []] or None  # catalogue, else the tagger's
         aliases = {a for name in instruments or [] for a in instrument_aliases(name)}
         aliases |= vocab.supported_names(list(instruments or []))
         lyrics = facts.get("lyrics")

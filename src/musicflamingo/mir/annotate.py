@@ -23,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from musicflamingo.io import JsonCache
-from musicflamingo.mir import features, fuse, tools
+from musicflamingo.mir import features, fuse, tagger, tools, vocals
 
 # Settings that change *how* facts are computed stay in the cache key; these do not.
 CACHE_IRRELEVANT = ("jobs", "track_timeout_s", "timeout_per_audio_s")
@@ -52,6 +52,16 @@ class _Clock:
 
 def _in(spans: list[list], start: float, end: float) -> list[list]:
     return [[round(max(s, start), 3), round(min(e, end), 3), lab] for s, e, lab in spans if e > start and s < end]
+
+
+def _window_vocals(facts: dict, start: float, end: float, cfg: dict) -> bool | None:
+    """The window's vocals from the tagger patches inside it; never "yes" where the track is not."""
+    ev = facts["_vocal_evidence"]
+    inside = ev[int(start // tagger.PATCH_S) : max(int(start // tagger.PATCH_S) + 1, int(end // tagger.PATCH_S))]
+    state = vocals.detect(inside, cfg)["state"] if len(inside) else "unknown"
+    if state == "yes" and facts["vocals_state"] != "yes":
+        state = "unknown"
+    return vocals.AS_BOOL[state]
 
 
 def _window_facts(facts: dict, ff: dict, chroma_c, chroma_fps: float, audio, sr: int, start: float, end: float, mir: dict) -> dict:
@@ -84,7 +94,7 @@ def _window_facts(facts: dict, ff: dict, chroma_c, chroma_fps: float, audio, sr:
         "loudness_lufs": lufs,
         "brightness_hz": features.brightness_hz({k: v[frames] for k, v in ff.items() if k in ("centroid", "rms")}) if len(ff["rms"][frames]) else None,
         "onset_density": round(sum(1 for t in facts["_onsets"] if start <= t < end) / max(end - start, 1e-9), 3),
-        "vocals": bool(words) or (facts["vocals"] and features.vocal_score({"mel": ff["mel"][frames], "rms": ff["rms"][frames]}) >= mir["vocals"]["threshold"]),
+        "vocals": _window_vocals(facts, start, end, mir["vocals"]),
         "words": words,
         "lyrics": " ".join(w[2] for w in words),
     }
@@ -146,15 +156,21 @@ def analyse(item: Item, mir: dict) -> dict:
         meter = f"{bpb}/4"
     secs = features.sections(ff, chroma_c, chroma_fps, mm["downbeats"], duration, mir["sections"])
     onsets = features.onset_times(ff)
-    vscore = features.vocal_score(ff)
     clock.lap("fusion")
 
-    vocals = vscore >= mir["vocals"]["threshold"]
-    words: list[list] = []
-    if vocals and mir["asr"]["backend"] != "none":
+    # Vocals, instruments, genre, mood: the musicnn tagger (one row per 3 s patch); vocals calibrated.
+    tg = tagger.taggram(mono, sr)
+    evidence = vocals.patch_evidence(tg, tagger.labels())
+    voc = vocals.detect(evidence, mir["vocals"])
+    tags = tagger.tag_facts(tg, mir["tagger"])
+    clock.lap("tagger")
+    # ASR only where vocals are confidently present; otherwise lyrics are unknown, never guessed.
+    lyr = {"state": "unknown", "reason": f"vocals {voc['state']}", "words": [], "word_probabilities": [], "all_words": [], "language": None, "language_probability": None}
+    if voc["state"] == "yes" and mir["asr"]["backend"] != "none":
         from musicflamingo.mir import asr
 
-        words = asr.transcribe(mono, sr, mir["asr"])
+        lyr = asr.lyrics(mono, sr, mir["asr"])
+    words = lyr["words"]
     clock.lap("asr")
 
     n_bars = max(len(mm["downbeats"]), 1)
@@ -179,10 +195,18 @@ def analyse(item: Item, mir: dict) -> dict:
         **loud,
         "brightness_hz": features.brightness_hz(ff),
         "onset_density": round(len(onsets) / max(duration, 1e-9), 3),
-        "vocals": bool(vocals),
-        "vocal_score": vscore,
+        "vocals": vocals.AS_BOOL[voc["state"]],
+        "vocals_state": voc["state"],
+        "vocal_confidence": voc["confidence"],
+        "vocal_score": voc["probability"],
         "lyrics": " ".join(w[2] for w in words),
         "words": words,
+        "word_probabilities": lyr["word_probabilities"],
+        "lyrics_state": lyr["state"],
+        "lyrics_language": lyr["language"] if lyr["state"] == "known" else None,
+        "instruments": tags["instruments"],
+        "genres": tags["genres"],
+        "moods": tags["moods"],
         "per_tool": {
             "madmom": {"tempo_bpm": mm["tempo_bpm"], "beats": mm["beats"], "downbeats": mm["downbeats"], "beats_per_bar": bpb, "tempo_confidence": mm["tempo_confidence"]},
             "essentia": {
@@ -199,13 +223,16 @@ def analyse(item: Item, mir: dict) -> dict:
             "chordino": {"chords": chordino},
             "madmom_chords": {"chords": mc["cnn_crf"]},
             "madmom_deepchroma": {"chords": mc["deep_chroma"]},
+            "musicnn": {"tags": tags["tag_probabilities"], "vocal_evidence": [round(float(e), 4) for e in evidence], "vocals": voc},
+            "asr": {k: lyr.get(k) for k in ("state", "reason", "all_words", "language", "language_probability", "compression_ratio")},
         },
-        "tools": tools.tool_versions() | {"asr": mir["asr"]["backend"]},
+        "tools": tools.tool_versions() | {"asr": mir["asr"]["backend"], "musicnn": tagger.TOOL},
     }
     facts["_onsets"] = onsets.tolist()
+    facts["_vocal_evidence"] = evidence
     windows = loader.window_bounds(duration, float(mir["segment_s"]))
     facts["segments"] = [_window_facts(facts, ff, chroma_c, chroma_fps, chordino_in, chordino_sr, start, end, mir) for start, end in windows]
-    del facts["_onsets"]
+    del facts["_onsets"], facts["_vocal_evidence"]
     clock.lap("segments")
     facts["timings_s"] = clock.spent
     return finite_or_null(facts)

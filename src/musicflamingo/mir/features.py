@@ -57,23 +57,6 @@ def onset_times(ff: dict) -> np.ndarray:
     return idx / FPS
 
 
-def vocal_score(ff: dict) -> float:
-    """Share of sounding frames that look like consonants: a noise-like (spectrally flat) 2-8 kHz band
-    carrying an unusual share of the energy. Pitched instruments rarely produce such frames; speech
-    and singing produce them at every fricative and plosive."""
-    import librosa
-
-    freqs = librosa.mel_frequencies(n_mels=N_MELS, fmin=60, fmax=8000)
-    mel = 10.0 ** ff["mel"].astype(np.float64)
-    loud = ff["rms"] > ff["rms"].max() * 0.01
-    if not loud.any():
-        return 0.0
-    band = mel[loud][:, freqs > 2000]
-    flatness = np.exp(np.log(band + 1e-12).mean(axis=1)) / (band.mean(axis=1) + 1e-12)
-    high = mel[loud][:, freqs > 4000].sum(axis=1) / (mel[loud].sum(axis=1) + 1e-12)
-    return round(float(np.mean((flatness > 0.3) & (high > 3 * np.median(high)))), 4)
-
-
 def _bar_grid(downbeats: list[float], duration: float) -> np.ndarray:
     if len(downbeats) >= 4:
         return np.array([0.0, *[d for d in downbeats if d > 0.5], duration])

@@ -11,7 +11,7 @@ Contract:
   tiny.en (80 mel bins, d_model 384, 4 layers, 6 heads, FFN 1536, 1500
   positions).
 - `encoder_state_dict(variables)` maps CTranslate2 `WhisperSpec` variables
-  (`whisper_weights.read_ctranslate2`) to AudioFlamingo3Encoder parameter
+  (`ctranslate2_spec.read_ctranslate2`, on the file `musicflamingo.whisper_weights` verifies) to AudioFlamingo3Encoder parameter
   names as float32 tensors. CTranslate2 fuses q/k/v into one [3d, d]
   projection (order q, k, v); Whisper's key projection has no bias, so the
   fused bias's k third must be zero. Raises ValueError otherwise.
@@ -25,7 +25,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from musicflamingo.model import whisper_weights as ww
+from musicflamingo import whisper_weights as ww
+from musicflamingo.model.ctranslate2_spec import read_ctranslate2
 
 ENCODER_CONFIG = {
     "num_mel_bins": 80,
@@ -85,7 +86,7 @@ def encoder_state_dict(variables: dict[str, np.ndarray]) -> dict[str, torch.Tens
 
 def load_into(tower):
     """Copy Whisper tiny.en's encoder weights into `tower` (see module docstring)."""
-    spec, variables = ww.read_ctranslate2(ww.model_dir() / "model.bin")
+    spec, variables = read_ctranslate2(ww.model_bin())
     if spec != "WhisperSpec":
         raise ValueError(f"{ww.PACKAGE}: expected a CTranslate2 WhisperSpec, got {spec!r}")
     heads = int(variables["encoder/num_heads"])
