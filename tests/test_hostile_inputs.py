@@ -263,3 +263,18 @@ def test_one_audio_file_is_a_source_too(tmp_path):
     next(c for c in CASES if c.name == "good.flac").make(path)
     found, bad = collect(path)
     assert [f.path for f in found] == [path] and not bad
+
+
+def test_a_format_libsndfile_cannot_open_falls_back_to_ffmpeg(tmp_path, monkeypatch):
+    """Real FLACs at 12 or 20 bits per sample made libsndfile say 'unimplemented format'; ffmpeg reads them."""
+    from musicflamingo.audio import loader
+
+    path = tmp_path / "x.flac"
+    next(c for c in CASES if c.name == "good.flac").make(path)
+
+    def unimplemented(*a, **k):
+        raise loader.Rejected("not audio: File contains data in an unimplemented format.")
+
+    monkeypatch.setattr(loader, "_probe_sndfile", unimplemented)
+    d = loader.decode(path)
+    assert d.probe.decoder == "ffmpeg" and abs(d.duration_s - 3.0) < 0.05

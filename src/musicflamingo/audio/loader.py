@@ -238,7 +238,17 @@ def probe(path: str | Path, limits: Limits = Limits()) -> Probe:
     if suffix not in AUDIO_SUFFIXES:
         raise Rejected(f"unsupported format {suffix or '(no suffix)'!r}: accepted are {', '.join(sorted(AUDIO_SUFFIXES))}")
     check_container(path)
-    p = _probe_sndfile(path, size, limits.timeout_s) if suffix in SNDFILE_SUFFIXES else _probe_ffmpeg(path, size, limits.timeout_s)
+    if suffix in SNDFILE_SUFFIXES:
+        try:
+            p = _probe_sndfile(path, size, limits.timeout_s)
+        except Rejected as first:
+            # libsndfile lacks some legal variants (FLAC at 12 or 20 bits, WAV with exotic codecs): ffmpeg may read them
+            try:
+                p = _probe_ffmpeg(path, size, limits.timeout_s)
+            except Rejected:
+                raise first from None
+    else:
+        p = _probe_ffmpeg(path, size, limits.timeout_s)
     if p.duration_s is not None and p.duration_s > limits.max_duration_s:
         raise Rejected(f"too long: {p.duration_s:.0f} s > {limits.max_duration_s:.0f} s")
     return p
