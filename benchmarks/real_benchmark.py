@@ -31,8 +31,8 @@ Run: `nice .venv/bin/python benchmarks/real_benchmark.py [--calibrate] [-j 1]`.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -40,41 +40,25 @@ import numpy as np
 from omegaconf import OmegaConf
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from real_corpus import load_sources, published_lyrics  # noqa: E402  (the corpus catalogue's own loader)
 TARGETS = {"vocal_precision": 0.90, "instrumental_lyric_words": 0, "instrument_named": 0.70, "instrument_precision": 0.90}
 SUNG, INSTRUMENTAL = "sung", "instrumental"
 
 
 def load_corpus(corpus: Path) -> list[dict]:
-    with (corpus / "sources.csv").open(newline="") as f:
-        return [r for r in csv.DictReader(f) if (corpus / r["file"]).is_file()]
+    """The catalogue rows (`real_corpus.load_sources`) whose audio is present under `corpus`."""
+    return [r for r in load_sources(corpus / "sources.csv") if (corpus / r["file"]).is_file()]
 
 
 def annotate_corpus(rows: list[dict], corpus: Path, mir: dict, jobs: int, cache: Path) -> tuple[dict, list[dict]]:
     from musicflamingo.mir.annotate import annotate
-    from musicflamingo.mir.batch import _duration, items_for, mir_config_hash
+    from musicflamingo.mir.batch import items_for, mir_config_hash
 
-    items, pre_q = items_for([corpus / r["file"] for r in rows], root=corpus)
-    for it in items:
-        it.duration_s = _duration(it.path)
+    items, pre_q = items_for([corpus / r["file"] for r in rows], mir, root=corpus)  # probes each duration
     facts, quarantine = annotate(items, mir, mir_config_hash(mir), cache, jobs=jobs, desc="real corpus")
     by_path = {f["path"]: f for f in facts}
     return {r["id"]: by_path[r["file"]] for r in rows if r["file"] in by_path}, pre_q + quarantine
-
-
-def published_lyrics(path: Path) -> str:
-    """Plain lyrics text; UltraStar karaoke files (`*.ultrastar.txt`) are reduced to their sung syllables."""
-    text = path.read_text(errors="replace")
-    if not path.name.endswith(".ultrastar.txt"):
-        return text
-    # Note lines are "<type> <start beat> <length> <pitch> <syllable>"; a syllable starting with a space starts a word.
-    # A "- <beat>" line is a line break, so a word boundary.
-    out = []
-    for ln in text.splitlines():
-        if ln[:1] in (":", "*", "F", "R", "G") and ln[1:2] == " " and ln.count(" ") >= 4:
-            out.append(ln.split(" ", 4)[4])
-        elif ln.startswith("-"):
-            out.append(" ")
-    return "".join(out)
 
 
 def words_of(text: str) -> list[str]:
@@ -196,7 +180,7 @@ def report(facts: dict, rows: dict, quarantine: list[dict]) -> dict:
     instr_words = words_on(lambda i: labels[i] == INSTRUMENTAL)
     non_en = words_on(lambda i: labels[i] == SUNG and rows[i]["language"] and rows[i]["language"] != "English")
     en = [i for i in facts if labels[i] == SUNG and rows[i]["language"] == "English" and rows[i]["lyrics_published"]]
-    refs = {i: words_of(published_lyrics(Path(ARGS.corpus, rows[i]["lyrics_published"]))) for i in en}
+    refs = {i: words_of(published_lyrics(rows[i], ARGS.corpus) or "") for i in en}
     known = [i for i in en if facts[i].get("lyrics_state") == "known" and facts[i].get("words")]
     wer = round(jiwer.wer([" ".join(refs[i]) for i in known], [" ".join(words_of(facts[i]["lyrics"])) for i in known]), 3) if known else None
     asserted = [(i, w) for i in known for w in words_of(facts[i]["lyrics"])]
