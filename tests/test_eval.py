@@ -162,3 +162,15 @@ def test_run_eval_with_llm_judge_puts_scores_and_rubric_in_the_report(tmp_path, 
     assert metrics["demo_captions"]["judge_coverage"]["backbone"] == GOOD["coverage"]
     assert "rubric:" in (tmp_path / "reports/eval.md").read_text()
     assert server.requests and server.requests[0]["auth"] == "Bearer sk-test-123"
+
+
+def test_checkpoint_hash_sees_weights_past_the_first_megabyte(tmp_path):
+    """A frozen tower fills the first megabytes of every checkpoint alike; only the tail (the trained LM) differs."""
+    from musicflamingo.evaluation.predict import checkpoint_hash
+
+    head = bytes(3 << 20)
+    for name, tail in (("backbone", b"\x00" * 64), ("sft", b"\x01" * 64)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.safetensors").write_bytes(head + tail)
+        (tmp_path / name / "config.json").write_text("{}")
+    assert checkpoint_hash(tmp_path / "backbone") != checkpoint_hash(tmp_path / "sft")

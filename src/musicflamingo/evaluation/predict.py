@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from musicflamingo.io import JsonCache
+from musicflamingo.io import JsonCache, sha256_file
 from musicflamingo.model import inputs as mi
 
 
@@ -42,14 +42,15 @@ class Prediction:
 
 
 def checkpoint_hash(model_dir: Path) -> str:
-    """Content hash of a checkpoint's weights and config (cheap: sizes + sha of config and first MB)."""
+    """Content hash of a checkpoint: the full bytes of its weights, config and templates.
+
+    Whole files, not a prefix: with the audio tower frozen, every checkpoint's first megabytes are the
+    same tower tensors, and a prefix hash gave SFT the backbone's cached predictions."""
     h = hashlib.sha256()
     for p in sorted(Path(model_dir).glob("*")):
         if p.is_file() and p.suffix in (".json", ".safetensors", ".jinja"):
             h.update(p.name.encode())
-            h.update(str(p.stat().st_size).encode())
-            with open(p, "rb") as fh:
-                h.update(fh.read(1 << 20))
+            h.update(sha256_file(p).encode())
     return h.hexdigest()[:16]
 
 
