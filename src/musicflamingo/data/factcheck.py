@@ -274,9 +274,10 @@ class FactIndex:
 def _numerals(facts: Mapping) -> set[str] | None:
     from musicflamingo.data import theory as th
 
-    if not facts.get("chords") or not facts.get("key"):
+    key = known.key(facts)
+    if not facts.get("chords") or key is None:
         return None
-    keys = {facts["key"]} | {k for _, _, k in facts.get("section_keys") or []}
+    keys = {key} | {k for _, _, k in known.section_keys(facts)}  # only keys that are known
     try:
         return {th.triad_numeral(th.roman(c, k)) for c in th.chords_of(facts) for k in keys}
     except (KeyError, ValueError, IndexError):
