@@ -163,7 +163,7 @@ def test_mir_annotate_gives_every_manifest_row_one_outcome(tmp_path):
     assert len(items) + len(rows) + len(bad) == len(lines)
     reasons = sorted(r["reason"].split(":")[0] for r in bad + rows)
     assert reasons[0].startswith("duplicate of") and reasons[0].endswith("/good_pcm16.wav")
-    assert reasons[1:] == ["manifest line is not JSON", "manifest row has no 'path' string", "not a regular file", "not audio"]
+    assert reasons[1:] == ["manifest line is not JSON", "manifest row has no 'path' string", "no such file", "not audio"]
     folder_found, _ = collect(tmp_path, root=tmp_path)
     assert any("\\xe9" in f.display for f in folder_found)
 
@@ -278,3 +278,23 @@ def test_a_format_libsndfile_cannot_open_falls_back_to_ffmpeg(tmp_path, monkeypa
     monkeypatch.setattr(loader, "_probe_sndfile", unimplemented)
     d = loader.decode(path)
     assert d.probe.decoder == "ffmpeg" and abs(d.duration_s - 3.0) < 0.05
+
+
+def test_manifest_with_a_bom_and_a_repeated_path_gives_one_row_per_path(tmp_path):
+    from musicflamingo.audio.inputs import collect
+
+    next(c for c in CASES if c.name == "good.flac").make(tmp_path / "a.flac")
+    (tmp_path / "m.jsonl").write_bytes(b"\xef\xbb\xbf" + b'{"path": "a.flac"}\n{"path": "a.flac"}\n{"path": "sub"}\n')
+    (tmp_path / "sub").mkdir()
+    found, bad = collect(tmp_path / "m.jsonl")
+    assert not bad and [f.path.name for f in found] == ["a.flac", "sub"]
+    from musicflamingo.audio import loader
+
+    with pytest.raises(loader.Rejected, match="is a directory"):
+        loader.probe(found[1].path)
+
+
+@pytest.mark.parametrize("args,message", [(["-j", "-3"], "-j/--jobs must be 0"), (["--set", "mir.asr.bakend=none"], "bad --set override")])
+def test_mir_annotate_bad_arguments_are_one_line(tmp_path, args, message):
+    proc = _mir(str(tmp_path), "--out", str(tmp_path / "out"), *args, timeout=120)
+    assert proc.returncode == 2 and message in proc.stderr and proc.stderr.strip().count("\n") == 0

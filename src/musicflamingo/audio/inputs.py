@@ -96,7 +96,7 @@ def collect(source: Path, root: Path | None = None, stage: str = "raw_audio") ->
     elif source.is_file():
         paths = []
         try:
-            lines = source.read_text(encoding="utf-8", errors="surrogateescape").splitlines()
+            lines = source.read_text(encoding="utf-8-sig", errors="surrogateescape").splitlines()  # -sig: a BOM is no data
         except OSError as e:
             raise InputError(f"{source}: cannot read the manifest: {e.strerror}") from e
         for n, line in enumerate(lines, 1):
@@ -118,7 +118,7 @@ def collect(source: Path, root: Path | None = None, stage: str = "raw_audio") ->
     else:
         raise InputError(f"{source}: no such folder or manifest")
     inputs = []
-    for p in paths:
+    for p in dict.fromkeys(paths):  # a path listed twice in a manifest is one input, with one row
         text, note = display_name(p, root)
         inputs.append(Input(p, text, note))
     return inputs, bad

@@ -227,6 +227,10 @@ def probe(path: str | Path, limits: Limits = Limits()) -> Probe:
     path = Path(path)
     if path.is_symlink() and not path.exists():
         raise Rejected("broken symlink")
+    if not path.exists():
+        raise Rejected("no such file")
+    if path.is_dir():
+        raise Rejected("is a directory")
     if not path.is_file():
         raise Rejected("not a regular file")
     size = path.stat().st_size

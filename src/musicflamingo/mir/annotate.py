@@ -299,6 +299,8 @@ def annotate(items: list[Item], mir: dict, mir_hash: str, cache_dir: Path, jobs:
             results[it.track_id] = hit
         else:
             todo.append(it)
+    if jobs < 0:
+        raise ValueError(f"jobs must be 0 (all cores) or more, got {jobs}")
     jobs = jobs or os.cpu_count() or 1
     bar = tqdm(total=len(items), initial=len(items) - len(todo), desc=desc, unit="track")
     if todo:
@@ -325,6 +327,10 @@ def annotate(items: list[Item], mir: dict, mir_hash: str, cache_dir: Path, jobs:
                     results[it.track_id] = facts
                 bar.update(1)
         except KeyboardInterrupt as e:
+            # A second Ctrl-C (or `timeout` forwarding one) while the workers stop must not turn into a traceback.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            if previous_term is not None:
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
             pool.stop()
             pool.join(timeout=10)
             bar.close()

@@ -17,7 +17,14 @@ def _annotate(args) -> int:
     from musicflamingo.mir.annotate import Interrupted
     from musicflamingo.mir.batch import annotate_to_dir, items_for
 
-    mir = OmegaConf.to_container(compose(args.overrides).mir, resolve=True)
+    if args.jobs < 0:
+        print(f"musicflamingo mir annotate: -j/--jobs must be 0 (all cores) or more, got {args.jobs}", file=sys.stderr)
+        return 2
+    try:
+        mir = OmegaConf.to_container(compose(args.overrides).mir, resolve=True)
+    except Exception as e:  # a misspelt --set key: Hydra's message, on one line
+        print(f"musicflamingo mir annotate: bad --set override: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 2
     out = Path(args.out)
     cache = Path(args.cache) if args.cache else out / ".cache"
     try:
@@ -32,7 +39,7 @@ def _annotate(args) -> int:
     summary["inputs"] = len(found) + len(bad)
     print(json.dumps(summary, indent=2))
     for q in read_jsonl(out / "quarantine.jsonl"):
-        print(f"quarantined {q['path']}: {q['reason']}", file=sys.stderr)
+        print(f"quarantined {json.dumps(q['path'], ensure_ascii=False)}: {q['reason']}", file=sys.stderr)  # quoted: a newline in a name cannot forge a line
     return 0
 
 
