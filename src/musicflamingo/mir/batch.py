@@ -30,7 +30,7 @@ def items_for(paths: list[Path] | list[inputs.Input], mir: dict | None = None, r
     decoded) become quarantine rows with the loader's reason. The probe's
     duration sizes each track's deadline.
     """
-    limits = _limits(mir)
+    limits = loader.Limits.from_config((mir or {}).get("validate"))
     given = [p if isinstance(p, inputs.Input) else inputs.Input(Path(p), *inputs.display_name(Path(p), root)) for p in paths]
     kept, rows = inputs.dedupe(given, limits.max_file_bytes, STAGE)
     items = []
@@ -42,16 +42,6 @@ def items_for(paths: list[Path] | list[inputs.Input], mir: dict | None = None, r
             continue
         items.append(Item(it.sha256, str(Path(it.path).resolve()), it.display, probe.duration_s or 0.0))
     return items, rows
-
-
-def _limits(mir: dict | None) -> loader.Limits:
-    v = (mir or {}).get("validate") or {}
-    default = loader.Limits()
-    return loader.Limits(
-        float(v.get("max_duration_s", default.max_duration_s)),
-        int(v.get("max_file_bytes", default.max_file_bytes)),
-        float(v.get("decode_timeout_s", default.timeout_s)),
-    )
 
 
 def annotate_to_dir(items: list[Item], mir: dict, out: Path, cache_dir: Path, jobs: int = 0, pre_quarantine: list[dict] | None = None, desc: str = "mir annotate") -> dict:
