@@ -125,7 +125,9 @@ def grpo_mid(args) -> dict:
 
     from musicflamingo.model import build as mb
     from musicflamingo.model import inputs as mi
-    from musicflamingo.train.grpo import AudioGRPO, GRPOSettings, Prompt
+    from musicflamingo.config import typed
+    from musicflamingo.configs import Grpo
+    from musicflamingo.train.grpo import AudioGRPO, Prompt
 
     cfg = OmegaConf.create({
         "vocab_size": 1024, "max_audio_s": 30.0,
@@ -140,7 +142,7 @@ def grpo_mid(args) -> dict:
                (0.1 * rng.standard_normal(16000 * 20)).astype(np.float32), "A", ["C major", "G major", "D minor", "A minor"])
         for i in range(2)
     ]
-    trainer = AudioGRPO(model, processor, GRPOSettings(num_generations=5, max_new_tokens=64))
+    trainer = AudioGRPO(model, processor, typed(Grpo, "train.grpo", num_generations=5, max_new_tokens=64))
     steps = [trainer.step(prompts) for _ in range(args.grpo_steps)]
     return {
         "grpo_steps": len(steps),

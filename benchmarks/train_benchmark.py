@@ -70,6 +70,8 @@ def recipe(args) -> dict:
     from musicflamingo.model import freeze, tower_cache
     from musicflamingo.model import inputs as mi
     from musicflamingo.train import data as td
+    from musicflamingo.config import typed
+    from musicflamingo.configs import Grpo
     from musicflamingo.train.probe import reward_probe
     from musicflamingo.train.stages import grpo_loop, grpo_summary, structured_truths
 
@@ -97,7 +99,7 @@ def recipe(args) -> dict:
         model, processor = mb.load_pretrained(model_dir)
         freeze.cache_frozen_tower(model, args.root / tower_cache.TOWER_CACHE_DIR)  # as the eval stage does
         t0, c0 = time.perf_counter(), time.process_time()
-        out = reward_probe(model, processor, mcq_heldout, audio, tokens, truths, think=think_prompt)
+        out = reward_probe(model, processor, mcq_heldout, audio, tokens, truths, weights=typed(Grpo, "train.grpo").reward_weights, think=think_prompt)
         # what one eval pass (checkpoint x condition) over the held-out MCQs costs
         out["decode_s"], out["decode_cpu_s"] = round(time.perf_counter() - t0, 1), round(time.process_time() - c0, 1)
         out["new_tokens_mean"] = round(sum(len(processor.tokenizer(t)["input_ids"]) for t in out.pop("texts")) / max(out["n"], 1), 1)
@@ -247,7 +249,9 @@ def throughput(args) -> dict:
     from musicflamingo.model import tower_cache
     from musicflamingo.model.fixtures import THINK_INSTRUCTION, write_fixture
     from musicflamingo.train import data as td
-    from musicflamingo.train.grpo import AudioGRPO, GRPOSettings
+    from musicflamingo.config import typed
+    from musicflamingo.configs import Grpo
+    from musicflamingo.train.grpo import AudioGRPO
     from musicflamingo.train.stages import grpo_prompts
 
     params = OmegaConf.load(ROOT / "params.yaml")
@@ -286,7 +290,7 @@ def throughput(args) -> dict:
         # GRPO with the default frozen, cached tower
         freeze.prepare(model, {"trainable": {"audio_tower": False}}, root / tower_cache.TOWER_CACHE_DIR)
         prompts = grpo_prompts(td.load_records(paths["train"], task="mcq")[:2], processor, mi.AudioLoader(root, 30.0), THINK_INSTRUCTION)
-        trainer = AudioGRPO(model, processor, GRPOSettings(num_generations=5, max_new_tokens=24))
+        trainer = AudioGRPO(model, processor, typed(Grpo, "train.grpo", num_generations=5, max_new_tokens=24))
         torch.manual_seed(0)
         steps = [trainer.step(prompts) for _ in range(args.steps)]
         result["grpo_s_per_step"] = round(sorted(s["step_s"] for s in steps)[len(steps) // 2], 4)

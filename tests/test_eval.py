@@ -14,6 +14,12 @@ from musicflamingo.evaluation.mcq import extract_choice, summarise
 from musicflamingo.model.answers import answer_span
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _conf_values() -> dict:
+    """What run_eval reads besides `model`, with conf/'s values (params.yaml): eval and the GRPO reward weights."""
+    params = OmegaConf.to_container(OmegaConf.load(ROOT / "params.yaml"))
+    return {"eval": params["eval"], "train": {"grpo": {"reward_weights": params["train"]["grpo"]["reward_weights"]}}}
 OPTIONS = ["about 80 BPM", "about 110 BPM", "A minor", "G major"]
 
 
@@ -93,10 +99,13 @@ def test_run_eval_writes_reports(tmp_path, monkeypatch):
             "experiment": "test",
             "seed": 0,
             "model": small_model_cfg(),
+            **_conf_values(),
             "eval": {
+                **_conf_values()["eval"],
                 "checkpoints": ["backbone", "sft", "coldstart", "grpo"],
                 "max_new_tokens": 4,
                 "batch_size": 2,
+                "mcq_max_new_tokens_plain": None,
                 "think_for": ["coldstart", "grpo"],
                 "embedding_similarity": False,
                 "benchmarks": {"muchomusic": {"annotations": str(mucho / "muchomusic.csv"), "musiccaps_metadata": str(mucho / "musiccaps-public.csv")}},
@@ -153,8 +162,9 @@ def test_run_eval_with_llm_judge_puts_scores_and_rubric_in_the_report(tmp_path, 
     mb.build_tiny(small_model_cfg(), tmp_path / "models/backbone", seed=0)
     isolated_mlflow(monkeypatch, tmp_path)
     judge = {"enabled": True, **conf(server, "ok")}
-    cfg = OmegaConf.create({"experiment": "test", "seed": 0, "model": small_model_cfg(),
-                            "eval": {"checkpoints": ["backbone"], "max_new_tokens": 4, "batch_size": 2, "embedding_similarity": False, "judge": judge}})
+    cfg = OmegaConf.create({"experiment": "test", "seed": 0, "model": small_model_cfg(), **_conf_values(),
+                            "eval": {**_conf_values()["eval"], "checkpoints": ["backbone"], "max_new_tokens": 4, "batch_size": 2,
+                                     "mcq_max_new_tokens_plain": None, "think_for": [], "embedding_similarity": False, "judge": judge}})
     ctx = StageContext(root=tmp_path, stage=registry.get("eval"))
     ctx.out.mkdir(parents=True)
     run_eval(cfg, ctx)

@@ -14,7 +14,9 @@ from musicflamingo.model import build as mb
 from musicflamingo.model import inputs as mi
 from musicflamingo.model.fixtures import THINK_INSTRUCTION, isolated_mlflow, write_fixture
 from musicflamingo.train import data as td
-from musicflamingo.train.grpo import AudioGRPO, GRPOSettings, completion_logprobs, completion_mask, group_advantages
+from musicflamingo.config import typed
+from musicflamingo.configs import Grpo
+from musicflamingo.train.grpo import AudioGRPO, completion_logprobs, completion_mask, group_advantages
 from musicflamingo.train.stages import grpo_prompts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,9 +33,7 @@ def world(tmp_path_factory):
 def _trainer(world, reward_fn=None, **overrides):
     root, paths = world
     policy, processor = mb.load_pretrained(root / "models/coldstart")
-    settings = GRPOSettings(
-        **{"num_generations": 3, "max_new_tokens": 6, "learning_rate": 1e-2, "beta": 0.04, **overrides}
-    )
+    settings = typed(Grpo, "train.grpo", **{"num_generations": 3, "max_new_tokens": 6, "learning_rate": 1e-2, "beta": 0.04, **overrides})
     records = td.load_records(paths["train"], task="mcq")
     prompts = grpo_prompts(records[:2], processor, mi.AudioLoader(root, 30.0), THINK_INSTRUCTION)
     return AudioGRPO(policy, processor, settings, reward_fn=reward_fn), prompts

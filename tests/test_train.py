@@ -50,13 +50,14 @@ def _cfg(deepspeed: bool, max_steps: int = 3) -> OmegaConf:
         "deepspeed": deepspeed,
         "logging_steps": 1,
         "save_steps": 2,
+        "group_by_length": False,
     }
     return OmegaConf.create(
         {
             "experiment": "test",
             "seed": 0,
             "model": small_model_cfg(),
-            "train": {"sft": stage, "coldstart": {**stage, "data": "mf_think"}},
+            "train": {"sft": stage, "coldstart": {**stage, "data": "mf_think"}, "grpo": {"reward_weights": params.train.grpo.reward_weights}},
             "deepspeed": params.deepspeed,
         }
     )

@@ -13,13 +13,14 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Sequence, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
 
 from musicflamingo.io import atomic_write_text
 
 PARAMS_FILE = "params.yaml"
+M = TypeVar("M")
 
 
 def package_conf_dir() -> Path:
@@ -35,7 +36,10 @@ def package_conf_dir() -> Path:
 
 
 def compose(overrides: Sequence[str] = (), conf_dir: Path | None = None) -> DictConfig:
-    """Compose `conf/config.yaml` with Hydra overrides such as `experiment=smoke`."""
+    """Compose `conf/config.yaml` with Hydra overrides such as `experiment=smoke`.
+
+    The result is checked against the typed configs (`musicflamingo.configs`): a wrong type,
+    an out-of-range value or an impossible combination raises `ConfigError` here, before any compute."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -44,7 +48,19 @@ def compose(overrides: Sequence[str] = (), conf_dir: Path | None = None) -> Dict
     with initialize_config_dir(config_dir=str(conf_dir or package_conf_dir())):
         cfg = hydra_compose(config_name="config", overrides=list(overrides))
     OmegaConf.resolve(cfg)
+    from musicflamingo import configs
+
+    configs.validate(cfg)
     return cfg
+
+
+def typed(model: type[M], key: str, overrides: Sequence[str] = (), **changes: Any) -> M:
+    """conf/'s `key` section (e.g. `typed(Grpo, "train.grpo", num_generations=3)`) as its typed model,
+    with `changes` on top: tests and benchmarks take their settings from the one place values live."""
+    from musicflamingo import configs
+
+    node = OmegaConf.to_container(select(compose(overrides), key), resolve=True)
+    return configs.parse(model, {**node, **changes}, key)
 
 
 def write_params(cfg: DictConfig, root: Path) -> Path:

@@ -157,10 +157,10 @@ def run_eval(cfg, ctx) -> dict:
     if not mcq_items:
         raise ValueError(f"no mcq items in {skills / 'heldout.jsonl'}")
     truths = {row["track_id"]: row["truth"] for row in read_jsonl(skills / "structured.jsonl")}
-    think_for = set(e.get("think_for", []) or [])
+    think_for = set(e.think_for)
     checkpoints = [str(c) for c in e.checkpoints]
     cache = ctx.root / ".cache" / "eval"
-    judge = OmegaConf.to_container(e.judge, resolve=True) if e.get("judge") is not None else {}
+    judge = OmegaConf.to_container(e.judge, resolve=True)
     # The LLM judge is optional; server, model and key come from config or MF_JUDGE_* variables.
     judge_cfg = {k: v for k, v in judge.items() if k != "enabled" and v is not None} if judge.get("enabled") else None
     predictors = {
@@ -171,11 +171,10 @@ def run_eval(cfg, ctx) -> dict:
     predictions: list[dict] = []
     mcq_by_ck, cap_by_ck, proof, ablation = {}, {}, {}, {}
     others = other_track_audio(mcq_items)
-    controls = [c for c in e.get("controls", ["silence", "other_track"]) or [] if c != "other_track" or others]
-    train_cfg = cfg.get("train") or {}
-    weights = dict(train_cfg.get("grpo", {}).get("reward_weights") or {"format": 1.0, "accuracy": 1.0, "structured": 0.5})
+    controls = [c for c in e.controls if c != "other_track" or others]
+    weights = dict(cfg.train.grpo.reward_weights)  # the GRPO reward, scored on every checkpoint's answers
     # A checkpoint asked the plain question answers "(B) G major" first; the long budget is for think chains.
-    plain_budget = e.get("mcq_max_new_tokens_plain")
+    plain_budget = e.mcq_max_new_tokens_plain
     for ck, predictor in predictors.items():
         budget = None if ck in think_for or not plain_budget else int(plain_budget)
         mcq_by_ck[ck], preds = _demo_mcq(mcq_items, predictor, ck in think_for, max_new_tokens=budget)
@@ -186,8 +185,8 @@ def run_eval(cfg, ctx) -> dict:
             proof[ck][control], cpreds = _demo_mcq(mcq_items, predictor, ck in think_for, control, others, budget)
             predictions += [{"checkpoint": ck, "benchmark": f"demo_mcq_{control}", **p} for p in cpreds]
             ctx.log(f"{ck}: demo MCQ accuracy with {control} instead of the audio: {proof[ck][control]['accuracy']}")
-        if caption_items and e.get("captions", True):
-            cap_by_ck[ck], cps = _demo_captions(caption_items, predictor, truths, bool(e.get("embedding_similarity", True)), judge_cfg)
+        if caption_items and e.captions:
+            cap_by_ck[ck], cps = _demo_captions(caption_items, predictor, truths, bool(e.embedding_similarity), judge_cfg)
             predictions += [{"checkpoint": ck, "benchmark": "demo_captions", **p} for p in cps]
         ctx.log(f"{ck}: demo MCQ accuracy {mcq_by_ck[ck]['accuracy']} on {mcq_by_ck[ck]['n']} items")
     chance = mcq_by_ck[checkpoints[0]]["chance"]
@@ -200,8 +199,7 @@ def run_eval(cfg, ctx) -> dict:
             if metric in cap_by_ck[checkpoints[0]]:
                 rows.append(rpt.Row("demo_captions", metric, {ck: s.get(metric) for ck, s in cap_by_ck.items()}, n=len(caption_items)))
     audits = {}
-    configured = e.get("benchmarks")
-    benchmarks = OmegaConf.to_container(configured, resolve=True) if configured is not None else {}
+    benchmarks = OmegaConf.to_container(e.benchmarks, resolve=True)
     for name, bcfg in benchmarks.items():
         table, preds, audit = _external(name, bcfg, predictors)
         rows += table

@@ -34,65 +34,14 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from musicflamingo.configs import Grpo
 from musicflamingo.model import inputs as mi
 from musicflamingo.train import rewards as rw
-
-
-@dataclass
-class GRPOSettings:
-    num_generations: int = 4
-    max_new_tokens: int = 48
-    temperature: float = 1.0
-    top_p: float = 1.0
-    learning_rate: float = 5e-4
-    epsilon: float = 0.2
-    beta: float = 0.04
-    num_iterations: int = 1
-    reward_weights: dict = field(default_factory=lambda: {"format": 1.0, "accuracy": 1.0, "structured": 0.5})
-    max_grad_norm: float = 1.0
-    adv_eps: float = 1e-4
-
-    def __post_init__(self):
-        # Reject impossible settings before any compute is spent.
-        if self.num_generations < 2:
-            raise ValueError("GRPO needs num_generations >= 2 (advantages are relative to the group)")
-        if not 0.0 < self.epsilon < 1.0:
-            raise ValueError(f"epsilon (clip range) must be in (0, 1), got {self.epsilon}")
-        if self.beta < 0.0:
-            raise ValueError(f"beta (KL weight) must be >= 0, got {self.beta}")
-        if self.num_iterations < 1 or self.max_new_tokens < 1:
-            raise ValueError("num_iterations and max_new_tokens must be >= 1")
-        unknown = set(self.reward_weights) - set(rw.REWARDS)
-        if unknown or not self.reward_weights:
-            raise ValueError(f"reward_weights must name some of {list(rw.REWARDS)}, got {dict(self.reward_weights)}")
-
-    @classmethod
-    def from_cfg(cls, c) -> GRPOSettings:
-        from omegaconf import OmegaConf
-
-        weights = (
-            OmegaConf.to_container(c.reward_weights, resolve=True)
-            if not isinstance(c.reward_weights, dict)
-            else dict(c.reward_weights)
-        )
-        return cls(
-            num_generations=int(c.num_generations),
-            max_new_tokens=int(c.max_new_tokens),
-            temperature=float(c.temperature),
-            top_p=float(c.top_p),
-            learning_rate=float(c.learning_rate),
-            epsilon=float(c.epsilon),
-            beta=float(c.beta),
-            num_iterations=int(c.num_iterations),
-            reward_weights={k: float(v) for k, v in weights.items()},
-            max_grad_norm=float(c.get("max_grad_norm", 1.0)),
-            adv_eps=float(c.get("adv_eps", 1e-4)),
-        )
 
 
 @dataclass
@@ -161,7 +110,7 @@ RewardFn = Callable[..., tuple[list[float], dict[str, list[float]]]]  # (texts, 
 class AudioGRPO:
     """Owns the policy, its frozen reference and the optimizer (see module docstring)."""
 
-    def __init__(self, policy, processor, settings: GRPOSettings, reward_fn: RewardFn | None = None, reference=None):
+    def __init__(self, policy, processor, settings: Grpo, reward_fn: RewardFn | None = None, reference=None):
         self.policy, self.processor, self.s = policy, processor, settings
         self.reference = None
         if settings.beta != 0.0:

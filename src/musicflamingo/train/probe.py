@@ -1,7 +1,7 @@
 """Greedy-decoding probe of a checkpoint on held-out MCQ prompts: the GRPO rewards, measured.
 
-`reward_probe(model, processor, records, audio, max_new_tokens, truths=None,
-batch_size=8, weights=None, think=True)` asks every record's question (with
+`reward_probe(model, processor, records, audio, max_new_tokens, truths=None, *,
+weights, batch_size=8, think=True)` (`weights`: `train.grpo.reward_weights`) asks every record's question (with
 the think/answer instruction when `think`, as GRPO and the evaluation do
 for reasoning checkpoints), decodes greedily and returns the mean of each
 reward component (`format`, `accuracy`, `structured`), the weighted
@@ -13,12 +13,12 @@ rate must be high before GRPO can learn anything) and by the benchmarks.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from musicflamingo.model import inputs as mi
 from musicflamingo.train import rewards as rw
-
-DEFAULT_WEIGHTS = {"format": 1.0, "accuracy": 1.0, "structured": 0.5}
 
 
 def think_prompt(record: dict, instruction: str) -> str:
@@ -33,8 +33,9 @@ def reward_probe(
     audio: mi.AudioLoader,
     max_new_tokens: int,
     truths: dict | None = None,
+    *,
+    weights: Mapping[str, float],
     batch_size: int = 8,
-    weights: dict | None = None,
     think: bool = True,
 ) -> dict:
     from musicflamingo.model.answers import extract_choice
@@ -42,7 +43,6 @@ def reward_probe(
 
     if not records:
         raise ValueError("no records to probe")
-    weights = dict(weights or DEFAULT_WEIGHTS)
     was_training = model.training
     model.eval()
     texts: list[str] = []
@@ -54,7 +54,7 @@ def reward_probe(
     model.train(was_training)
     total, parts = rw.combined_reward(
         texts,
-        weights,
+        dict(weights),
         answer_letter=[r.get("answer_letter") for r in records],
         options=[r.get("options") or [] for r in records],
         answer=[r.get("answer") for r in records],

@@ -85,13 +85,13 @@ def training_arguments(stage_cfg, output_dir: Path, seed: int, ds_config: dict |
         weight_decay=float(stage_cfg.weight_decay),
         warmup_steps=float(stage_cfg.warmup_ratio),  # a float in [0, 1) is a ratio of the total steps
         lr_scheduler_type=str(stage_cfg.lr_scheduler),
-        max_grad_norm=float(stage_cfg.get("max_grad_norm", 1.0)),
+        max_grad_norm=float(stage_cfg.max_grad_norm),
         logging_steps=int(stage_cfg.logging_steps),
         **per_epoch,
         save_total_limit=1,  # the latest; the best checkpoint is always kept as well
         bf16=dist.resolve_bf16(stage_cfg.bf16),
         activation_checkpointing=bool(stage_cfg.gradient_checkpointing),
-        train_sampling_strategy="group_by_length" if bool(stage_cfg.get("group_by_length", False)) else "random",
+        train_sampling_strategy="group_by_length" if bool(stage_cfg.group_by_length) else "random",
         include_num_input_tokens_seen="non_padding",
         deepspeed=ds_config,
         # gloo only for DeepSpeed on a CPU: for the plain Trainer an explicit
@@ -152,8 +152,9 @@ def selection_summary(state, n_validation: int) -> dict:
     }
 
 
-def epoch_probe(sel, processor, records: list[dict], audio: mi.AudioLoader):
-    """probe(model) -> the greedy think/answer rewards on `records` (no texts), for `make_trainer`."""
+def epoch_probe(sel, processor, records: list[dict], audio: mi.AudioLoader, weights):
+    """probe(model) -> the greedy think/answer rewards on `records` (no texts), for `make_trainer`;
+    `weights` (`train.grpo.reward_weights`) make up its `reward`, as GRPO's."""
     from musicflamingo.train.probe import reward_probe
 
     mcq = [r for r in records if r.get("options") and r.get("answer_letter")]
@@ -161,7 +162,7 @@ def epoch_probe(sel, processor, records: list[dict], audio: mi.AudioLoader):
         raise ValueError("select_best: the held-out tracks have no MCQ items to probe")
 
     def probe(model) -> dict:
-        out = reward_probe(model, processor, mcq, audio, int(sel.get("max_new_tokens", 320)))
+        out = reward_probe(model, processor, mcq, audio, int(sel.max_new_tokens), weights=weights)
         return {k: v for k, v in out.items() if k not in ("texts", "n")}
 
     return probe
@@ -262,9 +263,7 @@ def train_supervised(
     sel = selection(stage_cfg)
     val_records: list[dict] = []
     if sel is not None:
-        train_records, val_records = td.split_tracks(train_records, float(sel.get("validation_fraction", 0.1)), int(cfg.seed))
-        if bool(stage_cfg.get("lora", {}).get("enabled", False)):
-            raise ValueError(f"{stage_name}: select_best with LoRA is not supported (checkpoints hold only the adapter)")
+        train_records, val_records = td.split_tracks(train_records, float(sel.validation_fraction), int(cfg.seed))
         if not val_records:
             raise ValueError(f"{stage_name}: select_best needs records from at least 2 tracks to hold one out")
         log(f"select_best: {len(val_records)} records of held-out tracks probed after every epoch")
@@ -294,7 +293,7 @@ def train_supervised(
     with dist.isolated_accelerate_state(), group:
         args = training_arguments(stage_cfg, checkpoint_dir, int(cfg.seed), ds_config, report_to)
         callbacks = [throughput_callback()]
-        if sel is not None and int(sel.get("patience", 0) or 0) > 0:
+        if sel is not None and int(sel.patience) > 0:
             from transformers import EarlyStoppingCallback
 
             callbacks.append(EarlyStoppingCallback(early_stopping_patience=int(sel.patience)))
@@ -303,7 +302,7 @@ def train_supervised(
             args=args,
             train_dataset=train_ds,
             eval_dataset=td.ConversationDataset(val_records, processor, audio, max_length) if sel is not None else None,
-            probe=epoch_probe(sel, processor, val_records, audio) if sel is not None else None,
+            probe=epoch_probe(sel, processor, val_records, audio, cfg.train.grpo.reward_weights) if sel is not None else None,
             data_collator=collator,
             callbacks=callbacks,
         )

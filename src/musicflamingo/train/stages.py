@@ -22,7 +22,8 @@ from musicflamingo.model import freeze
 from musicflamingo.model import inputs as mi
 from musicflamingo.model import tower_cache
 from musicflamingo.train import data as td
-from musicflamingo.train.grpo import AudioGRPO, GRPOSettings, Prompt
+from musicflamingo.configs import Grpo, parse
+from musicflamingo.train.grpo import AudioGRPO, Prompt
 from musicflamingo.train.sft import run_key, train_supervised
 
 SKILLS = "mf_skills"
@@ -76,7 +77,8 @@ def _supervised(cfg, ctx, stage_name: str, model_stage: str) -> dict:
 
             model, processor = mb.load_pretrained(ctx.out)
             audio = mi.AudioLoader(ctx.root, float(cfg.model.max_audio_s))
-            probe = reward_probe(model, processor, mcq, audio, probe_tokens, structured_truths(skills_dir(ctx)))
+            truths = structured_truths(skills_dir(ctx))
+            probe = reward_probe(model, processor, mcq, audio, probe_tokens, truths, weights=cfg.train.grpo.reward_weights)
             texts = probe.pop("texts")
             mlflow.log_metrics({f"heldout_greedy_{k}": v for k, v in probe.items() if k != "n"})
             mlflow.log_text("\n".join(json.dumps({"id": r["id"], "completion": t}) for r, t in zip(mcq, texts)) + "\n", "probe/heldout_completions.jsonl")
@@ -167,7 +169,7 @@ def grpo_loop(g, policy, processor, records: list[dict], audio: mi.AudioLoader, 
     probes (see `fixed_prompt_probe`; [] when off). `on_step(step, metrics)` is called
     after each step (logging).
     """
-    settings = GRPOSettings.from_cfg(g)
+    settings = parse(Grpo, g, "train.grpo")
     trainer = AudioGRPO(policy, processor, settings)
     rng = random.Random(int(seed))
     order: list[dict] = []
@@ -204,8 +206,7 @@ def fixed_prompt_probe(g, trainer: AudioGRPO, processor, records, audio, instruc
     the same prompts, sampled with the same seed, isolate the learning. The RNG
     is forked so the probe does not change the training's samples.
     """
-    cfg = g.get("reward_probe") or {}
-    n = min(int(cfg.get("prompts", 0)), len(records))
+    n = min(int(g.reward_probe.prompts), len(records))
     if n == 0:
         return None
     prompts = grpo_prompts(random.Random(int(seed) + 1).sample(records, n), processor, audio, instruction, truths)
@@ -216,7 +217,7 @@ def fixed_prompt_probe(g, trainer: AudioGRPO, processor, records, audio, instruc
             r = trainer.rollout(prompts)
         return {"step": step, "probe_reward": float(r.rewards.mean()), **{f"probe_reward_{k}": float(np.mean(v)) for k, v in r.parts.items()}}
 
-    run.every = max(1, int(cfg.get("every", g.steps)))
+    run.every = int(g.reward_probe.every)
     return run
 
 
