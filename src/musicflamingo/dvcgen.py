@@ -7,13 +7,13 @@ from pathlib import Path
 import yaml
 
 from musicflamingo import registry
-from musicflamingo.registry import COMMON_CODE, PKG
+from musicflamingo.registry import PKG
 
 HEADER = "# Generated from src/musicflamingo/registry.py by `musicflamingo dvc-yaml`. Do not edit.\n"
 
 
 def stage_entry(stage: registry.Stage) -> dict:
-    deps = [f"{PKG}/{c}" for c in (*COMMON_CODE, *stage.code)]
+    deps = list(stage.code)
     deps += [registry.get(d).out for d in stage.deps]
     deps += list(stage.extra_deps)
     entry: dict = {"cmd": f"musicflamingo stage {stage.name}", "deps": deps, "params": list(stage.params)}

@@ -28,9 +28,8 @@ class Stage:
     deps: tuple[str, ...] = ()
     """Upstream stage names; their outs are this stage's data deps."""
     params: tuple[str, ...] = ()
-    """Dotted keys of `params.yaml` this stage reads; DVC reruns it when they change."""
-    code: tuple[str, ...] = ()
-    """Package-relative source paths whose change should rerun this stage."""
+    """Dotted keys of `params.yaml` this stage reads; DVC reruns it when they change. The stage is handed
+    only these (`stage.declared_params`): reading any other key raises."""
     kinds: tuple[str, ...] = ("python",)
     produces: Literal["data", "model", "report"] = "data"
     extra_outs: tuple[str, ...] = ()
@@ -50,13 +49,25 @@ class Stage:
         """Small JSON summary of the run, tracked uncached so `dvc metrics diff` shows it."""
         return f"metrics/{self.name}.json"
 
+    @property
+    def entry_module(self) -> str:
+        return self.entry.split(":")[0]
+
+    @property
+    def code(self) -> list[str]:
+        """Source files (relative to the project root) whose change can change this stage's output: the
+        static import closure of its entry module and of the harness that runs it (`musicflamingo.stage`)."""
+        from musicflamingo import imports
+
+        return [f"{PKG}/{f}" for f in imports.files(imports.closure(self.entry_module, HARNESS))]
+
     def load_entry(self) -> Callable:
-        module, func = self.entry.split(":")
-        return getattr(importlib.import_module(module), func)
+        return getattr(importlib.import_module(self.entry_module), self.entry.split(":")[1])
 
 
 PKG = "src/musicflamingo"
-COMMON_CODE = ("config.py", "io.py", "schemas.py", "stage.py")
+HARNESS = "musicflamingo.stage"
+"""`run_stage`: validates the params and calls the entry point (its imports are every stage's code too)."""
 
 STAGES: tuple[Stage, ...] = (
     Stage(
@@ -66,7 +77,6 @@ STAGES: tuple[Stage, ...] = (
         group="data",
         entry="musicflamingo.audio.stage:run_raw_audio",
         params=("seed", "data"),
-        code=("audio", "espeak.py"),
         extra_deps=("audio_in",),
         kinds=("python", "fluidsynth", "music21"),
     ),
@@ -78,7 +88,6 @@ STAGES: tuple[Stage, ...] = (
         entry="musicflamingo.mir.stage:run_mir_metadata",
         deps=("raw_audio",),
         params=("mir",),
-        code=("mir", "audio"),
         kinds=("python", "madmom", "essentia"),
     ),
     Stage(
@@ -89,7 +98,6 @@ STAGES: tuple[Stage, ...] = (
         entry="musicflamingo.data.skills_stage:run_mf_skills",
         deps=("raw_audio", "mir_metadata"),
         params=("seed", "skills", "llm"),
-        code=("data", "llm", "prompts"),
         kinds=("python", "llm"),
     ),
     Stage(
@@ -99,8 +107,7 @@ STAGES: tuple[Stage, ...] = (
         group="data",
         entry="musicflamingo.data.think_stage:run_mf_think",
         deps=("mir_metadata", "mf_skills"),
-        params=("seed", "think", "llm", "skills"),
-        code=("data", "llm", "prompts"),
+        params=("seed", "think", "llm", "skills.factcheck"),
         kinds=("python", "llm"),
     ),
     Stage(
@@ -108,8 +115,7 @@ STAGES: tuple[Stage, ...] = (
         description="Audio Flamingo 3 / Music Flamingo backbone: tiny model built offline, or a real checkpoint from a local path.",
         group="training",
         entry="musicflamingo.model.stage:run_backbone",
-        params=("seed", "model", "train.backbone", "deepspeed"),
-        code=("model", "speech", "espeak.py", "train"),
+        params=("seed", "experiment", "model", "train.backbone", "deepspeed"),
         kinds=("python", "pytorch", "transformers", "mlflow"),
         produces="model",
     ),
@@ -119,8 +125,7 @@ STAGES: tuple[Stage, ...] = (
         group="training",
         entry="musicflamingo.train.stages:run_sft",
         deps=("backbone", "mf_skills"),
-        params=("seed", "train.sft", "deepspeed"),
-        code=("train", "model"),
+        params=("seed", "experiment", "model.max_audio_s", "train.sft", "deepspeed"),
         kinds=("python", "pytorch", "deepspeed", "mlflow"),
         produces="model",
     ),
@@ -130,8 +135,7 @@ STAGES: tuple[Stage, ...] = (
         group="training",
         entry="musicflamingo.train.stages:run_coldstart",
         deps=("sft", "mf_skills", "mf_think"),
-        params=("seed", "train.coldstart", "deepspeed"),
-        code=("train", "model", "data/formats.py"),
+        params=("seed", "experiment", "model.max_audio_s", "train.coldstart", "train.grpo.reward_weights", "deepspeed"),
         kinds=("python", "pytorch", "deepspeed", "mlflow"),
         produces="model",
     ),
@@ -141,8 +145,7 @@ STAGES: tuple[Stage, ...] = (
         group="training",
         entry="musicflamingo.train.stages:run_grpo",
         deps=("coldstart", "mf_skills"),
-        params=("seed", "train.grpo"),
-        code=("train", "model", "data/formats.py"),
+        params=("seed", "experiment", "model.max_audio_s", "train.grpo"),
         kinds=("python", "pytorch", "mlflow"),
         produces="model",
     ),
@@ -152,8 +155,7 @@ STAGES: tuple[Stage, ...] = (
         group="evaluation",
         entry="musicflamingo.evaluation.stage:run_eval",
         deps=("backbone", "sft", "coldstart", "grpo", "mf_skills"),
-        params=("seed", "eval"),
-        code=("evaluation", "model", "data/formats.py"),
+        params=("seed", "experiment", "model.max_audio_s", "train.grpo.reward_weights", "eval"),
         kinds=("python", "pytorch", "mlflow"),
         produces="report",
         extra_outs=("reports/eval.md",),

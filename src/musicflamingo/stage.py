@@ -5,6 +5,11 @@ A stage is `run_<name>(cfg, ctx) -> dict`: it reads its inputs from
 small summary that becomes `metrics/<name>.json`, Dagster metadata and, for
 training stages, MLflow params. It never knows whether DVC, Dagster or a
 test called it.
+
+`cfg` is `declared_params(params, stage)`: the validated params.yaml in which
+every key the stage does not declare in the registry raises on read. DVC
+reruns a stage when a declared key changes, so an undeclared read would let a
+stale output through; here it fails the first time it happens.
 """
 
 from __future__ import annotations
@@ -17,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from musicflamingo import registry
+from musicflamingo import configs, registry
 from musicflamingo.io import write_json
 
 log = logging.getLogger("musicflamingo")
@@ -69,13 +74,48 @@ class StageContext:
             self.pipes.log.info(msg)
 
 
+class UndeclaredParam(KeyError):
+    """A stage read a params key it does not declare in the registry (so DVC would not rerun it on a change)."""
+
+
+def _undeclared(stage: str, key: str):
+    raise UndeclaredParam(f"stage {stage} reads params key {key!r}, which it does not declare: add it to its `params` in registry.py")
+
+
+UNDECLARED = "mf_undeclared"
+OmegaConf.register_resolver(UNDECLARED, _undeclared, replace=True)
+
+
+def declared_params(cfg: DictConfig, stage: registry.Stage) -> DictConfig:
+    """`cfg` as `stage` may see it: its declared keys (`stage.params`) as they are, every other key an
+    interpolation that raises `UndeclaredParam` when read (attribute, item, `.get`, `OmegaConf.select`);
+    read-only and in struct mode."""
+
+    def view(node, path: str):
+        if any(path == k or path.startswith(k + ".") for k in stage.params):
+            return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+        if isinstance(node, DictConfig) and any(k.startswith(path + ".") for k in stage.params):
+            return {k: view(node[k], f"{path}.{k}") for k in node}
+        return "${%s:%s,%s}" % (UNDECLARED, stage.name, path)
+
+    view_cfg = OmegaConf.create({k: view(cfg[k], k) for k in cfg})
+    OmegaConf.set_struct(view_cfg, True)
+    OmegaConf.set_readonly(view_cfg, True)
+    return view_cfg
+
+
 def configure_logging() -> None:
     logging.basicConfig(level=os.environ.get("MF_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def run_stage(name: str, cfg: DictConfig, root: Path, pipes: Any = None) -> dict:
-    """Run one stage in this process and write its metrics file."""
+    """Run one stage in this process and write its metrics file.
+
+    The whole config is validated first (`musicflamingo.configs`: bad values fail before any compute); the
+    stage then gets `declared_params(cfg, stage)`."""
     stage = registry.get(name)
+    configs.validate(cfg)
+    cfg = declared_params(cfg, stage)
     ctx = StageContext(root=root.resolve(), stage=stage, dagster_run_id=os.environ.get("MF_DAGSTER_RUN_ID"), pipes=pipes)
     missing = [d for d in stage.deps if not (root / registry.get(d).out).exists()]
     if missing:

@@ -119,8 +119,10 @@ def stage_run(ctx: StageContext, cfg: DictConfig) -> Iterator["object"]:
             ds = MetaDataset(source=_dvc_source_class()(out), name=dep, digest=md5.replace(".dir", "")[:36])
             mlflow.log_input(ds, context=ctx.stage.name, tags={"dvc.md5": md5, "dvc.path": out, "dvc.md5_source": source})
             mlflow.set_tag(f"input.{dep}.dvc_md5", md5)
-        resolved = OmegaConf.to_yaml(cfg, resolve=True)
-        mlflow.log_text(resolved, "config/resolved_params.yaml")
+        declared = OmegaConf.create({})
+        for key in ctx.stage.params:  # the stage sees only these (stage.declared_params)
+            OmegaConf.update(declared, key, OmegaConf.select(cfg, key), merge=False)
+        mlflow.log_text(OmegaConf.to_yaml(declared, resolve=True), "config/resolved_params.yaml")
         mlflow.log_params({f"mf.{k}": v for k, v in _flat_params(cfg, ctx.stage.params).items()})
         yield run
 
