@@ -107,7 +107,7 @@ STAGES: tuple[Stage, ...] = (
         group="data",
         entry="musicflamingo.data.think_stage:run_mf_think",
         deps=("mir_metadata", "mf_skills"),
-        params=("seed", "think", "llm", "skills.factcheck"),
+        params=("seed", "think", "llm", "skills"),
         kinds=("python", "llm"),
     ),
     Stage(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -72,6 +72,22 @@ class Tolerances(Section):
     min_factuality: Fraction = Field(description="Items below this share of supported claims are repaired or dropped.")
 
 
+class Band(Section):
+    """Confidence band of one fact kind: at or above `assert` stated, at or above `hedge` hedged, below omitted."""
+
+    assert_: Fraction = Field(alias="assert", description="Confidence at or above which the fact is stated.")
+    hedge: Fraction = Field(description="Confidence at or above which the fact is hedged ('probably in A minor').")
+
+    @model_validator(mode="after")
+    def _order(self):
+        if self.hedge > self.assert_:
+            raise ValueError(f"hedge ({self.hedge}) must not exceed assert ({self.assert_})")
+        return self
+
+
+FactKind = Literal["tempo", "key", "meter", "chords", "vocals", "lyrics", "instruments", "genres", "moods"]
+
+
 class Skills(Section):
     """mf_skills: fact-checked captions and five-skill QA, split by track."""
 
@@ -82,6 +98,7 @@ class Skills(Section):
     repair: bool = Field(description="A caption contradicting the facts loses those sentences (false: it is dropped).")
     factcheck: Tolerances
     judge: dict[str, Any] | None = Field(description="Optional LLM judge on top of the rule checker: a chat-backend node like conf/llm/openai.yaml.")
+    confidence: dict[FactKind, Band] | None = Field(None, description="Per fact kind, the confidence band that states, hedges or omits it (data.known.gate).")
 
 
 class Think(Section):

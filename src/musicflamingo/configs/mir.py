@@ -41,6 +41,15 @@ class Key(Section):
     profiles: list[KeyProfile] = Field(min_length=1, description="essentia profiles voted into the fused key.")
 
 
+class Notes(Section):
+    """basic-pitch note transcription: key and chord evidence (mir/notes.py)."""
+
+    enabled: bool = Field(description="Transcribe notes and add their evidence to the key and chord votes.")
+    onset_threshold: Fraction = Field(description="basic-pitch note onset threshold.")
+    frame_threshold: Fraction = Field(description="basic-pitch frame activation threshold.")
+    min_note_frames: PositiveInt = Field(description="Shortest note, frames (86 per second).")
+
+
 class TempoFusion(Section):
     prior_bpm: PositiveFloat = Field(description="Centre of the log-tempo prior, BPM.")
     prior_octaves: PositiveFloat = Field(description="Width of the log-tempo prior, octaves.")
@@ -60,10 +69,11 @@ class KeyFusion(Section):
     chroma_sharpness: PositiveFloat = Field(description="Softmax sharpness of the chroma correlations.")
     tonic_chord_weight: NonNegFloat = Field(description="Vote of the time spent on each key's tonic triad.")
     final_chord_weight: NonNegFloat = Field(description="Vote of the final chord.")
+    notes_weight: NonNegFloat | None = Field(None, description="Vote of basic-pitch's pitch-class profile (with mir.notes).")
 
 
 class ChordFusion(Section):
-    tool_weights: dict[Literal["chordino", "madmom_chords", "madmom_deepchroma"], NonNegFloat] = Field(description="Vote of each chord tool.")
+    tool_weights: dict[Literal["chordino", "madmom_chords", "madmom_deepchroma", "basic_pitch"], NonNegFloat] = Field(description="Vote of each chord tool.")
     chroma_weight: NonNegFloat = Field(description="Vote of the chroma template match.")
     key_weight: NonNegFloat = Field(description="Prior for chords diatonic to the fused key.")
 
@@ -148,6 +158,7 @@ class Mir(Section):
     beats: Beats
     tempo: Tempo
     key: Key
+    notes: Notes | None = Field(None, description="basic-pitch note evidence; absent: no note transcription.")
     fusion: Fusion
     sections: Sections
     vocals: Vocals
