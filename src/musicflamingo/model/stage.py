@@ -14,10 +14,11 @@ returns a summary (parameter counts, vocabulary size, source, losses).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from pathlib import Path
 
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict, read_write
 
 from musicflamingo import tracking
 from musicflamingo.io import write_jsonl
@@ -40,8 +41,11 @@ def _enhance(cfg, ctx, model, processor, log) -> dict:
         initial = ctx.cache_dir / f"initial-{key}"
         if not (initial / "config.json").is_file():
             mb.save(model, processor, initial)
-    stage_cfg = OmegaConf.merge(b, {"max_steps": int(b.steps)})
-    run_cfg = OmegaConf.merge(cfg, {"train": {"backbone": stage_cfg}})
+    # The trainer's settings for this run (`steps` as HF's max_steps), in a copy of the stage's read-only params.
+    stage_cfg = OmegaConf.create({**OmegaConf.to_container(b, resolve=True), "max_steps": int(b.steps)})
+    run_cfg = copy.deepcopy(cfg)
+    with read_write(run_cfg), open_dict(run_cfg):
+        run_cfg.train.backbone = stage_cfg
     manifest = ctx.cache_dir / "asr" / "mixture.jsonl"
     write_jsonl(manifest, records)
     ckpt = ctx.cache_dir / f"run-{run_key(stage_cfg, cfg.deepspeed, int(cfg.seed), manifest, initial)}"
