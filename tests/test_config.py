@@ -153,3 +153,13 @@ def test_typed_takes_values_from_conf():
     g = typed(Grpo, "train.grpo", num_generations=3)
     conf = OmegaConf.load(CONF / "train/grpo.yaml")
     assert g.num_generations == 3 and g.max_new_tokens == conf.max_new_tokens and g.learning_rate == conf.learning_rate
+
+
+def test_configure_refuses_a_bad_value_in_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    from musicflamingo.cli import main
+
+    monkeypatch.setenv("MF_ROOT", str(tmp_path))
+    assert main(["configure", "train.grpo.num_generations=1", "think.fraction=2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "train.grpo.num_generations" in err and "think.fraction" in err
+    assert not (tmp_path / "params.yaml").exists()

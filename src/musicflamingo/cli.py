@@ -23,9 +23,15 @@ from musicflamingo import env, registry
 
 def _cmd_configure(args) -> int:
     from musicflamingo.config import compose, write_params
+    from musicflamingo.configs import ConfigError
 
     root = env.find_root()
-    path = write_params(compose(args.overrides), root)
+    try:
+        cfg = compose(args.overrides)
+    except ConfigError as exc:  # nothing is written: params.yaml keeps the last valid run
+        print(f"musicflamingo configure: {exc}", file=sys.stderr)
+        return 2
+    path = write_params(cfg, root)
     print(f"wrote {path}")
     return 0
 
@@ -40,6 +46,7 @@ def _cmd_stage(args) -> int:
     cfg = load_params(root, args.overrides)
     from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
 
+    from musicflamingo.configs import ConfigError
     from musicflamingo.llm.base import LLMUnavailable
     from musicflamingo.stage import StageFailed
 
@@ -51,6 +58,9 @@ def _cmd_stage(args) -> int:
                 pipes.report_asset_materialization(metadata={k: v for k, v in summary.items() if isinstance(v, (int, float, str, bool))})
         else:
             summary = run_stage(args.name, cfg, root)
+    except ConfigError as exc:  # params.yaml or an override breaks the schema: nothing ran
+        print(f"musicflamingo stage {args.name}: {exc}", file=sys.stderr)
+        return 2
     except (LLMUnavailable, StageFailed) as exc:
         # A dead endpoint or an unusable LLM is a one-line error, not a traceback; the previous output is untouched.
         print(f"musicflamingo stage {args.name} failed: {exc}", file=sys.stderr)

@@ -44,7 +44,7 @@ class Params(Section):
 
 
 class ConfigError(ValueError):
-    """params.yaml or an override breaks the schema; the message names each bad key."""
+    """params.yaml or an override breaks the schema; the message (one line) names each bad key and why."""
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -57,8 +57,8 @@ def parse(model: type[M], node: DictConfig | Mapping, where: str = "") -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         prefix = f"{where}." if where else ""
-        lines = [f"  {prefix}{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-        raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None
+        problems = [f"{prefix}{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
 
 
 def validate(cfg: DictConfig | Mapping) -> Params:
