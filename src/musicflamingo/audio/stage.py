@@ -49,22 +49,7 @@ def _render_demo(cfg: DictConfig, ctx: StageContext, quarantine: list[dict]) -> 
 def run_raw_audio(cfg: DictConfig, ctx: StageContext) -> dict:
     d = cfg.data
     quarantine: list[dict] = []
-    candidates: list[tuple[inputs.Input, str, dict | None]] = []  # (input, source, truth)
-    if d.demo.enabled:
-        demo = _render_demo(cfg, ctx, quarantine)
-        candidates += [(inputs.Input(wav, ctx.published(wav)), "demo", truth) for wav, truth in demo]
-    input_dir = ctx.root / d.input_dir
-    if input_dir.is_dir():
-        found, bad = inputs.collect(input_dir, ctx.root)
-        quarantine += bad
-        candidates += [(it, "input", None) for it in found]
-    else:
-        ctx.log(f"no input folder {d.input_dir}: only the demo corpus is ingested")
-    kept, dups = inputs.dedupe([c[0] for c in candidates], int(d.max_file_bytes), "raw_audio")
-    quarantine += dups
-    kept_ids = {id(it) for it in kept}
-    candidates = [c for c in candidates if id(c[0]) in kept_ids]
-
+    candidates = _candidates(cfg, ctx, quarantine)
     # Decoding is cheap next to MIR, but cached anyway so a resumed run is instant.
     cache = JsonCache(ctx.cache_dir / "validated")
     vkey = section_hash(cfg, "data.min_duration_s", "data.max_duration_s", "data.silence_dbfs", "data.max_file_bytes")
@@ -74,42 +59,14 @@ def run_raw_audio(cfg: DictConfig, ctx: StageContext) -> dict:
         sha = it.sha256
         verdict = cache.get(f"{sha}-{vkey}-v2") if sha else None
         if verdict is None:
-            try:
-                decoded = loader.decode(it.path, bounds)
-                loader.check_signal(decoded, d.min_duration_s, d.max_duration_s, d.silence_dbfs)
-                verdict = {"ok": True, "duration_s": round(decoded.duration_s, 4), "sample_rate": decoded.sample_rate, "channels": decoded.channels}
-            except loader.Rejected as e:
-                verdict = {"ok": False, "reason": str(e)}
+            verdict = _validate(it.path, bounds, d)
             if sha:
                 cache.put(f"{sha}-{vkey}-v2", verdict)
         if not verdict["ok"]:
             quarantine.append(inputs.row(it.display, verdict["reason"], "raw_audio", sha, it.note))
             continue
         assert sha is not None  # a decodable file was hashed
-        path = it.path
-        if source == "input":
-            # Copy into the versioned out dir so DVC pins exactly what was ingested.
-            target = ctx.out / "audio" / "input" / f"{sha[:16]}{path.suffix.lower()}"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
-            path = target
-        tags = {"tradition": truth["tradition"], "instruments": truth["instruments"]} if truth else {"original_path": it.display}
-        if it.note:
-            tags["path_note"] = it.note
-        tracks.append(
-            Track(
-                id=sha,
-                path=ctx.published(path) if path.is_relative_to(ctx.out) else path.relative_to(ctx.root).as_posix(),
-                source=source,
-                duration_s=verdict["duration_s"],
-                sample_rate=verdict["sample_rate"],
-                channels=verdict["channels"],
-                licence=DEMO_LICENCE if truth else "unknown (user input)",
-                title=truth["title"] if truth else Path(it.display).stem,
-                tags=tags,
-                truth=f"{ctx.stage.out}/truth/{truth['piece_id']}.json" if truth else None,
-            )
-        )
+        tracks.append(_track(ctx, it, source, truth, verdict))
 
     seg_len = float(d.segment_s)
     segments = [
@@ -130,3 +87,58 @@ def run_raw_audio(cfg: DictConfig, ctx: StageContext) -> dict:
         "quarantined": len(quarantine),
         "total_audio_s": round(sum(t.duration_s for t in tracks), 1),
     }
+
+
+def _candidates(cfg: DictConfig, ctx: StageContext, quarantine: list[dict]) -> list[tuple[inputs.Input, str, dict | None]]:
+    """(input, source, truth) for the demo corpus and the user's folder, copies removed; bad inputs go to `quarantine`."""
+    d = cfg.data
+    candidates: list[tuple[inputs.Input, str, dict | None]] = []
+    if d.demo.enabled:
+        demo = _render_demo(cfg, ctx, quarantine)
+        candidates += [(inputs.Input(wav, ctx.published(wav)), "demo", truth) for wav, truth in demo]
+    input_dir = ctx.root / d.input_dir
+    if input_dir.is_dir():
+        found, bad = inputs.collect(input_dir, ctx.root)
+        quarantine += bad
+        candidates += [(it, "input", None) for it in found]
+    else:
+        ctx.log(f"no input folder {d.input_dir}: only the demo corpus is ingested")
+    kept, dups = inputs.dedupe([c[0] for c in candidates], int(d.max_file_bytes), "raw_audio")
+    quarantine += dups
+    kept_ids = {id(it) for it in kept}
+    return [c for c in candidates if id(c[0]) in kept_ids]
+
+
+def _validate(path: Path, bounds: loader.Limits, d: DictConfig) -> dict:
+    """The cached verdict on one file: duration, rate and channels, or the reason it is rejected."""
+    try:
+        decoded = loader.decode(path, bounds)
+        loader.check_signal(decoded, d.min_duration_s, d.max_duration_s, d.silence_dbfs)
+        return {"ok": True, "duration_s": round(decoded.duration_s, 4), "sample_rate": decoded.sample_rate, "channels": decoded.channels}
+    except loader.Rejected as e:
+        return {"ok": False, "reason": str(e)}
+
+
+def _track(ctx: StageContext, it: inputs.Input, source: str, truth: dict | None, verdict: dict) -> Track:
+    """The track row of a valid input; user audio is copied into the versioned out dir so DVC pins exactly what was ingested."""
+    sha, path = it.sha256, it.path
+    if source == "input":
+        target = ctx.out / "audio" / "input" / f"{sha[:16]}{path.suffix.lower()}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+        path = target
+    tags = {"tradition": truth["tradition"], "instruments": truth["instruments"]} if truth else {"original_path": it.display}
+    if it.note:
+        tags["path_note"] = it.note
+    return Track(
+        id=sha,
+        path=ctx.published(path) if path.is_relative_to(ctx.out) else path.relative_to(ctx.root).as_posix(),
+        source=source,
+        duration_s=verdict["duration_s"],
+        sample_rate=verdict["sample_rate"],
+        channels=verdict["channels"],
+        licence=DEMO_LICENCE if truth else "unknown (user input)",
+        title=truth["title"] if truth else Path(it.display).stem,
+        tags=tags,
+        truth=f"{ctx.stage.out}/truth/{truth['piece_id']}.json" if truth else None,
+    )

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import random
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
@@ -52,110 +53,41 @@ def _llm_cfg(cfg: DictConfig, ctx: StageContext):
 def run_mf_skills(cfg: DictConfig, ctx: StageContext) -> dict:
     s = cfg.skills
     writer = make_writer(_llm_cfg(cfg, ctx))
-    tol = fc.Tolerances.from_cfg(s.get("factcheck"))
-    repair = bool(s.get("repair", True))
-    strict = writer.name != "builtin"  # the built-in writer computes each number it states from the facts
-    surface_strict = getattr(writer, "surface_captioner", None) is not None
-    judge = None
-    if s.get("judge") and s.judge.get("backend"):  # optional LLM judge on top of the rule checker
-        from musicflamingo.llm.writers import LLMJudge, make_chat_backend
-
-        judge = LLMJudge(make_chat_backend(s.judge))
+    check = _Release(fc.Tolerances.from_cfg(s.factcheck), strict=writer.name != "builtin", repair=bool(s.repair), judge=_judge(s),
+                     surface_strict=getattr(writer, "surface_captioner", None) is not None)
+    checks, dropped = check.checks, check.dropped
     tracks = {t["id"]: t for t in read_jsonl(ctx.input("raw_audio") / "tracks.jsonl")}
     facts_by_id = {f["track_id"]: f for f in read_jsonl(ctx.input("mir_metadata") / "tracks.jsonl")}
-    dropped: list[dict] = []
     for tid in [t for t in facts_by_id if t not in tracks]:
         # Facts without their raw_audio row cannot become conversations (no audio path): quarantined, not skipped silently.
         dropped.append({"id": f"{tid[:12]}-track", "track_id": tid, "reason": "no raw_audio row for this track"})
         del facts_by_id[tid]
     held = heldout_ids(sorted(facts_by_id), s.heldout_fraction, s.min_heldout_tracks)
-    train, heldout, checks, structured, segments = [], [], [], [], []
-    report = fc.Report()
     order = list(facts_by_id)
-    workers = int(cfg.llm.get("concurrency", 1)) if writer.name != "builtin" else 1
-    jobs = ((tracks[tid], facts_by_id[tid], _rng(cfg.seed, tid), ctx.root) for tid in order)
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        # LLM requests for several tracks are in flight at once (bounded by llm.concurrency); results keep track order.
-        written = list(tqdm(pool.map(lambda job: _write_track(writer, *job), jobs), total=len(order), desc="mf_skills", unit="track", disable=None))
+    written = _write_all(writer, [(tracks[tid], facts_by_id[tid], _rng(cfg.seed, tid), ctx.root) for tid in order], cfg.llm)
+    released: dict[str, list[dict]] = {"train": [], "heldout": []}
+    structured, segments = [], []
     for tid, out in zip(order, written):
-        facts, track, rng = facts_by_id[tid], tracks[tid], out["rng"]
+        facts, track = facts_by_id[tid], tracks[tid]
         tags = track.get("tags", {})
         fx = fc.FactIndex.build(facts, tags)
         split = "heldout" if tid in held else "train"
         # Per-track structured ground truth (unknown stays None): the caption reward and caption eval use it.
         structured.append({"track_id": tid, "split": split, "truth": structured_truth(facts, tags), "tags": tags})
-        records: list[tuple[object, str]] = []
-        # Surface captions are released too: only their supported sentences (an audio model may invent).
-        for i, c in enumerate(out["surface"]):
-            kept, withheld = fc.release(c, fx, tol, strict=surface_strict)
-            segments.append({"track_id": tid, "index": i, "caption": kept, **({"sentences_withheld": len(withheld)} if withheld else {})})
-        if out["caption"] is not None:
-            text = out["caption"]
-            records.append((conversation(f"{tid[:12]}-caption", track, rng.choice(_caption_prompts()), text, "caption", skill="caption",
-                                         fact_ids=["tempo_bpm", "key", "time_signature", "chords", "sections", "tags"]), text))
-        else:
-            dropped.append({"id": f"{tid[:12]}-caption", "track_id": tid, "reason": f"caption: {out['caption_error']}"})
-            report.writer_error("caption: " + _error_class(out["caption_error"]))
-        items, rejected = out["items"], out["rejected"]
-        for r in rejected:
-            dropped.append({"id": f"{tid[:12]}-qa", "track_id": tid, "reason": f"qa: {r['reason']}", "item": r.get("item")})
-            report.writer_error("qa: " + _error_class(r["reason"]))
-        mcq = _balanced([it for it in items if it["task"] == "mcq"], s.mcq_per_track)
-        opn = _balanced([it for it in items if it["task"] == "open"], s.open_per_track)
-        for k, item in enumerate(mcq + opn):
-            extra = {"options": item.get("options"), "answer_letter": item.get("answer_letter")} if item["task"] == "mcq" else {}
-            reply = f"({item['answer_letter']}) {item['answer']}" if item["task"] == "mcq" else item["answer"]
-            rec = conversation(f"{tid[:12]}-{item['task']}{k}", track, item["prompt"], reply, item["task"], answer=item["answer"],
-                               fact_ids=item["fact_ids"], skill=item["skill"], qtype=item.get("qtype"), **extra)
-            # The question is checked with the answer: a false premise ("the chorus at 0:45") is a contradiction too.
-            records.append((rec, f"{item['question']} {item['answer']}"))
-        for rec, text in records:
-            verdicts = fc.check_text(text, fx, tol=tol, strict=strict)
-            fscore = fc.score(verdicts)
-            row = {"id": rec.id, "track_id": tid, "task": rec.task, "skill": rec.skill, "factuality": fscore, "claims": fc.as_dicts(verdicts)}
-            if fscore < tol.min_factuality or fc.blocking(verdicts):
-                # Only what the facts support is released: contradicted and unverifiable claims both block.
-                fixed = fc.repair(text, fx, tol, strict=strict) if repair and rec.task == "caption" else None
-                if fixed is None:
-                    bad = fc.contradicted(verdicts)
-                    head = "contradicts MIR facts: " if bad else "unverifiable claims: "
-                    bad = bad or fc.blocking(verdicts)
-                    reason = head + "; ".join(f"{v.kind} {v.claim!r} ({v.reason})" for v in bad[:3])
-                    dropped.append({"id": rec.id, "track_id": tid, "reason": reason, "claims": fc.as_dicts(bad)})
-                    report.add(verdicts, "dropped", head.split(":")[0].replace("MIR ", "") + ": " + ",".join(sorted({v.kind for v in bad})))
-                    checks.append({**row, "outcome": "dropped"})
-                    continue
-                rec.conversations[1].value = fixed
-                row["sentences_withheld"] = len(fc.sentences(text)) - len(fc.sentences(fixed))
-                report.add(verdicts, "repaired")
-                checks.append({**row, "outcome": "repaired"})
-            else:
-                report.add(verdicts, "kept")
-                checks.append({**row, "outcome": "kept"})
-            if judge is not None:
-                try:
-                    ok, found = judge.judge(rec.conversations[1].value if rec.task == "caption" else text, facts, tags)
-                except LLMError as exc:  # the rule checker already passed the item; the judge's failure is recorded, not fatal
-                    checks[-1]["judge"] = f"unavailable: {exc.reason}"
-                else:
-                    checks[-1]["judge"] = "pass" if ok else "fail"
-                    if not ok:
-                        dropped.append({"id": rec.id, "track_id": tid, "reason": "LLM judge: " + "; ".join(found)[:500]})
-                        report.reclassify(checks[-1]["outcome"], "dropped", "LLM judge")
-                        checks[-1]["outcome"] = "dropped"
-                        continue
-            (heldout if split == "heldout" else train).append(rec.dump())
+        segments += check.surface(tid, out["surface"], fx)
+        for rec, text in check.candidates(tid, track, out, s.mcq_per_track, s.open_per_track):
+            if check.release(rec, text, tid, fx, facts, tags):
+                released[split].append(rec.dump())
+    train, heldout = released["train"], released["heldout"]
     rows = train + heldout
+    report = check.report
     if not rows and order:
         # Nothing usable is a failure, not an empty "successful" dataset (the previous output stays in place).
         raise StageFailed(f"mf_skills released 0 items from {len(order)} tracks: {report.writer_errors} writer errors "
                            f"({_top(report.writer_error_reasons)}), {report.dropped} dropped by the fact check (writer {writer.name})")
-    write_jsonl(ctx.out / "train.jsonl", train)
-    write_jsonl(ctx.out / "heldout.jsonl", heldout)
-    write_jsonl(ctx.out / "segments.jsonl", segments)
-    write_jsonl(ctx.out / "factcheck.jsonl", checks)
-    write_jsonl(ctx.out / "structured.jsonl", structured)
-    write_jsonl(ctx.out / "quarantine.jsonl", dropped)
+    outputs = {"train": train, "heldout": heldout, "segments": segments, "factcheck": checks, "structured": structured, "quarantine": dropped}
+    for name, table in outputs.items():
+        write_jsonl(ctx.out / f"{name}.jsonl", table)
     write_json(ctx.out / "factcheck_report.json", report.as_dict())
     words = [len(r["conversations"][1]["value"].split()) for r in rows if r["task"] == "caption"]
     summary = {
@@ -173,6 +105,114 @@ def run_mf_skills(cfg: DictConfig, ctx: StageContext) -> dict:
     }
     write_card(ctx.out, "mf_skills", rows, checks, dropped, summary)
     return summary
+
+
+def _judge(skills: DictConfig):
+    """The optional LLM judge on top of the rule checker (`skills.judge`), or None."""
+    if not (skills.judge and skills.judge.get("backend")):
+        return None
+    from musicflamingo.llm.writers import LLMJudge, make_chat_backend
+
+    return LLMJudge(make_chat_backend(skills.judge))
+
+
+def _write_all(writer, jobs: list[tuple], llm: DictConfig) -> list[dict]:
+    """`_write_track` for every (track, facts, rng, root) job, in job order; LLM requests for several tracks
+    are in flight at once (bounded by llm.concurrency)."""
+    workers = int(llm.get("concurrency", 1)) if writer.name != "builtin" else 1
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return list(tqdm(pool.map(lambda job: _write_track(writer, *job), jobs), total=len(jobs), desc="mf_skills", unit="track", disable=None))
+
+
+@dataclass
+class _Release:
+    """The fact check of one run: its settings, and the checks, drops and statistics it records.
+
+    Only what the facts support is released: contradicted and unverifiable claims both block. `strict`:
+    numbers are checked too (an LLM writer; the built-in one computes each from the facts);
+    `surface_strict`: the same for surface captions (an audio model may invent)."""
+
+    tol: fc.Tolerances
+    strict: bool
+    surface_strict: bool
+    repair: bool
+    judge: object | None
+    report: fc.Report = field(default_factory=fc.Report)
+    checks: list[dict] = field(default_factory=list)
+    dropped: list[dict] = field(default_factory=list)
+
+    def surface(self, tid: str, captions: list[str], fx) -> list[dict]:
+        """`segments.jsonl` rows: each surface caption's supported sentences."""
+        rows = []
+        for i, c in enumerate(captions):
+            kept, withheld = fc.release(c, fx, self.tol, strict=self.surface_strict)
+            rows.append({"track_id": tid, "index": i, "caption": kept, **({"sentences_withheld": len(withheld)} if withheld else {})})
+        return rows
+
+    def candidates(self, tid: str, track: dict, out: dict, mcq_per_track: int, open_per_track: int) -> list[tuple[object, str]]:
+        """(conversation record, text to check) for the track's caption and QA; writer failures are recorded as drops."""
+        rng = out["rng"]
+        records: list[tuple[object, str]] = []
+        if out["caption"] is not None:
+            text = out["caption"]
+            records.append((conversation(f"{tid[:12]}-caption", track, rng.choice(_caption_prompts()), text, "caption", skill="caption",
+                                         fact_ids=["tempo_bpm", "key", "time_signature", "chords", "sections", "tags"]), text))
+        else:
+            self.dropped.append({"id": f"{tid[:12]}-caption", "track_id": tid, "reason": f"caption: {out['caption_error']}"})
+            self.report.writer_error("caption: " + _error_class(out["caption_error"]))
+        items, rejected = out["items"], out["rejected"]
+        for r in rejected:
+            self.dropped.append({"id": f"{tid[:12]}-qa", "track_id": tid, "reason": f"qa: {r['reason']}", "item": r.get("item")})
+            self.report.writer_error("qa: " + _error_class(r["reason"]))
+        mcq = _balanced([it for it in items if it["task"] == "mcq"], mcq_per_track)
+        opn = _balanced([it for it in items if it["task"] == "open"], open_per_track)
+        for k, item in enumerate(mcq + opn):
+            extra = {"options": item.get("options"), "answer_letter": item.get("answer_letter")} if item["task"] == "mcq" else {}
+            reply = f"({item['answer_letter']}) {item['answer']}" if item["task"] == "mcq" else item["answer"]
+            rec = conversation(f"{tid[:12]}-{item['task']}{k}", track, item["prompt"], reply, item["task"], answer=item["answer"],
+                               fact_ids=item["fact_ids"], skill=item["skill"], qtype=item.get("qtype"), **extra)
+            # The question is checked with the answer: a false premise ("the chorus at 0:45") is a contradiction too.
+            records.append((rec, f"{item['question']} {item['answer']}"))
+        return records
+
+    def release(self, rec, text: str, tid: str, fx, facts: dict, tags: dict) -> bool:
+        """Check `text` (the record's claims): kept, repaired (a caption loses its unsupported sentences) or
+        dropped; then the optional judge. Records the outcome; True when `rec` is released."""
+        verdicts = fc.check_text(text, fx, tol=self.tol, strict=self.strict)
+        fscore = fc.score(verdicts)
+        row = {"id": rec.id, "track_id": tid, "task": rec.task, "skill": rec.skill, "factuality": fscore, "claims": fc.as_dicts(verdicts)}
+        if fscore < self.tol.min_factuality or fc.blocking(verdicts):
+            fixed = fc.repair(text, fx, self.tol, strict=self.strict) if self.repair and rec.task == "caption" else None
+            if fixed is None:
+                bad = fc.contradicted(verdicts)
+                head = "contradicts MIR facts: " if bad else "unverifiable claims: "
+                bad = bad or fc.blocking(verdicts)
+                reason = head + "; ".join(f"{v.kind} {v.claim!r} ({v.reason})" for v in bad[:3])
+                self.dropped.append({"id": rec.id, "track_id": tid, "reason": reason, "claims": fc.as_dicts(bad)})
+                self.report.add(verdicts, "dropped", head.split(":")[0].replace("MIR ", "") + ": " + ",".join(sorted({v.kind for v in bad})))
+                self.checks.append({**row, "outcome": "dropped"})
+                return False
+            rec.conversations[1].value = fixed
+            row["sentences_withheld"] = len(fc.sentences(text)) - len(fc.sentences(fixed))
+            self.report.add(verdicts, "repaired")
+            self.checks.append({**row, "outcome": "repaired"})
+        else:
+            self.report.add(verdicts, "kept")
+            self.checks.append({**row, "outcome": "kept"})
+        return self.judge is None or self._judged(rec, text, tid, facts, tags)
+
+    def _judged(self, rec, text: str, tid: str, facts: dict, tags: dict) -> bool:
+        try:
+            ok, found = self.judge.judge(rec.conversations[1].value if rec.task == "caption" else text, facts, tags)
+        except LLMError as exc:  # the rule checker already passed the item; the judge's failure is recorded, not fatal
+            self.checks[-1]["judge"] = f"unavailable: {exc.reason}"
+            return True
+        self.checks[-1]["judge"] = "pass" if ok else "fail"
+        if not ok:
+            self.dropped.append({"id": rec.id, "track_id": tid, "reason": "LLM judge: " + "; ".join(found)[:500]})
+            self.report.reclassify(self.checks[-1]["outcome"], "dropped", "LLM judge")
+            self.checks[-1]["outcome"] = "dropped"
+        return ok
 
 
 def _write_track(writer, track: dict, facts: dict, rng: random.Random, root) -> dict:

@@ -144,11 +144,7 @@ def run_mf_think(cfg: DictConfig, ctx: StageContext) -> dict:
     samples, dropped, checks = [], [], []
     n_rewritten = n_removed = n_writer_errors = 0
     items_of = [_item(rec) for rec in chosen]
-    workers = int(cfg.llm.get("concurrency", 1)) if writer.name != "builtin" else 1
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        # Several LLM requests in flight at once (bounded by llm.concurrency); results keep item order.
-        generated = list(tqdm(pool.map(lambda pair: _steps(writer, pair[1], facts_by_id[pair[0]["track_id"]], tags_by_id.get(pair[0]["track_id"], {})),
-                                       zip(chosen, items_of)), total=len(chosen), desc="mf_think", unit="item", disable=None))
+    generated = _generate(writer, cfg.llm, [(item, facts_by_id[rec["track_id"]], tags_by_id.get(rec["track_id"], {})) for rec, item in zip(chosen, items_of)])
     for rec, item, (steps, error) in zip(chosen, items_of, generated):
         facts, tags = facts_by_id[rec["track_id"]], tags_by_id.get(rec["track_id"], {})
         fx = fc.FactIndex.build(facts, tags)
@@ -174,13 +170,7 @@ def run_mf_think(cfg: DictConfig, ctx: StageContext) -> dict:
             continue
         n_rewritten += sum(r["outcome"] == "rewritten" for r in step_rows)
         n_removed += sum(r["outcome"] == "removed" for r in step_rows)
-        track = {"path": rec["sound"], "duration_s": rec["duration"], "id": rec["track_id"]}
-        conv = conversation(f"{rec['id']}-think", track, human, gpt, "think", options=rec["options"], answer=rec["answer"],
-                            answer_letter=rec["answer_letter"], fact_ids=rec["fact_ids"], skill=rec.get("skill"), qtype=rec.get("qtype"))
-        row = conv.dump()
-        row["hard_because"] = hard[rec["id"]]
-        row["step_verdicts"] = step_rows
-        samples.append(row)
+        samples.append(_sample(rec, human, gpt, hard[rec["id"]], step_rows))
     if chosen and not samples:
         # Nothing usable is a failure, not an empty "successful" dataset (the previous output stays in place).
         raise StageFailed(f"mf_think released 0 samples from {len(chosen)} candidates: {n_writer_errors} writer errors, "
@@ -195,6 +185,24 @@ def run_mf_think(cfg: DictConfig, ctx: StageContext) -> dict:
     write_json(ctx.out / "factcheck_report.json", {**summary, "drop_reasons": _count(d["reason"] for d in dropped)})
     write_card(ctx.out, "mf_think", samples, checks, dropped, summary, text_task="think")
     return summary
+
+
+def _generate(writer, llm: DictConfig, jobs: list[tuple[dict, dict, dict]]) -> list[tuple]:
+    """`_steps` for every (item, facts, tags) job, in job order: several LLM requests in flight at once (bounded by llm.concurrency)."""
+    workers = int(llm.get("concurrency", 1)) if writer.name != "builtin" else 1
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return list(tqdm(pool.map(lambda job: _steps(writer, *job), jobs), total=len(jobs), desc="mf_think", unit="item", disable=None))
+
+
+def _sample(rec: dict, human: str, gpt: str, hard_because, step_rows: list[dict]) -> dict:
+    """The MF-Think conversation record of a checked chain, with why it was chosen and each step's verdict."""
+    track = {"path": rec["sound"], "duration_s": rec["duration"], "id": rec["track_id"]}
+    conv = conversation(f"{rec['id']}-think", track, human, gpt, "think", options=rec["options"], answer=rec["answer"],
+                        answer_letter=rec["answer_letter"], fact_ids=rec["fact_ids"], skill=rec.get("skill"), qtype=rec.get("qtype"))
+    row = conv.dump()
+    row["hard_because"] = hard_because
+    row["step_verdicts"] = step_rows
+    return row
 
 
 def _item(rec: dict) -> dict:

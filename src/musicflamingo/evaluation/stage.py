@@ -25,6 +25,7 @@ greedy and batched; predictions are cached per item, so a killed eval resumes.
 
 from __future__ import annotations
 
+from pathlib import Path
 
 from omegaconf import OmegaConf
 
@@ -147,22 +148,12 @@ def _rubric() -> str:
 
 
 def run_eval(cfg, ctx) -> dict:
-    import mlflow
-
     e = cfg.eval
-    skills = ctx.input("mf_skills")
-    heldout = read_jsonl(skills / "heldout.jsonl")
-    mcq_items = [r for r in heldout if r.get("task") == "mcq"]
-    caption_items = [r for r in heldout if r.get("task") == "caption"]
-    if not mcq_items:
-        raise ValueError(f"no mcq items in {skills / 'heldout.jsonl'}")
-    truths = {row["track_id"]: row["truth"] for row in read_jsonl(skills / "structured.jsonl")}
+    mcq_items, caption_items, truths = _heldout(ctx.input("mf_skills"))
     think_for = set(e.think_for)
     checkpoints = [str(c) for c in e.checkpoints]
     cache = ctx.root / ".cache" / "eval"
-    judge = OmegaConf.to_container(e.judge, resolve=True)
-    # The LLM judge is optional; server, model and key come from config or MF_JUDGE_* variables.
-    judge_cfg = {k: v for k, v in judge.items() if k != "enabled" and v is not None} if judge.get("enabled") else None
+    judge_cfg = _judge_cfg(e.judge)
     predictors = {
         ck: Predictor(ctx.input(ck), ctx.root, float(cfg.model.max_audio_s), int(e.max_new_tokens), int(e.batch_size), cache)
         for ck in checkpoints
@@ -190,27 +181,63 @@ def run_eval(cfg, ctx) -> dict:
             predictions += [{"checkpoint": ck, "benchmark": "demo_captions", **p} for p in cps]
         ctx.log(f"{ck}: demo MCQ accuracy {mcq_by_ck[ck]['accuracy']} on {mcq_by_ck[ck]['n']} items")
     chance = mcq_by_ck[checkpoints[0]]["chance"]
-    rows.append(rpt.Row("demo_mcq", "accuracy", {ck: s["accuracy"] for ck, s in mcq_by_ck.items()}, n=len(mcq_items), chance=chance))
-    for skill in sorted(mcq_by_ck[checkpoints[0]]["by_skill"]):
-        rows.append(rpt.Row(f"demo_mcq/{skill}", "accuracy", {ck: s["by_skill"][skill]["accuracy"] for ck, s in mcq_by_ck.items()},
-                            n=mcq_by_ck[checkpoints[0]]["by_skill"][skill]["n"], chance=chance))
-    if cap_by_ck:
-        for metric in ("coverage", "correctness", "embedding_similarity", "judge_coverage", "judge_correctness"):
-            if metric in cap_by_ck[checkpoints[0]]:
-                rows.append(rpt.Row("demo_captions", metric, {ck: s.get(metric) for ck, s in cap_by_ck.items()}, n=len(caption_items)))
+    rows += _demo_rows(mcq_by_ck, cap_by_ck, checkpoints[0], len(mcq_items), len(caption_items))
     audits = {}
-    benchmarks = OmegaConf.to_container(e.benchmarks, resolve=True)
-    for name, bcfg in benchmarks.items():
-        table, preds, audit = _external(name, bcfg, predictors)
-        rows += table
-        predictions += preds
-        audits[name] = audit
-        ctx.log(f"{name}: {audit['missing_audio']} items with missing audio, skipped {audit['skipped']}")
-
+    for name, bcfg in OmegaConf.to_container(e.benchmarks, resolve=True).items():
+        table, preds, audits[name] = _external(name, bcfg, predictors)
+        rows, predictions = rows + table, predictions + preds
+        ctx.log(f"{name}: {audits[name]['missing_audio']} items with missing audio, skipped {audits[name]['skipped']}")
     throughput = {ck: p.items_per_s for ck, p in predictors.items()}
     decoded = sum(p.decoded for p in predictors.values())
-    footnotes = [
-        f"demo_*: held-out demo tracks (split by content hash; never seen in training), greedy decoding, at most {int(e.max_new_tokens)} new tokens"
+    footnotes = _footnotes(int(e.max_new_tokens), plain_budget, think_for, judge_cfg, throughput, decoded, audits)
+    proof_rows = rpt.proof_rows(proof, checkpoints)
+    md = rpt.markdown(rows, checkpoints, "# Evaluation", footnotes)
+    md += "\n" + "\n".join(rpt.proof_markdown(proof_rows) + rpt.ablation_markdown(ablation))
+    with tracking.stage_run(ctx, cfg):
+        _publish(ctx, rows, checkpoints, md, _metrics(rows, proof_rows, ablation), predictions)
+    return {
+        "chance": chance,
+        "demo_mcq_items": len(mcq_items),
+        "decoded_items": decoded,
+        **{f"{ck}_accuracy": s["accuracy"] for ck, s in mcq_by_ck.items()},
+        **{f"{ck}_{c}_accuracy": v["accuracy"] for ck, conds in proof.items() for c, v in conds.items() if c != "audio"},
+        **{f"{ck}_items_per_s": v for ck, v in throughput.items() if v is not None},
+    }
+
+
+def _heldout(skills: Path) -> tuple[list[dict], list[dict], dict[str, dict]]:
+    """MF-Skills' held-out MCQ and caption items, and each track's structured truth."""
+    heldout = read_jsonl(skills / "heldout.jsonl")
+    mcq_items = [r for r in heldout if r.get("task") == "mcq"]
+    if not mcq_items:
+        raise ValueError(f"no mcq items in {skills / 'heldout.jsonl'}")
+    truths = {row["track_id"]: row["truth"] for row in read_jsonl(skills / "structured.jsonl")}
+    return mcq_items, [r for r in heldout if r.get("task") == "caption"], truths
+
+
+def _judge_cfg(judge_node) -> dict | None:
+    """The optional LLM judge's settings (None when off); server, model and key come from config or MF_JUDGE_* variables."""
+    judge = OmegaConf.to_container(judge_node, resolve=True)
+    return {k: v for k, v in judge.items() if k != "enabled" and v is not None} if judge.get("enabled") else None
+
+
+def _demo_rows(mcq_by_ck: dict, cap_by_ck: dict, first: str, n_mcq: int, n_captions: int) -> list[rpt.Row]:
+    """Report rows of the held-out demo set: MCQ accuracy (overall and per skill) and caption scores, per checkpoint."""
+    chance = mcq_by_ck[first]["chance"]
+    rows = [rpt.Row("demo_mcq", "accuracy", {ck: s["accuracy"] for ck, s in mcq_by_ck.items()}, n=n_mcq, chance=chance)]
+    for skill in sorted(mcq_by_ck[first]["by_skill"]):
+        rows.append(rpt.Row(f"demo_mcq/{skill}", "accuracy", {ck: s["by_skill"][skill]["accuracy"] for ck, s in mcq_by_ck.items()},
+                            n=mcq_by_ck[first]["by_skill"][skill]["n"], chance=chance))
+    if cap_by_ck:
+        for metric in ("coverage", "correctness", "embedding_similarity", "judge_coverage", "judge_correctness"):
+            if metric in cap_by_ck[first]:
+                rows.append(rpt.Row("demo_captions", metric, {ck: s.get(metric) for ck, s in cap_by_ck.items()}, n=n_captions))
+    return rows
+
+
+def _footnotes(max_new_tokens: int, plain_budget, think_for: set, judge_cfg, throughput: dict, decoded: int, audits: dict) -> list[str]:
+    return [
+        f"demo_*: held-out demo tracks (split by content hash; never seen in training), greedy decoding, at most {max_new_tokens} new tokens"
         + (f" ({int(plain_budget)} for the MCQs of checkpoints asked the plain question)." if plain_budget else "."),
         f"Prompts with the think/answer instruction for: {', '.join(sorted(think_for)) or 'none'}.",
         "demo_captions: coverage = share of known structured-truth categories the caption mentions; correctness = share of mentioned ones that match the facts.",
@@ -219,10 +246,10 @@ def run_eval(cfg, ctx) -> dict:
         f"Throughput (items/s, newly decoded): {throughput}; {decoded} items decoded this run, the rest from the per-item cache.",
         *[f"{n}: rule: {a['rule']}" + (f"; normalisation: {a['normalisation']}" if a["normalisation"] else "") + f"; missing audio: {a['missing_audio']}" for n, a in audits.items()],
     ]
-    reports = ctx.root / "reports"
-    proof_rows = rpt.proof_rows(proof, checkpoints)
-    md = rpt.markdown(rows, checkpoints, "# Evaluation", footnotes)
-    md += "\n" + "\n".join(rpt.proof_markdown(proof_rows) + rpt.ablation_markdown(ablation))
+
+
+def _metrics(rows: list[rpt.Row], proof_rows: list[dict], ablation: dict) -> dict:
+    """`reports/eval.json`: every row's values, the learning proof (accuracy with audio vs each control) and the ablation."""
     metrics = rpt.metrics_json(rows)
     metrics["learning_proof"] = {
         f"{r['checkpoint']}/{r['family']}": {
@@ -235,23 +262,22 @@ def run_eval(cfg, ctx) -> dict:
     }
     metrics["ablation"] = {ck: {k: a[k] for k in ("accuracy", "reward", "format", "accuracy_reward", "structured") if k in a}
                            for ck, a in ablation.items()}
-    with tracking.stage_run(ctx, cfg):
-        for r in rows:
-            for ck, v in r.values.items():
-                if v is not None:
-                    mlflow.log_metric(f"{ck}.{r.benchmark.replace('/', '.')}.{r.metric}", v)
-        write_json(reports / "eval.json", metrics)
-        atomic_write_text(reports / "eval.md", md)
-        png = rpt.bar_plot(rows, checkpoints, reports / "eval.png")
-        write_jsonl(ctx.out / "predictions.jsonl", predictions)
-        write_json(ctx.out / "rows.json", rpt.as_dicts(rows))
-        for p in (reports / "eval.json", reports / "eval.md", png):
-            mlflow.log_artifact(str(p), "reports")
-    return {
-        "chance": chance,
-        "demo_mcq_items": len(mcq_items),
-        "decoded_items": decoded,
-        **{f"{ck}_accuracy": s["accuracy"] for ck, s in mcq_by_ck.items()},
-        **{f"{ck}_{c}_accuracy": v["accuracy"] for ck, conds in proof.items() for c, v in conds.items() if c != "audio"},
-        **{f"{ck}_items_per_s": v for ck, v in throughput.items() if v is not None},
-    }
+    return metrics
+
+
+def _publish(ctx, rows: list[rpt.Row], checkpoints: list[str], md: str, metrics: dict, predictions: list[dict]) -> None:
+    """Writes reports/eval.{json,md,png} and the stage's predictions, and logs them to the open MLflow run."""
+    import mlflow
+
+    reports = ctx.root / "reports"
+    for r in rows:
+        for ck, v in r.values.items():
+            if v is not None:
+                mlflow.log_metric(f"{ck}.{r.benchmark.replace('/', '.')}.{r.metric}", v)
+    write_json(reports / "eval.json", metrics)
+    atomic_write_text(reports / "eval.md", md)
+    png = rpt.bar_plot(rows, checkpoints, reports / "eval.png")
+    write_jsonl(ctx.out / "predictions.jsonl", predictions)
+    write_json(ctx.out / "rows.json", rpt.as_dicts(rows))
+    for p in (reports / "eval.json", reports / "eval.md", png):
+        mlflow.log_artifact(str(p), "reports")
