@@ -1,7 +1,8 @@
 import random
 
 from musicflamingo.data import builtin_writer, factcheck
-from musicflamingo.data.formats import LETTERS, is_well_tagged
+from musicflamingo.data.formats import LETTERS
+from musicflamingo.think_answer import is_well_formed
 from musicflamingo.data.split import heldout_ids
 
 FACTS = {
@@ -50,7 +51,7 @@ def test_think_samples_are_well_tagged_and_grounded():
         if made is None:
             continue
         human, gpt, steps = made
-        assert is_well_tagged(gpt) and "<think>" in human
+        assert is_well_formed(gpt) and "<think>" in human
         assert all(v.verdict != "contradicted" for s in steps for v in factcheck.check_text(s, FACTS, TAGS))
 
 

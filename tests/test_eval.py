@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 
 from musicflamingo.model.fixtures import small_model_cfg
 from musicflamingo.evaluation.mcq import extract_choice, summarise
-from musicflamingo.model.answers import answer_span
+from musicflamingo.think_answer import answer_span
 
 ROOT = Path(__file__).resolve().parents[1]
 OPTIONS = ["about 80 BPM", "about 110 BPM", "A minor", "G major"]

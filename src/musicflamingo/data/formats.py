@@ -1,15 +1,12 @@
-"""The Audio Flamingo conversation format and the think/answer format."""
+"""The Audio Flamingo conversation format (the think/answer format is `musicflamingo.think_answer`)."""
 
 from __future__ import annotations
 
-import re
-
 from musicflamingo.schemas import Conversation, Turn
+from musicflamingo.think_answer import THINK_INSTRUCTION  # noqa: F401  (re-exported: the prompts' instruction)
 
 LETTERS = "ABCD"
 SOUND = "<sound>"
-THINK_INSTRUCTION = "Think step by step inside <think></think>, then give the final answer inside <answer></answer>."
-THINK_RE = re.compile(r"^<think>(?P<think>.+?)</think>\s*<answer>(?P<answer>.+?)</answer>$", re.S)
 
 
 def mcq_prompt(question: str, options: list[str]) -> str:
@@ -27,10 +24,4 @@ def conversation(cid: str, track: dict, human: str, gpt: str, task: str, **extra
         task=task,
         **extra,
     )
-
-
-def is_well_tagged(text: str) -> bool:
-    """Strict format: exactly one think block followed by exactly one answer block."""
-    m = THINK_RE.match(text.strip())
-    return bool(m) and text.count("<think>") == 1 and text.count("<answer>") == 1
 

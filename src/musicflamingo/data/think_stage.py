@@ -29,7 +29,8 @@ from musicflamingo.data import factcheck as fc
 from musicflamingo.data import known
 from musicflamingo.data.builtin_writer import think_from_steps
 from musicflamingo.data.card import write_card
-from musicflamingo.data.formats import conversation, is_well_tagged
+from musicflamingo.data.formats import conversation
+from musicflamingo.think_answer import is_well_formed
 from musicflamingo.data.skills_stage import _llm_cfg
 from musicflamingo.io import read_jsonl, write_json, write_jsonl
 from musicflamingo.llm import LLMError, make_writer
@@ -169,7 +170,7 @@ def run_mf_think(cfg: DictConfig, ctx: StageContext) -> dict:
             dropped.append({"id": rec["id"], "reason": "no step survived the fact check", "step_verdicts": step_rows})
             continue
         human, gpt = think_from_steps(item, released)
-        if not is_well_tagged(gpt):
+        if not is_well_formed(gpt):
             dropped.append({"id": rec["id"], "reason": "malformed think/answer tags"})
             continue
         n_rewritten += sum(r["outcome"] == "rewritten" for r in step_rows)

@@ -42,6 +42,7 @@ from dataclasses import dataclass, fields
 from typing import Mapping, Sequence
 
 from musicflamingo.data.structured import CATEGORIES
+from musicflamingo.think_answer import strip_think
 
 RUBRIC = """\
 You are an expert musicologist grading a music caption written for one audio track.
@@ -166,14 +167,13 @@ def build_messages(item: Mapping) -> list[dict]:
 # ------------------------------------------------------------------ parsing
 
 _FENCE_RE = re.compile(r"^```(?:json)?\s*|\s*```$", re.I)
-_THINK_RE = re.compile(r"<think>.*?</think>", re.S | re.I)
 
 
 def parse_judgement(content) -> dict:
     """{"coverage": float, "correctness": float} from the judge's message text; JudgeOutputError if malformed."""
     if not isinstance(content, str) or not content.strip():
         raise JudgeOutputError(f"malformed judge output: empty message content ({content!r})")
-    text = _FENCE_RE.sub("", _THINK_RE.sub("", content).strip()).strip()
+    text = _FENCE_RE.sub("", strip_think(content).strip()).strip()
     obj = None
     try:
         obj = json.loads(text)

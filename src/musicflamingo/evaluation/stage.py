@@ -29,7 +29,7 @@ from __future__ import annotations
 from omegaconf import OmegaConf
 
 from musicflamingo import tracking
-from musicflamingo.data.formats import THINK_INSTRUCTION
+from musicflamingo.think_answer import THINK_INSTRUCTION
 from musicflamingo.evaluation import report as rpt
 from musicflamingo.evaluation.mcq import summarise
 from musicflamingo.evaluation.predict import Predictor, Request

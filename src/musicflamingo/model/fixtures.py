@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from musicflamingo.data.formats import THINK_INSTRUCTION
+from musicflamingo.think_answer import THINK_INSTRUCTION, format_reply
 from musicflamingo.io import write_jsonl
 
 LETTERS = "ABCD"
@@ -114,9 +114,8 @@ def write_fixture(root: Path, n_tracks: int = 4, seconds: float = 2.0, heldout_t
                         {"from": "human", "value": item["conversations"][0]["value"] + "\n" + THINK_INSTRUCTION},
                         {
                             "from": "gpt",
-                            "value": (
-                                f"<think>Step 1: listen to the chord. Step 2: so the answer is ({letter}).</think>"
-                                f"<answer>({letter}) {item['answer']}</answer>"
+                            "value": format_reply(
+                                f"Step 1: listen to the chord. Step 2: so the answer is ({letter}).", f"({letter}) {item['answer']}"
                             ),
                         },
                     ],

@@ -38,7 +38,7 @@ def reward_probe(
     think: bool = True,
 ) -> dict:
     from musicflamingo.model.answers import extract_choice
-    from musicflamingo.data.formats import THINK_INSTRUCTION
+    from musicflamingo.think_answer import THINK_INSTRUCTION
 
     if not records:
         raise ValueError("no records to probe")

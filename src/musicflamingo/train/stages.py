@@ -42,7 +42,7 @@ def skills_dir(ctx) -> Path:
 
 
 def think_instruction() -> str:
-    from musicflamingo.data.formats import THINK_INSTRUCTION
+    from musicflamingo.think_answer import THINK_INSTRUCTION
 
     return THINK_INSTRUCTION
 
