@@ -36,6 +36,7 @@ from musicflamingo.evaluation.predict import Predictor, Request
 from musicflamingo.io import atomic_write_text, read_jsonl, write_json, write_jsonl
 from musicflamingo.model import inputs as mi
 from musicflamingo.model.answers import extract_choice
+from musicflamingo.train import rewards as rw
 
 
 def other_track_audio(items: list[dict]) -> dict[str, str]:
@@ -72,7 +73,6 @@ def _rewards(items: list[dict], preds: list[dict], truths: dict, weights: dict) 
     """Mean GRPO reward components of the predictions (the ablation's reward column)."""
     import numpy as np
 
-    from musicflamingo.train import rewards as rw
 
     total, parts = rw.combined_reward(
         [p["output"] or "" for p in preds], weights,
@@ -173,7 +173,7 @@ def run_eval(cfg, ctx) -> dict:
     others = other_track_audio(mcq_items)
     controls = [c for c in e.get("controls", ["silence", "other_track"]) or [] if c != "other_track" or others]
     train_cfg = cfg.get("train") or {}
-    weights = dict(train_cfg.get("grpo", {}).get("reward_weights") or {"format": 1.0, "accuracy": 1.0, "structured": 0.5})
+    weights = dict(train_cfg.get("grpo", {}).get("reward_weights") or rw.DEFAULT_WEIGHTS)
     # A checkpoint asked the plain question answers "(B) G major" first; the long budget is for think chains.
     plain_budget = e.get("mcq_max_new_tokens_plain")
     for ck, predictor in predictors.items():

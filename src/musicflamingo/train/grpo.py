@@ -53,7 +53,7 @@ class GRPOSettings:
     epsilon: float = 0.2
     beta: float = 0.04
     num_iterations: int = 1
-    reward_weights: dict = field(default_factory=lambda: {"format": 1.0, "accuracy": 1.0, "structured": 0.5})
+    reward_weights: dict = field(default_factory=lambda: dict(rw.DEFAULT_WEIGHTS))
     max_grad_norm: float = 1.0
     adv_eps: float = 1e-4
 

@@ -18,8 +18,6 @@ import numpy as np
 from musicflamingo.model import inputs as mi
 from musicflamingo.train import rewards as rw
 
-DEFAULT_WEIGHTS = {"format": 1.0, "accuracy": 1.0, "structured": 0.5}
-
 
 def think_prompt(record: dict, instruction: str) -> str:
     human = mi.human_turn(record)
@@ -42,7 +40,7 @@ def reward_probe(
 
     if not records:
         raise ValueError("no records to probe")
-    weights = dict(weights or DEFAULT_WEIGHTS)
+    weights = dict(weights or rw.DEFAULT_WEIGHTS)
     was_training = model.training
     model.eval()
     texts: list[str] = []

@@ -32,6 +32,8 @@ from musicflamingo.model.answers import extract_choice
 from musicflamingo.think_answer import answer_span, is_well_formed
 
 REWARDS = ("format", "accuracy", "structured")
+# The one copy of the default weights (GRPO, the probes, the eval's reward ablation); conf/train/grpo.yaml matches it.
+DEFAULT_WEIGHTS = {"format": 1.0, "accuracy": 1.0, "structured": 0.5}
 
 
 def _per_completion(value, n: int, name: str, is_scalar) -> list:
