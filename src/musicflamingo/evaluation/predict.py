@@ -23,6 +23,7 @@ import numpy as np
 
 from musicflamingo.io import JsonCache, sha256_file
 from musicflamingo.model import inputs as mi
+from musicflamingo.model.decode import decode_batches
 
 
 @dataclass(frozen=True)
@@ -96,12 +97,9 @@ class Predictor:
             except Exception as e:  # unreadable audio: report it with the item, keep going
                 results[r.id] = Prediction(r.id, None, f"audio: {type(e).__name__}: {e}")
         t0 = time.perf_counter()
-        for start in range(0, len(todo), self.batch_size):
-            chunk = todo[start : start + self.batch_size]
-            prompts = [mi.prompt_text(self.processor, r.human) for r, _ in chunk]
-            batch = mi.encode_prompts(self.processor, prompts, [a for _, a in chunk])
-            _, texts = mi.generate(self.model, self.processor, batch, max_new_tokens=budget, do_sample=False)
-            for (r, _), text in zip(chunk, texts):
+        humans = [r.human for r, _ in todo]
+        for start, texts in decode_batches(self.model, self.processor, humans, lambda i: todo[i][1], budget, self.batch_size):
+            for (r, _), text in zip(todo[start:], texts):
                 self.cache.put(self._key(r, budget), {"output": text})
                 results[r.id] = Prediction(r.id, text)
         self.decoded += len(todo)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from musicflamingo.model import inputs as mi
+from musicflamingo.model.decode import decode
 from musicflamingo.train import rewards as rw
 
 
@@ -41,15 +42,8 @@ def reward_probe(
     if not records:
         raise ValueError("no records to probe")
     weights = dict(weights or rw.DEFAULT_WEIGHTS)
-    was_training = model.training
-    model.eval()
-    texts: list[str] = []
-    for start in range(0, len(records), batch_size):
-        chunk = records[start : start + batch_size]
-        prompts = [mi.prompt_text(processor, think_prompt(r, THINK_INSTRUCTION) if think else mi.human_turn(r)) for r in chunk]
-        batch = mi.encode_prompts(processor, prompts, [audio(r["sound"]) for r in chunk])
-        texts += mi.generate(model, processor, batch, max_new_tokens=max_new_tokens, do_sample=False)[1]
-    model.train(was_training)
+    humans = [think_prompt(r, THINK_INSTRUCTION) if think else mi.human_turn(r) for r in records]
+    texts = decode(model, processor, humans, lambda i: audio(records[i]["sound"]), max_new_tokens, batch_size)
     total, parts = rw.combined_reward(
         texts,
         weights,
