@@ -96,7 +96,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def server():
+def server(monkeypatch):
+    monkeypatch.setenv("MF_JUDGE_API_KEY", "sk-test-123")  # the key comes only from the environment
     srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     srv.daemon_threads = True
     srv.lock = threading.Lock()
@@ -110,7 +111,7 @@ def server():
 
 def conf(server, scenario, **over):
     base = {"base_url": f"http://127.0.0.1:{server.server_address[1]}/{scenario}/v1", "model": "judge-model",
-            "api_key": "sk-test-123", "timeout_s": 2.0, "max_retries": 2, "backoff_s": 0.01,
+            "timeout_s": 2.0, "max_retries": 2, "backoff_s": 0.01,
             "max_backoff_s": 0.05, "concurrency": 2}
     return {**base, **over}
 
@@ -145,17 +146,20 @@ def test_429_is_retried_then_succeeds(server):
     assert server.hits["flaky"] == 2
 
 
-def test_500_always_gives_error_row_after_retries(server):
-    rows = judge_captions([ITEM, ITEM], conf(server, "down", max_retries=2))
+def test_500_always_gives_error_row_after_retries_then_the_breaker_opens(server):
+    rows = judge_captions([ITEM, ITEM, ITEM], conf(server, "down", max_retries=2, concurrency=1))
     assert all(set(r) == {"error"} and "HTTP 500" in r["error"] for r in rows)
-    assert server.hits["down"] == 2 * 3  # first try + 2 retries, per item
+    # first item: first try + 2 retries; the 4th consecutive failure opens the breaker, so the third item sends nothing
+    assert server.hits["down"] == 4 and "is down" in rows[2]["error"]
 
 
 def test_malformed_content_gives_error_row(server):
-    for scenario in ("badjson", "badrange", "notjson"):
+    for scenario in ("badjson", "badrange"):
         [row] = judge_captions([ITEM], conf(server, scenario))
         assert set(row) == {"error"} and "malformed" in row["error"], (scenario, row)
-        assert server.hits[scenario] == 1  # not retried
+        assert server.hits[scenario] == 1  # the server answered: not retried
+    [row] = judge_captions([ITEM], conf(server, "notjson"))  # a body that is not JSON: a transport fault, retried
+    assert set(row) == {"error"} and "not JSON" in row["error"] and server.hits["notjson"] == 3
 
 
 def test_client_error_is_not_retried_and_key_not_leaked(server):
@@ -168,7 +172,7 @@ def test_client_error_is_not_retried_and_key_not_leaked(server):
 def test_timeout_gives_error_row(server):
     t0 = time.monotonic()
     [row] = judge_captions([ITEM], conf(server, "slow", timeout_s=0.2, max_retries=1))
-    assert "timed out" in row["error"] and "2 attempts" in row["error"]
+    assert "deadline" in row["error"] and "2 attempts" in row["error"]
     assert time.monotonic() - t0 < 1.5
 
 
@@ -180,7 +184,7 @@ def test_connection_refused_gives_error_row():
         port = s.getsockname()[1]
     [row] = judge_captions([ITEM], {"base_url": f"http://127.0.0.1:{port}/v1", "model": "m", "max_retries": 1,
                                     "backoff_s": 0.01})
-    assert "cannot reach judge" in row["error"]
+    assert "Connection refused" in row["error"]
 
 
 def test_one_bad_item_does_not_sink_the_batch(server, monkeypatch):
@@ -205,8 +209,9 @@ def test_config_from_env_and_errors(monkeypatch):
     monkeypatch.setenv("MF_JUDGE_BASE_URL", "http://127.0.0.1:9/v1/")
     monkeypatch.setenv("MF_JUDGE_MODEL", "env-model")
     monkeypatch.delenv("MF_JUDGE_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     c = judge_config()
-    assert c.url == "http://127.0.0.1:9/v1/chat/completions" and c.model == "env-model" and c.api_key is None
+    assert c.base_url == "http://127.0.0.1:9/v1/" and c.model == "env-model" and c.api_key is None
     assert judge_config({"model": "cfg-model", "concurrency": "3"}).model == "cfg-model"  # config wins
     assert judge_config({"concurrency": "3"}).concurrency == 3
     monkeypatch.delenv("MF_JUDGE_BASE_URL")
@@ -216,6 +221,8 @@ def test_config_from_env_and_errors(monkeypatch):
         judge_config({"base_url": "http://x/v1", "model": "m", "temprature": 0})
     with pytest.raises(JudgeConfigError):
         judge_config({"base_url": "ftp://x", "model": "m"})
+    with pytest.raises(JudgeConfigError, match="MF_JUDGE_API_KEY"):  # secrets come only from the environment
+        judge_config({"base_url": "http://x/v1", "model": "m", "api_key": "sk-in-config"})
 
 
 def test_parse_judgement():
