@@ -26,7 +26,7 @@ from musicflamingo.data import known
 from musicflamingo.data import theory as th
 from musicflamingo.data.formats import LETTERS, mcq_prompt
 from musicflamingo.think_answer import THINK_INSTRUCTION, format_reply
-from musicflamingo.schemas import PITCH_CLASSES
+from musicflamingo.pitch import PITCH_CLASSES, pitch_class
 
 CAPTION_PROMPTS = [
     "Describe this piece of music in detail: tempo, key, meter, harmony and instrumentation.",
@@ -369,7 +369,7 @@ def _options(correct: str, distractors: list[str], rng: random.Random) -> tuple[
 
 def _key_distractors(key: str) -> list[str]:
     tonic, mode = key.split()
-    pc = th.pc(tonic)
+    pc = pitch_class(tonic)
     tonic = PITCH_CLASSES[pc]
     relative = f"{PITCH_CLASSES[(pc + 9) % 12]} minor" if mode == "major" else f"{PITCH_CLASSES[(pc + 3) % 12]} major"
     parallel = f"{tonic} {'minor' if mode == 'major' else 'major'}"

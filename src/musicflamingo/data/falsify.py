@@ -16,7 +16,7 @@ import re
 from musicflamingo.data import theory as th
 from musicflamingo.data.factcheck import _NUMERAL_PAIR_RE, INSTRUMENT_NOUNS, FactIndex, _harte, _section_labels, sentences
 from musicflamingo.mir.harte import root_and_quality
-from musicflamingo.schemas import PITCH_CLASSES
+from musicflamingo.pitch import PITCH_CLASSES, pitch_class
 
 _BPM = re.compile(r"(\d{2,3})(?:\.\d+)?(\s*BPM)")
 _KEY = re.compile(r"\b([A-G](?:#|b)?) (major|minor)\b(?! chord)")
@@ -40,7 +40,7 @@ def false_variants(text: str, facts: dict, tags: dict, rng: random.Random) -> li
             out.append((kind, text[: m.start()] + f"{round(fx.tempo * f)}{m.group(2)}" + text[m.end():]))
     if fx.key:
         for m in _KEY.finditer(text):
-            pc, mode = th.pc(m.group(1)), m.group(2)
+            pc, mode = pitch_class(m.group(1)), m.group(2)
             if (pc, mode) != fx.key:
                 continue
             wrong = rng.choice([(f"{PITCH_CLASSES[(pc + 9) % 12]} minor" if mode == "major" else f"{PITCH_CLASSES[(pc + 3) % 12]} major"),
@@ -77,7 +77,7 @@ def false_variants(text: str, facts: dict, tags: dict, rng: random.Random) -> li
         keys = [f"{PITCH_CLASSES[fx.key[0]]} {fx.key[1]}"] + [f"{PITCH_CLASSES[k[0]]} {k[1]}" for k in fx.section_keys]
         rq = root_and_quality(_harte(m.group(1)))
         if rq:
-            chord = th.Chord(0, 0, "", m.group(1), th.pc(rq[0]), rq[1])
+            chord = th.Chord(0, 0, "", m.group(1), pitch_class(rq[0]), rq[1])
             true_ones = {th.triad_numeral(th.roman(chord, k)) for k in keys}
             wrong = [n for n in ("I", "ii", "IV", "V", "vi", "iii", "i", "iv", "VI") if n not in true_ones]
             out.append(("numeral", text[: m.start(2)] + rng.choice(wrong) + text[m.end(2):]))

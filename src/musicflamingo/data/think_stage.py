@@ -30,6 +30,7 @@ from musicflamingo.data import known
 from musicflamingo.data.builtin_writer import think_from_steps
 from musicflamingo.data.card import write_card
 from musicflamingo.data.formats import conversation
+from musicflamingo.pitch import enharmonics
 from musicflamingo.think_answer import is_well_formed
 from musicflamingo.data.skills_stage import _llm_cfg
 from musicflamingo.io import read_jsonl, write_json, write_jsonl
@@ -82,7 +83,7 @@ def rewrite_step(step: str, verdicts: list[fc.Verdict], facts: dict) -> str | No
             out, n = re.subn(re.escape(v.claim), f"{facts['tempo_bpm']:.0f} BPM", out, count=1)
         elif v.kind == "key" and facts.get("key"):
             tonic, mode = v.claim.split()
-            alts = [tonic] + [n for n, pc in (("C#", "Db"), ("Eb", "D#"), ("F#", "Gb"), ("Ab", "G#"), ("Bb", "A#")) if pc == tonic or n == tonic]
+            alts = [tonic] + enharmonics(tonic)  # the claim's spelling first
             for name in alts:
                 out, n = re.subn(rf"\b{re.escape(name)}(\s|-)+{mode}\b", facts["key"], out, count=1)
                 if n:
