@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from musicflamingo.io import JsonCache, sha256_file
+from musicflamingo.io import JsonCache, folder_fingerprint
 from musicflamingo.model import inputs as mi
 from musicflamingo.model.decode import decode_batches
 
@@ -43,16 +43,11 @@ class Prediction:
 
 
 def checkpoint_hash(model_dir: Path) -> str:
-    """Content hash of a checkpoint: the full bytes of its weights, config and templates.
+    """The checkpoint's content fingerprint (`io.folder_fingerprint`, DVC's directory md5), 16 hex digits.
 
     Whole files, not a prefix: with the audio tower frozen, every checkpoint's first megabytes are the
     same tower tensors, and a prefix hash gave SFT the backbone's cached predictions."""
-    h = hashlib.sha256()
-    for p in sorted(Path(model_dir).glob("*")):
-        if p.is_file() and p.suffix in (".json", ".safetensors", ".jinja"):
-            h.update(p.name.encode())
-            h.update(sha256_file(p).encode())
-    return h.hexdigest()[:16]
+    return folder_fingerprint(model_dir)[:16]
 
 
 class Predictor:
