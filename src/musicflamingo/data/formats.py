@@ -9,6 +9,14 @@ LETTERS = "ABCD"
 SOUND = "<sound>"
 
 
+def choices_prompt(question: str, options: list[str]) -> str:
+    """The MCQ prompt of benchmarks scored by option *text* (MMAU and others): unlettered choices.
+
+    Used by the evaluation's `render_prompt` and by training's option-text variants, so the model
+    is trained on the very prompt it is evaluated with."""
+    return f"{question}\nChoices: {'; '.join(options)}\nAnswer with the exact text of one choice."
+
+
 def mcq_prompt(question: str, options: list[str]) -> str:
     lines = "\n".join(f"({LETTERS[i]}) {o}" for i, o in enumerate(options))
     return f"{question}\n{lines}\nAnswer with the letter of the correct option."
