@@ -245,7 +245,7 @@ def throughput(args) -> dict:
     from musicflamingo.model import freeze
     from musicflamingo.model import inputs as mi
     from musicflamingo.model import tower_cache
-    from musicflamingo.model.fixtures import THINK_INSTRUCTION, write_fixture
+    from musicflamingo.testing.fixtures import THINK_INSTRUCTION, write_fixture
     from musicflamingo.train import data as td
     from musicflamingo.train.grpo import AudioGRPO, GRPOSettings
     from musicflamingo.train.stages import grpo_prompts

@@ -15,7 +15,7 @@ import json
 import random
 
 from musicflamingo.data import factcheck as fc
-from musicflamingo.data.synthetic import synthetic_track
+from musicflamingo.testing.synthetic import synthetic_track
 from musicflamingo.io import read_jsonl
 from musicflamingo.testing import adversarial, lying_server
 from musicflamingo.testing.corpus import write_corpus
@@ -53,7 +53,7 @@ def test_no_false_statement_of_the_corpus_is_released():
 
 def test_prompt_facts_round_trip():
     from musicflamingo.llm.prompts import render
-    from musicflamingo.llm.writers import facts_prompt_values
+    from musicflamingo.data.writers import facts_prompt_values
 
     facts, tags = synthetic_track(4)
     back, back_tags = lying_server.facts_from_prompt(render("caption.jinja", target_words=100, **facts_prompt_values(facts, tags)))

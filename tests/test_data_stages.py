@@ -10,7 +10,7 @@ import pytest
 from musicflamingo.data import builtin_writer as bw
 from musicflamingo.data import factcheck as fc
 from musicflamingo.data import theory as th
-from musicflamingo.data.synthetic import synthetic_track
+from musicflamingo.testing.synthetic import synthetic_track
 from musicflamingo.data.think_stage import hardness, rewrite_step, verify_steps
 from musicflamingo.io import read_json, read_jsonl
 from tests.test_llm_openai import _corpus

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from musicflamingo.model.fixtures import small_model_cfg
+from musicflamingo.testing.fixtures import small_model_cfg
 from musicflamingo.evaluation.mcq import extract_choice, summarise
 from musicflamingo.think_answer import answer_span
 
@@ -77,7 +77,7 @@ def test_run_eval_writes_reports(tmp_path, monkeypatch):
     from musicflamingo import registry
     from musicflamingo.evaluation.stage import run_eval
     from musicflamingo.model import build as mb
-    from musicflamingo.model.fixtures import isolated_mlflow, write_fixture
+    from musicflamingo.testing.fixtures import isolated_mlflow, write_fixture
     from musicflamingo.stage import StageContext
     from tests.test_benchmarks import _mucho_audio, copy_fixture
 
@@ -146,7 +146,7 @@ def test_run_eval_with_llm_judge_puts_scores_and_rubric_in_the_report(tmp_path, 
     from musicflamingo import registry
     from musicflamingo.evaluation.stage import run_eval
     from musicflamingo.model import build as mb
-    from musicflamingo.model.fixtures import isolated_mlflow, write_fixture
+    from musicflamingo.testing.fixtures import isolated_mlflow, write_fixture
     from musicflamingo.stage import StageContext
 
     write_fixture(tmp_path, n_tracks=2, seconds=1.0)

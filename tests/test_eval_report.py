@@ -81,7 +81,7 @@ def test_other_track_control_is_a_derangement_and_silence_zeroes_the_audio(tmp_p
     from musicflamingo.evaluation.predict import Predictor, Request
     from musicflamingo.evaluation.stage import other_track_audio
     from musicflamingo.model import build as mb
-    from musicflamingo.model.fixtures import small_model_cfg, write_fixture
+    from musicflamingo.testing.fixtures import small_model_cfg, write_fixture
     from musicflamingo.io import read_jsonl
 
     write_fixture(tmp_path, n_tracks=4, seconds=1.0, heldout_tracks=3)

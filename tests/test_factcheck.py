@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from musicflamingo.data import builtin_writer, factcheck as fc, falsify
-from musicflamingo.data.synthetic import synthetic_track
+from musicflamingo.data import builtin_writer, factcheck as fc
+from musicflamingo.testing import falsify
+from musicflamingo.testing.synthetic import synthetic_track
 
 REPO = Path(__file__).resolve().parents[1]
 

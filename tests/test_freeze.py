@@ -8,11 +8,11 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from musicflamingo.model.fixtures import small_model_cfg
+from musicflamingo.testing.fixtures import small_model_cfg
 from musicflamingo.model import build as mb
 from musicflamingo.model import freeze
 from musicflamingo.model import inputs as mi
-from musicflamingo.model.fixtures import write_fixture
+from musicflamingo.testing.fixtures import write_fixture
 from musicflamingo.train import data as td
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,10 +9,10 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from musicflamingo.model.fixtures import small_model_cfg
+from musicflamingo.testing.fixtures import small_model_cfg
 from musicflamingo.model import build as mb
 from musicflamingo.model import inputs as mi
-from musicflamingo.model.fixtures import THINK_INSTRUCTION, isolated_mlflow, write_fixture
+from musicflamingo.testing.fixtures import THINK_INSTRUCTION, isolated_mlflow, write_fixture
 from musicflamingo.train import data as td
 from musicflamingo.train.grpo import AudioGRPO, GRPOSettings, completion_logprobs, completion_mask, group_advantages
 from musicflamingo.train.stages import grpo_prompts

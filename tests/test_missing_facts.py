@@ -29,7 +29,7 @@ from musicflamingo.data.think_stage import hardness, verify_steps
 from musicflamingo.evaluation.captions import coverage_correctness
 from musicflamingo.evaluation.judge import build_messages
 from musicflamingo.llm.base import Reply
-from musicflamingo.llm.writers import BuiltinWriter, LLMWriter, facts_prompt_values
+from musicflamingo.data.writers import BuiltinWriter, LLMWriter, facts_prompt_values
 from musicflamingo.train.rewards import combined_reward
 
 MISSING = "<missing>"  # a field left out of the row altogether
@@ -296,7 +296,7 @@ def _tempo_item(facts: dict, tags: dict) -> dict:
 
 def test_think_steps_on_a_track_without_beats_does_not_crash():
     """`think_steps` indexed `beats[-1]` on an empty beat list (IndexError in `musicflamingo run`, mf_think)."""
-    from musicflamingo.data.synthetic import synthetic_track
+    from musicflamingo.testing.synthetic import synthetic_track
 
     facts, tags = synthetic_track(0)
     facts["beats"] = []
@@ -320,7 +320,7 @@ def _bare(facts: dict) -> dict:
 
 def test_mf_think_stage_finishes_on_tracks_without_beats_chords_or_key(tmp_path):
     from musicflamingo.config import compose
-    from musicflamingo.data.synthetic import synthetic_track
+    from musicflamingo.testing.synthetic import synthetic_track
     from musicflamingo.io import read_jsonl, write_jsonl
     from musicflamingo.stage import run_stage
 

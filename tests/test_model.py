@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 from musicflamingo.model import build as mb
 from musicflamingo.model import inputs as mi
 from musicflamingo.model import tokenizer as tk
-from musicflamingo.model.fixtures import isolated_mlflow, small_model_cfg, write_fixture
+from musicflamingo.testing.fixtures import isolated_mlflow, small_model_cfg, write_fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -149,7 +149,7 @@ def test_run_backbone_saves_and_registers(tmp_path, monkeypatch):
     from mlflow.tracking import MlflowClient
 
     from musicflamingo import registry
-    from musicflamingo.model.stage import run_backbone
+    from musicflamingo.train.backbone import run_backbone
     from musicflamingo.stage import StageContext
 
     isolated_mlflow(monkeypatch, tmp_path)

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 from omegaconf import OmegaConf
 
-from musicflamingo.model.fixtures import small_model_cfg
+from musicflamingo.testing.fixtures import small_model_cfg
 from musicflamingo.speech import sources
 from musicflamingo.speech.corpus import build_espeak_corpus
 
@@ -90,8 +90,8 @@ def test_backbone_stage_trains_on_the_asr_mixture_and_registers(tmp_path, monkey
 
     from musicflamingo import registry
     from musicflamingo.model import build as mb
-    from musicflamingo.model.fixtures import isolated_mlflow
-    from musicflamingo.model.stage import run_backbone
+    from musicflamingo.testing.fixtures import isolated_mlflow
+    from musicflamingo.train.backbone import run_backbone
     from musicflamingo.stage import StageContext
 
     isolated_mlflow(monkeypatch, tmp_path)

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
-from musicflamingo.model.fixtures import small_model_cfg
+from musicflamingo.testing.fixtures import small_model_cfg
 from musicflamingo.model import build as mb
 from musicflamingo.train import data as td
 

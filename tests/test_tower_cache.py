@@ -12,7 +12,7 @@ from musicflamingo.model import build as mb
 from musicflamingo.model import freeze
 from musicflamingo.model import inputs as mi
 from musicflamingo.model import tower_cache as tc
-from musicflamingo.model.fixtures import small_model_cfg
+from musicflamingo.testing.fixtures import small_model_cfg
 
 
 def _batch(processor, seconds=(3.0, 5.0)):

@@ -12,10 +12,10 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from musicflamingo.model.fixtures import small_model_cfg
+from musicflamingo.testing.fixtures import small_model_cfg
 from musicflamingo.model import build as mb
 from musicflamingo.model import inputs as mi
-from musicflamingo.model.fixtures import isolated_mlflow, write_fixture
+from musicflamingo.testing.fixtures import isolated_mlflow, write_fixture
 from musicflamingo.model.tokenizer import IM_END
 from musicflamingo.train import data as td
 

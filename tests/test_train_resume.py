@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from musicflamingo.model.fixtures import small_model_cfg
+from musicflamingo.testing.fixtures import small_model_cfg
 from musicflamingo.model import build as mb
-from musicflamingo.model.fixtures import write_fixture
+from musicflamingo.testing.fixtures import write_fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = 8

@@ -13,9 +13,9 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from musicflamingo.model.fixtures import small_model_cfg
+from musicflamingo.testing.fixtures import small_model_cfg
 from musicflamingo.model import build as mb
-from musicflamingo.model.fixtures import write_fixture
+from musicflamingo.testing.fixtures import write_fixture
 from musicflamingo.train import data as td
 from musicflamingo.train.launch import spawn
 

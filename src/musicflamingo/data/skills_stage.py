@@ -34,7 +34,8 @@ from musicflamingo.data.formats import conversation
 from musicflamingo.data.split import heldout_ids
 from musicflamingo.data.structured import structured_truth
 from musicflamingo.io import read_jsonl, write_json, write_jsonl
-from musicflamingo.llm import LLMError, make_writer
+from musicflamingo.data.writers import make_writer
+from musicflamingo.llm import LLMError
 from musicflamingo.stage import StageContext, StageFailed
 
 
@@ -58,7 +59,7 @@ def run_mf_skills(cfg: DictConfig, ctx: StageContext) -> dict:
     surface_strict = getattr(writer, "surface_captioner", None) is not None
     judge = None
     if s.get("judge") and s.judge.get("backend"):  # optional LLM judge on top of the rule checker
-        from musicflamingo.llm.writers import LLMJudge, make_chat_backend
+        from musicflamingo.data.writers import LLMJudge, make_chat_backend
 
         judge = LLMJudge(make_chat_backend(s.judge))
     tracks = {t["id"]: t for t in read_jsonl(ctx.input("raw_audio") / "tracks.jsonl")}

@@ -34,7 +34,8 @@ from musicflamingo.pitch import enharmonics
 from musicflamingo.think_answer import is_well_formed
 from musicflamingo.data.skills_stage import _llm_cfg
 from musicflamingo.io import read_jsonl, write_json, write_jsonl
-from musicflamingo.llm import LLMError, make_writer
+from musicflamingo.data.writers import make_writer
+from musicflamingo.llm import LLMError
 from musicflamingo.stage import StageContext, StageFailed
 
 MULTI_HOP = {"roman_numeral", "cadence", "cadence_time", "chord_at_time", "compare_halves", "section_start", "word_at_time", "longest_section"}

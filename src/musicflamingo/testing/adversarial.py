@@ -33,9 +33,10 @@ from dataclasses import dataclass
 
 import inflect
 
-from musicflamingo.pitch import PITCH_CLASSES, parse_key
-
 _ENG = inflect.engine()
+# Its own note names on purpose: the generator is an independent oracle and imports nothing of the
+# writer, the checker or their shared vocabulary (tests/test_adversarial.py enforces it).
+_NAMES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
 
 # Instruments heard in some General MIDI bank, in common words (singular).
 _IN_GM = ["bagpipe", "drum", "cymbal", "hi-hat", "snare drum", "banjo", "sitar", "trumpet", "trombone", "tuba", "saxophone",
@@ -85,13 +86,15 @@ def _plural(noun: str) -> str:
 
 
 def _key_parts(key: str) -> tuple[int, str]:
-    return parse_key(key)
+    tonic, mode = key.split()
+    flat = {"Db": "C#", "D#": "Eb", "Gb": "F#", "G#": "Ab", "A#": "Bb"}.get(tonic, tonic)
+    return _NAMES.index(flat), mode
 
 
 def _other_key(key: str, rng: random.Random, avoid: set[str]) -> str:
     pc, mode = _key_parts(key)
     while True:
-        cand = f"{PITCH_CLASSES[rng.randrange(12)]} {rng.choice(['major', 'minor'])}"
+        cand = f"{_NAMES[rng.randrange(12)]} {rng.choice(['major', 'minor'])}"
         if cand not in avoid and _key_parts(cand) != (pc, mode) and all(_key_parts(cand) != _key_parts(a) for a in avoid):
             return cand
 
