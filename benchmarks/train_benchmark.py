@@ -7,7 +7,7 @@
 
 Recipe mode (default) trains backbone -> SFT -> cold start -> GRPO with the
 stage configs of `params.yaml` (plain Trainer: ZeRO-2 on one rank gives the
-same losses, see tests/test_train.py) on the pipeline's own datasets under
+same losses, see tests/train/test_train.py) on the pipeline's own datasets under
 `--root` (data/mf_skills/{train,heldout,structured}.jsonl and
 data/mf_think/train.jsonl, made by `make run`), everything written to a
 temporary folder (no MLflow, no repo state touched). It prints:

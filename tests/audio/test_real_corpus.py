@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("real_corpus", ROOT / "benchmarks/real_corpus.py")
 real_corpus = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(real_corpus)

@@ -13,7 +13,7 @@ from musicflamingo.data import theory as th
 from musicflamingo.testing.synthetic import synthetic_track
 from musicflamingo.data.think_stage import hardness, rewrite_step, verify_steps
 from musicflamingo.io import read_json, read_jsonl
-from tests.test_llm_openai import _corpus
+from tests.llm.test_llm_openai import _corpus
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from musicflamingo.data import builtin_writer, factcheck as fc
 from musicflamingo.testing import falsify
 from musicflamingo.testing.synthetic import synthetic_track
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 FACTS = {
     "track_id": "b" * 64, "path": "x.wav", "duration_s": 120.0, "tempo_bpm": 100.0, "tempo_confidence": 0.9,

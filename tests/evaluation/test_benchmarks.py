@@ -22,7 +22,7 @@ from musicflamingo.evaluation.benchmarks.medley_solos import INSTRUMENTS
 from musicflamingo.evaluation.benchmarks.muchomusic import shuffle_order
 from musicflamingo.evaluation.benchmarks.nsynth import FAMILIES, SOURCES
 
-FIX = Path(__file__).parent / "fixtures" / "benchmarks"
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "benchmarks"
 
 
 def tone(path: Path, fmt: str = "WAV") -> Path:

@@ -13,7 +13,7 @@ from musicflamingo.testing.fixtures import small_model_cfg
 from musicflamingo.evaluation.mcq import extract_choice, summarise
 from musicflamingo.think_answer import answer_span
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 OPTIONS = ["about 80 BPM", "about 110 BPM", "A minor", "G major"]
 
 
@@ -79,7 +79,7 @@ def test_run_eval_writes_reports(tmp_path, monkeypatch):
     from musicflamingo.model import build as mb
     from musicflamingo.testing.fixtures import isolated_mlflow, write_fixture
     from musicflamingo.stage import StageContext
-    from tests.test_benchmarks import _mucho_audio, copy_fixture
+    from tests.evaluation.test_benchmarks import _mucho_audio, copy_fixture
 
     write_fixture(tmp_path, n_tracks=3, seconds=1.0, heldout_tracks=2)
     mb.build_tiny(small_model_cfg(), tmp_path / "models/backbone", seed=0)
@@ -139,7 +139,7 @@ def test_run_eval_writes_reports(tmp_path, monkeypatch):
     assert again["decoded_items"] == 0 and again["backbone_accuracy"] == demo["backbone"]
 
 
-from tests.test_judge import GOOD, conf, server  # noqa: E402,F401  (the real HTTP judge server fixture)
+from tests.evaluation.test_judge import GOOD, conf, server  # noqa: E402,F401  (the real HTTP judge server fixture)
 
 
 def test_run_eval_with_llm_judge_puts_scores_and_rubric_in_the_report(tmp_path, monkeypatch, server):  # noqa: F811

@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 from musicflamingo.model import build as mb
 from musicflamingo.model.decode import decode, decode_batches
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from musicflamingo.model import inputs as mi
 from musicflamingo.testing.fixtures import write_fixture
 from musicflamingo.train import data as td
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 AF3_STAGES = {  # NVIDIA's AF3 recipe
     "stage1_projector_only": {"audio_tower": False, "projector": True, "language_model": False},
     "stage2_encoder_projector": {"audio_tower": True, "projector": True, "language_model": False},

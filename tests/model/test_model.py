@@ -13,7 +13,7 @@ from musicflamingo.model import inputs as mi
 from musicflamingo.model import tokenizer as tk
 from musicflamingo.testing.fixtures import isolated_mlflow, small_model_cfg, write_fixture
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def tiny_cfg():

@@ -12,7 +12,7 @@ from musicflamingo.testing.fixtures import small_model_cfg
 from musicflamingo.model import build as mb
 from musicflamingo.train import data as td
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_70_s_clip_becomes_three_windows_with_their_tokens_and_trains(tmp_path):

@@ -17,7 +17,7 @@ from musicflamingo.train import data as td
 from musicflamingo.train.grpo import AudioGRPO, GRPOSettings, completion_logprobs, completion_mask, group_advantages
 from musicflamingo.train.stages import grpo_prompts
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

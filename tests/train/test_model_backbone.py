@@ -14,7 +14,7 @@ from musicflamingo.testing.fixtures import small_model_cfg
 from musicflamingo.speech import sources
 from musicflamingo.speech.corpus import build_espeak_corpus
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

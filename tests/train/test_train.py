@@ -19,7 +19,7 @@ from musicflamingo.testing.fixtures import isolated_mlflow, write_fixture
 from musicflamingo.model.tokenizer import IM_END
 from musicflamingo.train import data as td
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

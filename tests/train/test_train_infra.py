@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHELL = ["infra/train/launch_single_node.sh", "infra/train/slurm_multinode.sbatch", "benchmarks/gpu_check.sh"]
 
 

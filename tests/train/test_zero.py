@@ -19,7 +19,7 @@ from musicflamingo.testing.fixtures import write_fixture
 from musicflamingo.train import data as td
 from musicflamingo.train.launch import spawn
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ answer, answer_letter, skill. Nothing here is a measurement: the
 `small_model_cfg(**overrides)` is `conf/model/tiny.yaml` shrunk for fast tests
 of the training/eval code paths: a randomly initialised 2-layer, 64-wide
 tower (80 mel bins, as Whisper) and a 64-wide language model. The real tiny
-profile (Whisper tiny.en tower) is tested in tests/test_model.py.
+profile (Whisper tiny.en tower) is tested in tests/model/test_model.py.
 """
 
 from __future__ import annotations
