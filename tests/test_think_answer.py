@@ -66,3 +66,9 @@ def test_well_formed_iff_parse_and_reward_is_the_indicator(text):
     assert format_reward([text]) == [float(parsed is not None)]
     if parsed is not None:  # a well-formed reply re-serialises to the same blocks
         assert ta.parse(ta.format_reply(*parsed)) == parsed and all(parsed)
+
+
+def test_with_instruction_appends_once():
+    assert ta.with_instruction("<sound>\nq") == f"<sound>\nq\n{ta.THINK_INSTRUCTION}"
+    assert ta.with_instruction(f"q\n{ta.THINK_INSTRUCTION}") == f"q\n{ta.THINK_INSTRUCTION}"
+    assert ta.with_instruction("q", None) == "q"

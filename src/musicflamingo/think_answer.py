@@ -38,6 +38,12 @@ _LENIENT_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
 _LENIENT_THINK = re.compile(r"<think>.*?(</think>|$)", re.S | re.I)
 
 
+def with_instruction(human: str, instruction: str | None = THINK_INSTRUCTION) -> str:
+    """The human turn with `instruction` on a new line, unless it is empty or already there
+    (an MF-Think sample's turn carries it): how GRPO, the probes and the eval ask for a think/answer reply."""
+    return f"{human}\n{instruction}" if instruction and instruction not in human else human
+
+
 class ThinkAnswer(NamedTuple):
     think: str
     answer: str

@@ -23,6 +23,7 @@ from collections import defaultdict
 from musicflamingo.model import inputs as mi
 from musicflamingo.model.answers import extract_choice
 from musicflamingo.model.decode import decode_batches
+from musicflamingo.think_answer import with_instruction
 
 __all__ = ["evaluate_mcq", "extract_choice", "summarise"]
 
@@ -37,10 +38,7 @@ def evaluate_mcq(
     instruction: str | None = None,
 ) -> list[dict]:
     preds: list[dict] = []
-    humans = []
-    for r in items:
-        human = mi.human_turn(r)
-        humans.append(f"{human}\n{instruction}" if instruction and instruction not in human else human)
+    humans = [with_instruction(mi.human_turn(r), instruction) for r in items]
     for start, texts in decode_batches(model, processor, humans, lambda i: audio(items[i]["sound"]), max_new_tokens, batch_size):
         for r, text in zip(items[start:], texts):
             letter = extract_choice(text, r.get("options"))

@@ -29,7 +29,7 @@ from __future__ import annotations
 from omegaconf import OmegaConf
 
 from musicflamingo import tracking
-from musicflamingo.think_answer import THINK_INSTRUCTION
+from musicflamingo.think_answer import THINK_INSTRUCTION, with_instruction
 from musicflamingo.evaluation import report as rpt
 from musicflamingo.evaluation.mcq import summarise
 from musicflamingo.evaluation.predict import Predictor, Request
@@ -58,7 +58,7 @@ def _demo_mcq(items: list[dict], predictor: Predictor, think: bool, control: str
     for r in items:
         human = mi.human_turn(r)
         sound = (others or {}).get(r.get("track_id") or r["sound"], r["sound"]) if control == "other_track" else r["sound"]
-        requests.append(Request(r["id"], f"{human}\n{THINK_INSTRUCTION}" if think and THINK_INSTRUCTION not in human else human, sound,
+        requests.append(Request(r["id"], with_instruction(human, THINK_INSTRUCTION if think else None), sound,
                                 control="silence" if control == "silence" else ""))
     preds = []
     for r, p in zip(items, predictor(requests, max_new_tokens)):

@@ -20,11 +20,6 @@ from musicflamingo.model.decode import decode
 from musicflamingo.train import rewards as rw
 
 
-def think_prompt(record: dict, instruction: str) -> str:
-    human = mi.human_turn(record)
-    return human if instruction in human else f"{human}\n{instruction}"
-
-
 def reward_probe(
     model,
     processor,
@@ -37,12 +32,12 @@ def reward_probe(
     think: bool = True,
 ) -> dict:
     from musicflamingo.model.answers import extract_choice
-    from musicflamingo.think_answer import THINK_INSTRUCTION
+    from musicflamingo.think_answer import THINK_INSTRUCTION, with_instruction
 
     if not records:
         raise ValueError("no records to probe")
     weights = dict(weights or rw.DEFAULT_WEIGHTS)
-    humans = [think_prompt(r, THINK_INSTRUCTION) if think else mi.human_turn(r) for r in records]
+    humans = [with_instruction(mi.human_turn(r), THINK_INSTRUCTION if think else None) for r in records]
     texts = decode(model, processor, humans, lambda i: audio(records[i]["sound"]), max_new_tokens, batch_size)
     total, parts = rw.combined_reward(
         texts,

@@ -23,6 +23,7 @@ from musicflamingo.model import inputs as mi
 from musicflamingo.model import tower_cache
 from musicflamingo.train import data as td
 from musicflamingo.train.grpo import AudioGRPO, GRPOSettings, Prompt
+from musicflamingo.think_answer import with_instruction
 from musicflamingo.train.sft import run_key, train_supervised
 
 SKILLS = "mf_skills"
@@ -106,9 +107,7 @@ def grpo_prompts(
     """
     out = []
     for r in records:
-        human = mi.human_turn(r)
-        if instruction and instruction not in human:
-            human = f"{human}\n{instruction}"
+        human = with_instruction(mi.human_turn(r), instruction)
         truth = (truths or {}).get(r.get("track_id", ""))
         out.append(
             Prompt(
