@@ -26,3 +26,12 @@ def test_dvc_directory_hash_content_only(tmp_path):
     assert folder_fingerprint(tmp_path) != want
     with pytest.raises(FileNotFoundError, match="not a folder"):
         folder_fingerprint(tmp_path / "missing")
+
+
+def test_lineage_hash_of_an_input_never_built(tmp_path):
+    from musicflamingo import tracking
+
+    (tmp_path / "models/sft").mkdir(parents=True)
+    assert tracking.dvc_md5(tmp_path, "models/sft") == (folder_fingerprint(tmp_path / "models/sft"), "computed")
+    assert tracking.dvc_md5(tmp_path, "models/grpo") == (tracking.EMPTY_DIR_MD5, "absent")
+    assert tracking.EMPTY_DIR_MD5 == folder_fingerprint(tmp_path / "models/sft")  # DVC's hash of an empty folder

@@ -43,7 +43,9 @@ def git_commit(root: Path) -> str:
 
 
 def dvc_md5(root: Path, out: str) -> tuple[str, str]:
-    """(md5, source) of an out folder: from dvc.lock when DVC recorded it, else computed."""
+    """(md5, source) of an out folder: from dvc.lock when DVC recorded it, else computed; a folder that was
+    never built (an input the run does not read, e.g. `sft` for an eval of the backbone only) gets DVC's hash
+    of an empty folder with source "absent"."""
     lock = root / "dvc.lock"
     if lock.exists():
         doc = yaml.safe_load(lock.read_text()) or {}
@@ -51,7 +53,12 @@ def dvc_md5(root: Path, out: str) -> tuple[str, str]:
             for o in stage.get("outs", []):
                 if o.get("path") == out and o.get("md5"):
                     return o["md5"], "dvc.lock"
+    if not (root / out).is_dir():
+        return EMPTY_DIR_MD5, "absent"
     return folder_fingerprint(root / out), "computed"
+
+
+EMPTY_DIR_MD5 = "d751713988987e9331980363e24189ce.dir"  # md5 of "[]": DVC's hash of a folder with no files
 
 
 def _parent_run_id(client, experiment_id: str, dagster_run_id: str | None) -> str | None:
