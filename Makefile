@@ -11,7 +11,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Reinstall python packages only when the dependency list changes.
 PY_STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml 2>/dev/null | md5sum | cut -c1-12)
 APT_STAMP := .cache/.apt-installed-$(shell echo $(APT_PACKAGES) | md5sum | cut -c1-8)
-# Playwright drives Debian's chromium (tests/test_browser.py); it must never download browsers.
+# Playwright drives Debian's chromium (tests/dagster_project/test_browser.py); it must never download browsers.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 .PHONY: help setup apt run test test-slow test-all ui bench clean dvc-setup
@@ -38,7 +38,7 @@ $(PY_STAMP): pyproject.toml
 	$(BIN)/pip install -q --no-build-isolation vamp==1.1.0
 	$(BIN)/pip install -q -e '.[test]'
 	# dagster-postgres 0.29.27 (the newest) pins dagster 1.13.27; its code works with 1.13.28
-	# (tests/test_postgres.py proves it), so it goes in without its dependency pins.
+	# (tests/dagster_project/test_postgres.py proves it), so it goes in without its dependency pins.
 	$(BIN)/pip install -q --no-deps dagster-postgres==0.29.27
 	@rm -f $(VENV)/.installed-*; touch $@
 

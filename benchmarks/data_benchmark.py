@@ -49,7 +49,7 @@ def write_and_check(facts: dict, tags: dict, seed) -> tuple[int, int, list[str]]
 
 def rates(tracks) -> tuple[float, float, int, int, Counter, Counter]:
     from musicflamingo.data import factcheck as fc
-    from musicflamingo.data import falsify
+    from musicflamingo.testing import falsify
 
     true_n = true_rej = 0
     tot, rej = Counter(), Counter()
@@ -76,7 +76,7 @@ def main() -> None:
     ap.add_argument("--rate-tracks", type=int, default=100, help="synthetic tracks for the rejection rates")
     args = ap.parse_args()
 
-    from musicflamingo.data.synthetic import synthetic_track
+    from musicflamingo.testing.synthetic import synthetic_track
 
     synth = [(*synthetic_track(s), s) for s in range(args.tracks)]
     demo = _demo_tracks()

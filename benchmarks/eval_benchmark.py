@@ -30,7 +30,7 @@ def main() -> None:
     from musicflamingo.io import read_jsonl
     from musicflamingo.model import build as mb
     from musicflamingo.model import inputs as mi
-    from musicflamingo.model.fixtures import write_fixture
+    from musicflamingo.testing.fixtures import write_fixture
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -13,7 +13,7 @@ Prints
    a server that only answers HTTP 500, one that answers prose, one that
    accepts connections and never answers, and one that trickles a byte every 2 s.
 
-Facts are synthetic tracks (`data.synthetic`: every MIR-contract field).
+Facts are synthetic tracks (`testing.synthetic`: every MIR-contract field).
 Run: `.venv/bin/python benchmarks/factcheck_benchmark.py [--tracks 120] [--e2e-tracks 24] [--skip-dead] [--corpus ROOT]`.
 """
 
@@ -43,7 +43,7 @@ def _real_tracks(corpus: Path | None) -> list[tuple[dict, dict]]:
 
 def adversarial(n_tracks: int, corpus: Path | None = None) -> None:
     from musicflamingo.data import factcheck as fc
-    from musicflamingo.data.synthetic import synthetic_track
+    from musicflamingo.testing.synthetic import synthetic_track
     from musicflamingo.testing.adversarial import statements
 
     false_n, false_rel, true_n, true_drop = Counter(), Counter(), Counter(), Counter()

@@ -7,7 +7,7 @@
 
 Recipe mode (default) trains backbone -> SFT -> cold start -> GRPO with the
 stage configs of `params.yaml` (plain Trainer: ZeRO-2 on one rank gives the
-same losses, see tests/test_train.py) on the pipeline's own datasets under
+same losses, see tests/train/test_train.py) on the pipeline's own datasets under
 `--root` (data/mf_skills/{train,heldout,structured}.jsonl and
 data/mf_think/train.jsonl, made by `make run`), everything written to a
 temporary folder (no MLflow, no repo state touched). It prints:
@@ -247,7 +247,7 @@ def throughput(args) -> dict:
     from musicflamingo.model import freeze
     from musicflamingo.model import inputs as mi
     from musicflamingo.model import tower_cache
-    from musicflamingo.model.fixtures import THINK_INSTRUCTION, write_fixture
+    from musicflamingo.testing.fixtures import THINK_INSTRUCTION, write_fixture
     from musicflamingo.train import data as td
     from musicflamingo.config import typed
     from musicflamingo.configs import Grpo

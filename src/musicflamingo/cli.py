@@ -70,14 +70,14 @@ def _cmd_stage(args) -> int:
 
 
 def _cmd_run(args) -> int:
-    from musicflamingo.orchestrate import materialize_all
+    from dagster_project.orchestrate import materialize_all
 
     root = env.find_root()
     env.apply(root)
     t0 = time.perf_counter()
     ok = materialize_all(root, selection=args.select)
     if ok and args.push:
-        from musicflamingo.orchestrate import dvc_push_and_status
+        from dagster_project.orchestrate import dvc_push_and_status
 
         ok = dvc_push_and_status(root)
     print(f"\nmusicflamingo run: {'done' if ok else 'FAILED'} in {time.perf_counter() - t0:.1f} s")

@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from musicflamingo.data.builtin_writer import SKILLS
-from musicflamingo.data.formats import LETTERS, is_well_tagged
+from musicflamingo.data.formats import LETTERS
+from musicflamingo.think_answer import answer_span, is_well_formed
 from musicflamingo.io import read_jsonl
 from musicflamingo.schemas import KEYS_24
 
@@ -65,8 +66,8 @@ def skills_frame(folder: Path) -> pd.DataFrame:
 def think_frame(folder: Path) -> pd.DataFrame:
     df = _frame(folder / "train.jsonl", ["id", "conversations", "answer_letter", "answer"])
     replies = df["conversations"].map(lambda c: c[1]["value"]) if len(df) else pd.Series(dtype=str)
-    df["well_tagged"] = replies.map(is_well_tagged) if len(df) else []
-    df["answer_matches_letter"] = [f"<answer>({let}) {ans}</answer>" in r for r, let, ans in zip(replies, df["answer_letter"], df["answer"])] if len(df) else []
+    df["well_tagged"] = replies.map(is_well_formed) if len(df) else []
+    df["answer_matches_letter"] = [answer_span(r) == f"({let}) {ans}".strip() for r, let, ans in zip(replies, df["answer_letter"], df["answer"])] if len(df) else []
     # Every step has a stored verdict, and no released step still contradicts the facts.
     verdicts = df["step_verdicts"] if "step_verdicts" in df else pd.Series([None] * len(df), dtype=object)
     df["steps_verified"] = [isinstance(v, list) and len(v) > 0 and all(s.get("outcome") in ("kept", "rewritten", "removed") for s in v)

@@ -102,11 +102,30 @@ def exclusive_lock(folder: Path, what: str = "run") -> Iterator[None]:
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
+    return _file_digest(path, hashlib.sha256(), chunk)
+
+
+def _file_digest(path: Path, h, chunk: int = 1 << 20) -> str:
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """The one fingerprint of a folder (a model checkpoint, a dataset out): DVC's directory hash,
+    `md5(json([{"md5": file md5, "relpath": posix path}, ...] sorted by path)) + ".dir"`, over every file below it.
+
+    The same string DVC records for the out in `dvc.lock`, so lineage finds a model's producer by it,
+    the eval's prediction cache is keyed by it and a training run's resume folder names it. Content only
+    (file bytes and relative paths, not mtimes); files are streamed, so an 8B checkpoint's shards are
+    never held in memory. Raises FileNotFoundError when `folder` is not a directory."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"not a folder: {folder}")
+    entries = [{"md5": _file_digest(p, hashlib.md5()), "relpath": p.relative_to(folder).as_posix()}
+               for p in sorted(folder.rglob("*")) if p.is_file()]
+    return hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
 
 
 def sha256_text(text: str) -> str:

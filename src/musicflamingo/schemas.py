@@ -7,8 +7,7 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, Field
 
-PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-KEYS_24 = tuple(f"{p} {m}" for p in PITCH_CLASSES for m in ("major", "minor"))
+from musicflamingo.pitch import KEYS_24, PITCH_CLASSES  # noqa: F401  (re-exported: the schemas' key vocabulary)
 
 
 class Track(BaseModel):

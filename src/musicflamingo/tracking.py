@@ -10,8 +10,6 @@ with one alias per stage.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import subprocess
 from contextlib import contextmanager
@@ -23,6 +21,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from musicflamingo import registry
+from musicflamingo.io import folder_fingerprint
 from musicflamingo.stage import StageContext
 
 MODEL_NAME = "music-flamingo"
@@ -43,17 +42,10 @@ def git_commit(root: Path) -> str:
         return "unknown"
 
 
-def _md5_dir(folder: Path) -> str:
-    """DVC-style directory hash (md5 over sorted relpath/md5 entries) for runs outside DVC."""
-    entries = []
-    for p in sorted(folder.rglob("*")):
-        if p.is_file():
-            entries.append({"md5": hashlib.md5(p.read_bytes()).hexdigest(), "relpath": p.relative_to(folder).as_posix()})
-    return hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
-
-
 def dvc_md5(root: Path, out: str) -> tuple[str, str]:
-    """(md5, source) of an out folder: from dvc.lock when DVC recorded it, else computed."""
+    """(md5, source) of an out folder: from dvc.lock when DVC recorded it, else computed; a folder that was
+    never built (an input the run does not read, e.g. `sft` for an eval of the backbone only) gets DVC's hash
+    of an empty folder with source "absent"."""
     lock = root / "dvc.lock"
     if lock.exists():
         doc = yaml.safe_load(lock.read_text()) or {}
@@ -61,7 +53,12 @@ def dvc_md5(root: Path, out: str) -> tuple[str, str]:
             for o in stage.get("outs", []):
                 if o.get("path") == out and o.get("md5"):
                     return o["md5"], "dvc.lock"
-    return _md5_dir(root / out), "computed"
+    if not (root / out).is_dir():
+        return EMPTY_DIR_MD5, "absent"
+    return folder_fingerprint(root / out), "computed"
+
+
+EMPTY_DIR_MD5 = "d751713988987e9331980363e24189ce.dir"  # md5 of "[]": DVC's hash of a folder with no files
 
 
 def _parent_run_id(client, experiment_id: str, dagster_run_id: str | None) -> str | None:
@@ -199,7 +196,7 @@ def register(run_id: str, model_dir: Path, alias: str, root: Path) -> str:
     except mlflow.exceptions.MlflowException:
         pass  # already there
     # The same hash DVC will record for this out: lineage finds a model's producer by it.
-    client.set_tag(run_id, "output.dvc_md5", _md5_dir(Path(model_dir)))
+    client.set_tag(run_id, "output.dvc_md5", folder_fingerprint(Path(model_dir)))
     run = client.get_run(run_id)
     mv = client.create_model_version(MODEL_NAME, source=f"{run.info.artifact_uri}/model", run_id=run_id, tags={k: v for k, v in run.data.tags.items() if k.startswith(("input.", "output.", "git.", "dagster.", "mf."))})
     client.set_registered_model_alias(MODEL_NAME, alias, mv.version)

@@ -24,8 +24,9 @@ from collections import Counter
 
 from musicflamingo.data import known
 from musicflamingo.data import theory as th
-from musicflamingo.data.formats import LETTERS, THINK_INSTRUCTION, mcq_prompt
-from musicflamingo.schemas import PITCH_CLASSES
+from musicflamingo.data.formats import LETTERS, mcq_prompt
+from musicflamingo.think_answer import THINK_INSTRUCTION, format_reply
+from musicflamingo.pitch import PITCH_CLASSES, pitch_class
 
 CAPTION_PROMPTS = [
     "Describe this piece of music in detail: tempo, key, meter, harmony and instrumentation.",
@@ -368,7 +369,7 @@ def _options(correct: str, distractors: list[str], rng: random.Random) -> tuple[
 
 def _key_distractors(key: str) -> list[str]:
     tonic, mode = key.split()
-    pc = th.pc(tonic)
+    pc = pitch_class(tonic)
     tonic = PITCH_CLASSES[pc]
     relative = f"{PITCH_CLASSES[(pc + 9) % 12]} minor" if mode == "major" else f"{PITCH_CLASSES[(pc + 3) % 12]} major"
     parallel = f"{tonic} {'minor' if mode == 'major' else 'major'}"
@@ -671,7 +672,7 @@ def think_sample(item: dict, facts: dict, tags: dict) -> tuple[str, str, list[st
 def think_from_steps(item: dict, steps: list[str]) -> tuple[str, str]:
     think = " ".join(f"Step {i + 1}: {s}" for i, s in enumerate(steps))
     human = f"{item['prompt']}\n{THINK_INSTRUCTION}"
-    return human, f"<think>{think}</think><answer>({item['answer_letter']}) {item['answer']}</answer>"
+    return human, format_reply(think, f"({item['answer_letter']}) {item['answer']}")
 
 
 __all__ = ["CAPTION_PROMPTS", "SKILLS", "caption", "surface_caption", "qa_items", "mcq_items", "think_sample", "think_steps"]

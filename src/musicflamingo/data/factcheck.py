@@ -51,7 +51,7 @@ from musicflamingo.data import known
 from musicflamingo.data import vocabulary as vocab
 from musicflamingo.data.structured import instrument_aliases, stated_chords, stated_keys, stated_meters, stated_tempi
 from musicflamingo.mir.harte import root_and_quality
-from musicflamingo.schemas import PITCH_CLASSES
+from musicflamingo.pitch import PITCH_CLASSES, pitch_class
 
 
 @dataclass(frozen=True)
@@ -138,17 +138,12 @@ _FAMILY = {"maj": "maj", "maj7": "maj", "maj6": "maj", "7": "maj", "9": "maj", "
            "minmaj7": "min", "dim": "dim", "dim7": "dim", "hdim7": "dim", "aug": "aug", "sus2": "sus", "sus4": "sus"}
 
 
-def _pc(name: str) -> int:
-    base = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}[name[0].upper()]
-    return (base + name[1:].count("#") - name[1:].count("b")) % 12
-
-
 def chord_id(harte: str) -> tuple[int, str] | None:
     """(root pitch class, triad family) of a Harte label; the family is what a caption can name."""
     rq = root_and_quality(harte)
     if rq is None:
         return None
-    return _pc(rq[0]), _FAMILY.get(rq[1], "maj")
+    return pitch_class(rq[0]), _FAMILY.get(rq[1], "maj")
 
 
 def _key_id(key: str | None) -> tuple[int, str] | None:
@@ -156,7 +151,7 @@ def _key_id(key: str | None) -> tuple[int, str] | None:
         return None
     tonic, mode = key.split(" ", 1)
     try:
-        return _pc(tonic), mode.strip().lower()
+        return pitch_class(tonic), mode.strip().lower()
     except (KeyError, IndexError):
         return None
 
@@ -320,7 +315,7 @@ def _check_key(s: str, fx: FactIndex, attributed: bool) -> Iterable[Verdict]:
     s = _MODULATION_RE.sub(" ", s)  # a key reached by modulating is the modulation check's
     keys = {fx.key} | fx.section_keys if fx.key else set()
     for m in _BARE_TONIC_RE.finditer(s):  # "It is in F." names a tonic without a mode
-        pc = _pc(m.group(1).replace("♯", "#").replace("♭", "b"))
+        pc = pitch_class(m.group(1).replace("♯", "#").replace("♭", "b"))
         yield _v(f"tonic {m.group(1)}", "key", None if fx.key is None else any(k[0] == pc for k in keys), f"key is {PITCH_CLASSES[fx.key[0]]} {fx.key[1]}" if fx.key else "")
     for m in _MODE_ONLY_RE.finditer(s):  # "a minor key", "the tonality is major"
         mode = (m.group(1) or m.group(2)).lower()
@@ -640,7 +635,7 @@ def _check_numerals(s: str, fx: FactIndex, key: str | None) -> Iterable[Verdict]
         rq = root_and_quality(harte)
         if rq is None or key is None:
             continue
-        chord = th.Chord(0.0, 0.0, harte, m.group(1), _pc(rq[0]), rq[1])
+        chord = th.Chord(0.0, 0.0, harte, m.group(1), pitch_class(rq[0]), rq[1])
         keys = [key] + [f"{PITCH_CLASSES[k[0]]} {k[1]}" for k in fx.section_keys]
         ok = any(th.triad_numeral(th.roman(chord, k)) == th.triad_numeral(m.group(2)) for k in keys)
         yield _v(f"{m.group(1)} ({m.group(2)})", "numeral", ok, f"{m.group(1)} is {th.roman(chord, key)} in {key}")

@@ -1,15 +1,20 @@
-"""The Audio Flamingo conversation format and the think/answer format."""
+"""The Audio Flamingo conversation format (the think/answer format is `musicflamingo.think_answer`)."""
 
 from __future__ import annotations
 
-import re
-
 from musicflamingo.schemas import Conversation, Turn
+from musicflamingo.think_answer import THINK_INSTRUCTION  # noqa: F401  (re-exported: the prompts' instruction)
 
 LETTERS = "ABCD"
 SOUND = "<sound>"
-THINK_INSTRUCTION = "Think step by step inside <think></think>, then give the final answer inside <answer></answer>."
-THINK_RE = re.compile(r"^<think>(?P<think>.+?)</think>\s*<answer>(?P<answer>.+?)</answer>$", re.S)
+
+
+def choices_prompt(question: str, options: list[str]) -> str:
+    """The MCQ prompt of benchmarks scored by option *text* (MMAU and others): unlettered choices.
+
+    Used by the evaluation's `render_prompt` and by training's option-text variants, so the model
+    is trained on the very prompt it is evaluated with."""
+    return f"{question}\nChoices: {'; '.join(options)}\nAnswer with the exact text of one choice."
 
 
 def mcq_prompt(question: str, options: list[str]) -> str:
@@ -27,10 +32,4 @@ def conversation(cid: str, track: dict, human: str, gpt: str, task: str, **extra
         task=task,
         **extra,
     )
-
-
-def is_well_tagged(text: str) -> bool:
-    """Strict format: exactly one think block followed by exactly one answer block."""
-    m = THINK_RE.match(text.strip())
-    return bool(m) and text.count("<think>") == 1 and text.count("<answer>") == 1
 

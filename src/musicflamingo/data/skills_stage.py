@@ -35,7 +35,8 @@ from musicflamingo.data.formats import conversation
 from musicflamingo.data.split import heldout_ids
 from musicflamingo.data.structured import structured_truth
 from musicflamingo.io import read_jsonl, write_json, write_jsonl
-from musicflamingo.llm import LLMError, make_writer
+from musicflamingo.data.writers import make_writer
+from musicflamingo.llm import LLMError
 from musicflamingo.stage import StageContext, StageFailed
 
 
@@ -111,7 +112,7 @@ def _judge(skills: DictConfig):
     """The optional LLM judge on top of the rule checker (`skills.judge`), or None."""
     if not (skills.judge and skills.judge.get("backend")):
         return None
-    from musicflamingo.llm.writers import LLMJudge, make_chat_backend
+    from musicflamingo.data.writers import LLMJudge, make_chat_backend
 
     return LLMJudge(make_chat_backend(skills.judge))
 

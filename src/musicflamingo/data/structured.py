@@ -71,6 +71,7 @@ from typing import Iterable, Mapping
 
 from musicflamingo.data import known
 from musicflamingo.mir.harte import root_and_quality, simple_name
+from musicflamingo.pitch import key_name, pitch_class
 
 CATEGORIES: tuple[str, ...] = (
     "Genre", "BPM", "Key", "Meter", "Structure", "Instruments",
@@ -198,7 +199,6 @@ _METER_WORDS: tuple[tuple[str, frozenset[str]], ...] = (  # longest first
 
 # ------------------------------------------------------------------ small text helpers
 
-_SEMITONE = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _ACC = r"(?-i:#|♯|b|♭)"  # case-sensitive even under re.I: "B" is a note, not a flat
 
 
@@ -246,13 +246,6 @@ def _keyword_hits(truth: str, caption: str, synonyms: Mapping[str, tuple[str, ..
         if kw in cap_words or any(_phrase_re(a).search(caption) for a in alts[1:]):
             hits += 1
     return hits
-
-
-def _pc(root: str) -> int:
-    base = _SEMITONE[root[0].upper()]
-    acc = root[1:]
-    return (base + acc.count("#") + acc.count("♯") - acc.count("b") - acc.count("♭")
-            + (1 if "sharp" in acc.lower() else 0) - (1 if "flat" in acc.lower() else 0)) % 12
 
 
 # ------------------------------------------------------------------ BPM
@@ -322,14 +315,14 @@ def stated_keys(caption: str) -> list[tuple[int, str]]:
             continue
         if root == "A" and not acc and _sentence_initial(text, m.start()) and _ARTICLE_USE_RE.match(text, m.end()):
             continue  # "A minor detail ...", "A major influence ..." (but "A minor key", "A minor, ..." count)
-        out.append((_pc(root + acc), "major" if mode.startswith("maj") else "minor"))
+        out.append((pitch_class(root + acc), "major" if mode.startswith("maj") else "minor"))
     for m in _KEY_OF_RE.finditer(text):
         root = m.group(1)
         if not root.isupper():
             continue
         acc = (m.group(2) or "").strip(" -")
         mode = "minor" if (m.group(3) or "maj").lower() in ("m", "min", "minor") else "major"
-        out.append((_pc(root + acc), mode))
+        out.append((pitch_class(root + acc), mode))
     return out
 
 
@@ -338,7 +331,7 @@ def _parse_key(value: str) -> tuple[int, str] | None:
     if not m:
         return None
     mode = "major" if m.group(3).lower().startswith("maj") else "minor"
-    return _pc(m.group(1).upper() + (m.group(2) or "").strip(" -")), mode
+    return pitch_class(m.group(1).upper() + (m.group(2) or "").strip(" -")), mode
 
 
 def _match_key(truth: str, caption: str) -> bool:
@@ -410,7 +403,7 @@ def _family(suffix: str) -> str:
 
 
 def _chord_id(root: str, suffix: str) -> tuple[int, str]:
-    return _pc(root), _family(suffix)
+    return pitch_class(root), _family(suffix)
 
 
 def stated_chords(caption: str) -> set[tuple[int, str]]:
@@ -552,8 +545,6 @@ def _key_truth(value) -> str | None:
     key = known.as_key(value)
     if key is None:
         return None
-    from musicflamingo.mir.tools import key_name
-
     return key_name(*key.split())
 
 

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from musicflamingo.mir.harte import root_and_quality, simple_name
-from musicflamingo.schemas import PITCH_CLASSES
+from musicflamingo.pitch import PITCH_CLASSES, parse_key, pitch_class  # noqa: F401  (parse_key re-exported)
 
-_SEMI = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _MAJOR_DEGREES = {0: "I", 1: "bII", 2: "II", 3: "bIII", 4: "III", 5: "IV", 6: "#IV", 7: "V", 8: "bVI", 9: "VI", 10: "bVII", 11: "VII"}
 _MINOR_DEGREES = {0: "I", 1: "bII", 2: "II", 3: "III", 4: "#III", 5: "IV", 6: "#IV", 7: "V", 8: "VI", 9: "#VI", 10: "VII", 11: "#VII"}
 # Diatonic triads (degree numeral with case and quality), used to mark chromatic chords.
@@ -26,15 +25,6 @@ _DIATONIC = {
 FUNCTION = {"I": "tonic", "i": "tonic", "vi": "tonic", "VI": "tonic", "iii": "tonic", "III": "tonic",
             "ii": "predominant", "ii°": "predominant", "IV": "predominant", "iv": "predominant",
             "V": "dominant", "vii°": "dominant", "#vii°": "dominant", "v": "dominant", "VII": "subtonic"}
-
-
-def pc(note: str) -> int:
-    return (_SEMI[note[0]] + note[1:].count("#") - note[1:].count("b")) % 12
-
-
-def parse_key(key: str) -> tuple[int, str]:
-    tonic, mode = key.split()
-    return pc(tonic), mode
 
 
 @dataclass(frozen=True)
@@ -52,7 +42,7 @@ def chords_of(facts: dict) -> list[Chord]:
     for s, e, lab in facts.get("chords") or []:
         rq = root_and_quality(lab)
         if rq:
-            out.append(Chord(float(s), float(e), lab, simple_name(lab), pc(rq[0]), rq[1]))
+            out.append(Chord(float(s), float(e), lab, simple_name(lab), pitch_class(rq[0]), rq[1]))
     return out
 
 
@@ -211,5 +201,5 @@ def most_common(chords: list[Chord], k: int = 3) -> list[str]:
 
 
 def key_display(key: str) -> str:
-    tonic, mode = key.split()
-    return f"{PITCH_CLASSES[pc(tonic)]} {mode}"
+    pc, mode = parse_key(key)
+    return f"{PITCH_CLASSES[pc]} {mode}"

@@ -29,10 +29,13 @@ from musicflamingo.data import factcheck as fc
 from musicflamingo.data import known
 from musicflamingo.data.builtin_writer import think_from_steps
 from musicflamingo.data.card import write_card
-from musicflamingo.data.formats import conversation, is_well_tagged
+from musicflamingo.data.formats import conversation
+from musicflamingo.pitch import enharmonics
+from musicflamingo.think_answer import is_well_formed
 from musicflamingo.data.skills_stage import _llm_cfg
 from musicflamingo.io import read_jsonl, write_json, write_jsonl
-from musicflamingo.llm import LLMError, make_writer
+from musicflamingo.data.writers import make_writer
+from musicflamingo.llm import LLMError
 from musicflamingo.stage import StageContext, StageFailed
 
 MULTI_HOP = {"roman_numeral", "cadence", "cadence_time", "chord_at_time", "compare_halves", "section_start", "word_at_time", "longest_section"}
@@ -81,7 +84,7 @@ def rewrite_step(step: str, verdicts: list[fc.Verdict], facts: dict) -> str | No
             out, n = re.subn(re.escape(v.claim), f"{facts['tempo_bpm']:.0f} BPM", out, count=1)
         elif v.kind == "key" and facts.get("key"):
             tonic, mode = v.claim.split()
-            alts = [tonic] + [n for n, pc in (("C#", "Db"), ("Eb", "D#"), ("F#", "Gb"), ("Ab", "G#"), ("Bb", "A#")) if pc == tonic or n == tonic]
+            alts = [tonic] + enharmonics(tonic)  # the claim's spelling first
             for name in alts:
                 out, n = re.subn(rf"\b{re.escape(name)}(\s|-)+{mode}\b", facts["key"], out, count=1)
                 if n:
@@ -165,7 +168,7 @@ def run_mf_think(cfg: DictConfig, ctx: StageContext) -> dict:
             dropped.append({"id": rec["id"], "reason": "no step survived the fact check", "step_verdicts": step_rows})
             continue
         human, gpt = think_from_steps(item, released)
-        if not is_well_tagged(gpt):
+        if not is_well_formed(gpt):
             dropped.append({"id": rec["id"], "reason": "malformed think/answer tags"})
             continue
         n_rewritten += sum(r["outcome"] == "rewritten" for r in step_rows)

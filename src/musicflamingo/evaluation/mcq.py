@@ -22,6 +22,8 @@ from collections import defaultdict
 
 from musicflamingo.model import inputs as mi
 from musicflamingo.model.answers import extract_choice
+from musicflamingo.model.decode import decode_batches
+from musicflamingo.think_answer import with_instruction
 
 __all__ = ["evaluate_mcq", "extract_choice", "summarise"]
 
@@ -35,19 +37,10 @@ def evaluate_mcq(
     batch_size: int,
     instruction: str | None = None,
 ) -> list[dict]:
-    model.eval()
     preds: list[dict] = []
-    for start in range(0, len(items), batch_size):
-        chunk = items[start : start + batch_size]
-        humans = []
-        for r in chunk:
-            human = mi.human_turn(r)
-            humans.append(f"{human}\n{instruction}" if instruction and instruction not in human else human)
-        batch = mi.encode_prompts(
-            processor, [mi.prompt_text(processor, h) for h in humans], [audio(r["sound"]) for r in chunk]
-        )
-        _, texts = mi.generate(model, processor, batch, max_new_tokens=max_new_tokens, do_sample=False)
-        for r, text in zip(chunk, texts):
+    humans = [with_instruction(mi.human_turn(r), instruction) for r in items]
+    for start, texts in decode_batches(model, processor, humans, lambda i: audio(items[i]["sound"]), max_new_tokens, batch_size):
+        for r, text in zip(items[start:], texts):
             letter = extract_choice(text, r.get("options"))
             preds.append(
                 {

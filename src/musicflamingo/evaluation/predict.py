@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from musicflamingo.io import JsonCache, sha256_file
+from musicflamingo.io import JsonCache, folder_fingerprint
 from musicflamingo.model import inputs as mi
+from musicflamingo.model.decode import decode_batches
 
 
 @dataclass(frozen=True)
@@ -42,16 +43,11 @@ class Prediction:
 
 
 def checkpoint_hash(model_dir: Path) -> str:
-    """Content hash of a checkpoint: the full bytes of its weights, config and templates.
+    """The checkpoint's content fingerprint (`io.folder_fingerprint`, DVC's directory md5), 16 hex digits.
 
     Whole files, not a prefix: with the audio tower frozen, every checkpoint's first megabytes are the
     same tower tensors, and a prefix hash gave SFT the backbone's cached predictions."""
-    h = hashlib.sha256()
-    for p in sorted(Path(model_dir).glob("*")):
-        if p.is_file() and p.suffix in (".json", ".safetensors", ".jinja"):
-            h.update(p.name.encode())
-            h.update(sha256_file(p).encode())
-    return h.hexdigest()[:16]
+    return folder_fingerprint(model_dir)[:16]
 
 
 class Predictor:
@@ -96,12 +92,9 @@ class Predictor:
             except Exception as e:  # unreadable audio: report it with the item, keep going
                 results[r.id] = Prediction(r.id, None, f"audio: {type(e).__name__}: {e}")
         t0 = time.perf_counter()
-        for start in range(0, len(todo), self.batch_size):
-            chunk = todo[start : start + self.batch_size]
-            prompts = [mi.prompt_text(self.processor, r.human) for r, _ in chunk]
-            batch = mi.encode_prompts(self.processor, prompts, [a for _, a in chunk])
-            _, texts = mi.generate(self.model, self.processor, batch, max_new_tokens=budget, do_sample=False)
-            for (r, _), text in zip(chunk, texts):
+        humans = [r.human for r, _ in todo]
+        for start, texts in decode_batches(self.model, self.processor, humans, lambda i: todo[i][1], budget, self.batch_size):
+            for (r, _), text in zip(todo[start:], texts):
                 self.cache.put(self._key(r, budget), {"output": text})
                 results[r.id] = Prediction(r.id, text)
         self.decoded += len(todo)

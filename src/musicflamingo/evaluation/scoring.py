@@ -59,6 +59,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 from musicflamingo.evaluation import paper
 from musicflamingo.evaluation.benchmarks.base import BenchItem, letters
+from musicflamingo.think_answer import final_answer_text
 
 # ------------------------------------------------------------------ result type
 
@@ -77,24 +78,6 @@ class ScoreResult:
 
 # ------------------------------------------------------------------ common
 
-_ANSWER_RE = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
-_THINK_RE = re.compile(r"<think>.*?(</think>|$)", re.S | re.I)
-
-
-def final_answer_text(output: str) -> str:
-    """The `<answer>` block's content if any, else `output` without `<think>...</think>`.
-
-    An unclosed `<think>` runs to the end of the text (a truncated trace has no answer).
-    """
-    text = output or ""
-    m = _ANSWER_RE.search(text)
-    if m:
-        return m.group(1).strip()
-    text = _THINK_RE.sub(" ", text)
-    # Some servers drop the opening tag and leave "reasoning</think>answer".
-    if "</think>" in text.lower():
-        text = re.split(r"</think>", text, flags=re.I)[-1]
-    return text.strip()
 
 
 def _check(items: Sequence[BenchItem], outputs: Sequence[str]) -> None:

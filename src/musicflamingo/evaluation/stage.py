@@ -30,13 +30,14 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from musicflamingo import tracking
-from musicflamingo.data.formats import THINK_INSTRUCTION
+from musicflamingo.think_answer import THINK_INSTRUCTION, with_instruction
 from musicflamingo.evaluation import report as rpt
 from musicflamingo.evaluation.mcq import summarise
 from musicflamingo.evaluation.predict import Predictor, Request
 from musicflamingo.io import atomic_write_text, read_jsonl, write_json, write_jsonl
 from musicflamingo.model import inputs as mi
 from musicflamingo.model.answers import extract_choice
+from musicflamingo.train import rewards as rw
 
 
 def other_track_audio(items: list[dict]) -> dict[str, str]:
@@ -58,7 +59,7 @@ def _demo_mcq(items: list[dict], predictor: Predictor, think: bool, control: str
     for r in items:
         human = mi.human_turn(r)
         sound = (others or {}).get(r.get("track_id") or r["sound"], r["sound"]) if control == "other_track" else r["sound"]
-        requests.append(Request(r["id"], f"{human}\n{THINK_INSTRUCTION}" if think and THINK_INSTRUCTION not in human else human, sound,
+        requests.append(Request(r["id"], with_instruction(human, THINK_INSTRUCTION if think else None), sound,
                                 control="silence" if control == "silence" else ""))
     preds = []
     for r, p in zip(items, predictor(requests, max_new_tokens)):
@@ -73,7 +74,6 @@ def _rewards(items: list[dict], preds: list[dict], truths: dict, weights: dict) 
     """Mean GRPO reward components of the predictions (the ablation's reward column)."""
     import numpy as np
 
-    from musicflamingo.train import rewards as rw
 
     total, parts = rw.combined_reward(
         [p["output"] or "" for p in preds], weights,

@@ -64,19 +64,30 @@ class OpenAIConfig:
     cache_dir: str | None = None
 
     @classmethod
-    def from_cfg(cls, cfg) -> "OpenAIConfig":
-        """From an `llm` config node; raises ValueError when the node holds a key value or lacks url/model."""
+    def from_cfg(cls, cfg, section: str = "llm", env_prefix: str = "MF_LLM", environ=None) -> "OpenAIConfig":
+        """From a config node (`section` names it in messages: `llm`, `eval.judge`); base URL and model fall back
+        to `{env_prefix}_BASE_URL` / `{env_prefix}_MODEL`, the key is read only from the environment
+        (`api_key_env`, default `{env_prefix}_API_KEY`, then `OPENAI_API_KEY`).
+        Raises ValueError when the node holds a key value or lacks url/model."""
+        env = os.environ if environ is None else environ
+        key_env = cfg.get("api_key_env") or f"{env_prefix}_API_KEY"
         if cfg.get("api_key"):
-            raise ValueError("llm.api_key must not hold the key: export it in the environment variable named by "
-                             f"llm.api_key_env (default {DEFAULT_KEY_ENV}) so it never reaches params.yaml, dvc.lock or MLflow")
+            raise ValueError(f"{section}.api_key must not hold the key: export it in the environment variable named by "
+                             f"{section}.api_key_env ({key_env}) "
+                             "so it never reaches params.yaml, dvc.lock or MLflow")
         raw = {k: cfg.get(k) for k in cls.__dataclass_fields__ if k != "api_key" and cfg.get(k) is not None}
-        out = cls(**raw)
-        out.base_url = out.base_url or os.environ.get("MF_LLM_BASE_URL")
-        out.model = out.model or os.environ.get("MF_LLM_MODEL")
-        out.api_key = os.environ.get(out.api_key_env) or os.environ.get("OPENAI_API_KEY")
+        out = cls(**{**raw, "api_key_env": key_env})
+        out.base_url = out.base_url or env.get(f"{env_prefix}_BASE_URL")
+        out.model = out.model or env.get(f"{env_prefix}_MODEL")
+        out.api_key = env.get(out.api_key_env) or env.get("OPENAI_API_KEY")
         if not out.base_url or not out.model:
-            raise ValueError("llm.backend=openai needs llm.base_url and llm.model (or MF_LLM_BASE_URL / MF_LLM_MODEL)")
+            raise ValueError(f"{section} needs base_url and model: set {section}.base_url / {section}.model "
+                             f"or {env_prefix}_BASE_URL / {env_prefix}_MODEL")
         return out
+
+    def __repr__(self) -> str:  # keep the key out of logs
+        shown = {k: ("***" if k == "api_key" and v else v) for k, v in self.__dict__.items()}
+        return f"OpenAIConfig({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
 
 def _transport_error(reason: str, status: int | None = None, retry_after: str | None = None) -> LLMError:

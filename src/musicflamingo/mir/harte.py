@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 
+from musicflamingo.pitch import pitch_class
+
 _NOTE = re.compile(r"^([A-G])([#b]*)(.*)$")
 _QUALITIES = [  # longest first
     ("m7b5", "hdim7"), ("maj7", "maj7"), ("dim7", "dim7"), ("aug", "aug"), ("dim", "dim"),
     ("m7", "min7"), ("m6", "min6"), ("6", "maj6"), ("7", "7"), ("m", "min"), ("", "maj"),
 ]
-_SEMITONES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _INTERVALS = {0: "1", 1: "b2", 2: "2", 3: "b3", 4: "3", 5: "4", 6: "b5", 7: "5", 8: "b6", 9: "6", 10: "b7", 11: "7"}
 
 
@@ -21,7 +22,7 @@ def _pc(note: str) -> int:
     m = _NOTE.match(note)
     if not m:
         raise ValueError(f"not a note: {note!r}")
-    return (_SEMITONES[m.group(1)] + m.group(2).count("#") - m.group(2).count("b")) % 12
+    return pitch_class(m.group(1) + m.group(2))
 
 
 def to_harte(label: str) -> str:

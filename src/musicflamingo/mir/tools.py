@@ -21,31 +21,13 @@ import numpy as np
 
 from musicflamingo.audio.loader import load_mono, resample  # noqa: F401  (the one decoder and resampler, re-exported)
 from musicflamingo.mir.harte import to_harte
-from musicflamingo.schemas import PITCH_CLASSES
+from musicflamingo.pitch import PITCH_CLASSES, index_key, key_index, key_name, pitch_class  # noqa: F401  (re-exported)
 
-_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 MADMOM_FPS = 100
 # madmom's CNN key network orders its 24 outputs A major, Bb major, ..., G# minor.
 _MADMOM_KEY_ORDER = [(pc, "major") for pc in range(9, 21)] + [(pc, "minor") for pc in range(9, 21)]
 
 
-def key_name(tonic: str, scale: str) -> str:
-    """Normalise a tonic spelling (`A#`, `Db`, ...) to our pitch-class names."""
-    pc = (_PC[tonic[0].upper()] + tonic[1:].count("#") - tonic[1:].count("b")) % 12
-    return f"{PITCH_CLASSES[pc]} {scale.lower()}"
-
-
-def key_index(key: str) -> int:
-    """`'A minor'` -> 0..23 (majors 0..11 by pitch class, then minors)."""
-    tonic, mode = key.split()
-    return _PC_OF[tonic] + (12 if mode == "minor" else 0)
-
-
-_PC_OF = {name: i for i, name in enumerate(PITCH_CLASSES)}
-
-
-def index_key(i: int) -> str:
-    return f"{PITCH_CLASSES[i % 12]} {'minor' if i >= 12 else 'major'}"
 
 
 
@@ -226,7 +208,7 @@ def _madmom_label(label: str) -> str:
     if label in ("N", "X"):
         return label
     root, _, quality = label.partition(":")
-    return f"{PITCH_CLASSES[(_PC[root[0]] + root[1:].count('#') - root[1:].count('b')) % 12]}:{quality}"
+    return f"{PITCH_CLASSES[pitch_class(root)]}:{quality}"
 
 
 def _segments(rows) -> list[list]:

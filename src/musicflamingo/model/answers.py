@@ -4,8 +4,8 @@ Shared by the GRPO accuracy reward and the evaluation, so training optimises
 exactly what the evaluation measures.
 
 Contract:
-- `answer_span(text)` is the content of the first `<answer>...</answer>`
-  block, or None.
+- `answer_span(text)` (from `musicflamingo.think_answer`) is the content of
+  the first `<answer>...</answer>` block, or None.
 - `extract_choice(text, options)` returns the chosen letter ("A".."D", or
   further letters when there are more options) or None. It reads the answer
   block when there is one, else the whole text; inside that it takes, in
@@ -20,12 +20,7 @@ from __future__ import annotations
 import re
 import string
 
-ANSWER_RE = re.compile(r"<answer>(.*?)</answer>", re.S)
-
-
-def answer_span(text: str) -> str | None:
-    m = ANSWER_RE.search(text)
-    return m.group(1).strip() if m else None
+from musicflamingo.think_answer import answer_span
 
 
 def _letters(n_options: int) -> str:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import itertools
 
+from musicflamingo.think_answer import TAG_TOKENS, THINK_INSTRUCTION
+
 PAD = "<|endoftext|>"
 IM_START = "<|im_start|>"
 IM_END = "<|im_end|>"
@@ -24,7 +26,6 @@ AUDIO_BOS = "<|sound_bos|>"
 AUDIO_EOS = "<|sound_eos|>"
 SPECIAL_TOKENS = [PAD, IM_START, IM_END, AUDIO, AUDIO_BOS, AUDIO_EOS]
 # Atomic but not "special": decoding with skip_special_tokens keeps them.
-TAG_TOKENS = ["<think>", "</think>", "<answer>", "</answer>"]
 
 NOTES = ["C", "C#", "Db", "D", "D#", "Eb", "E", "F", "F#", "Gb", "G", "G#", "Ab", "A", "A#", "Bb", "B"]
 CHORD_QUALITIES = ["", "m", "7", "maj7", "m7", "dim", "dim7", "aug", "sus2", "sus4", "m7b5", "6", "9"]
@@ -140,7 +141,7 @@ QUESTION_STEMS = [
     "Answer with the letter of the correct option.",
 ]
 THINK_PHRASES = [
-    "Think step by step inside <think></think>, then give the final answer inside <answer></answer>.",
+    THINK_INSTRUCTION,
     "Step 1: the chords outline the tonic triad.",
     "Step 2: the bass moves from the tonic to the dominant.",
     "Step 3: the beats group in threes, so the meter is 3/4.",

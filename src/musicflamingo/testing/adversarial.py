@@ -34,6 +34,8 @@ from dataclasses import dataclass
 import inflect
 
 _ENG = inflect.engine()
+# Its own note names on purpose: the generator is an independent oracle and imports nothing of the
+# writer, the checker or their shared vocabulary (tests/data/test_adversarial.py enforces it).
 _NAMES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
 
 # Instruments heard in some General MIDI bank, in common words (singular).

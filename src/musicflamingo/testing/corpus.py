@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from musicflamingo.data.synthetic import synthetic_track
+from musicflamingo.testing.synthetic import synthetic_track
 from musicflamingo.io import write_jsonl
 
 

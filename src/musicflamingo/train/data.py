@@ -27,7 +27,7 @@ Contract:
   `fraction` of the MCQ records in the layout of the benchmarks scored by
   string match on the option text (MMAU, MMAR: unlettered choices, "Answer
   with the exact text of one choice.", rendered by
-  `evaluation.benchmarks.base.render_prompt`), whose reply is the option text
+  `data.formats.choices_prompt`, as `evaluation.benchmarks.base.render_prompt` renders MMAU), whose reply is the option text
   alone (task `mcq_text`): a reply "(B)" scores 0 there, while the lettered
   layout (MuChoMusic) keeps its "(B) text" reply.
 """
@@ -104,7 +104,7 @@ def _question(human: str) -> str:
 
 
 def option_text_variants(records: list[dict], fraction: float, seed: int) -> list[dict]:
-    from musicflamingo.evaluation.benchmarks.base import BenchItem, render_prompt
+    from musicflamingo.data.formats import choices_prompt
     from musicflamingo.model.inputs import human_turn
 
     if not 0.0 <= fraction <= 1.0:
@@ -115,9 +115,8 @@ def option_text_variants(records: list[dict], fraction: float, seed: int) -> lis
         if r.get("task") != "mcq" or not r.get("options") or not r.get("answer") or rng.random() >= fraction:
             continue
         question = _question(human_turn(r))
-        item = BenchItem("mmau", r["id"], [r["sound"]], question, list(r["options"]), r["answer"], "mcq")
         out.append({**r, "id": f"{r['id']}-text", "task": "mcq_text",
-                    "conversations": [{"from": "human", "value": f"<sound>\n{render_prompt(item)}"},
+                    "conversations": [{"from": "human", "value": f"<sound>\n{choices_prompt(question, list(r['options']))}"},
                                       {"from": "gpt", "value": r["answer"]}]})
     return out
 

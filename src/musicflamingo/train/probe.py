@@ -18,12 +18,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from musicflamingo.model import inputs as mi
+from musicflamingo.model.decode import decode
 from musicflamingo.train import rewards as rw
-
-
-def think_prompt(record: dict, instruction: str) -> str:
-    human = mi.human_turn(record)
-    return human if instruction in human else f"{human}\n{instruction}"
 
 
 def reward_probe(
@@ -39,19 +35,12 @@ def reward_probe(
     think: bool = True,
 ) -> dict:
     from musicflamingo.model.answers import extract_choice
-    from musicflamingo.data.formats import THINK_INSTRUCTION
+    from musicflamingo.think_answer import THINK_INSTRUCTION, with_instruction
 
     if not records:
         raise ValueError("no records to probe")
-    was_training = model.training
-    model.eval()
-    texts: list[str] = []
-    for start in range(0, len(records), batch_size):
-        chunk = records[start : start + batch_size]
-        prompts = [mi.prompt_text(processor, think_prompt(r, THINK_INSTRUCTION) if think else mi.human_turn(r)) for r in chunk]
-        batch = mi.encode_prompts(processor, prompts, [audio(r["sound"]) for r in chunk])
-        texts += mi.generate(model, processor, batch, max_new_tokens=max_new_tokens, do_sample=False)[1]
-    model.train(was_training)
+    humans = [with_instruction(mi.human_turn(r), THINK_INSTRUCTION if think else None) for r in records]
+    texts = decode(model, processor, humans, lambda i: audio(records[i]["sound"]), max_new_tokens, batch_size)
     total, parts = rw.combined_reward(
         texts,
         dict(weights),

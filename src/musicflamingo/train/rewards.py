@@ -3,9 +3,10 @@
 Contract (every function returns one float per completion, same order; a
 per-item column is one value for all completions, e.g. the G samples of one
 prompt, or one value per completion):
-- `format_reward(completions)`: 1.0 iff the completion is strictly
-  `<think>...</think><answer>...</answer>` (non-empty blocks, one of each,
-  only whitespace around and between them), else 0.0.
+- `format_reward(completions)`: 1.0 iff the completion follows the one
+  think/answer rule (`think_answer.is_well_formed`: one non-blank `<think>`
+  block then one non-blank `<answer>` block, only whitespace around and
+  between them; the MF-Think gate uses the same rule), else 0.0.
 - `accuracy_reward(completions, answer_letter, options, answer=None)`: reads
   only the `<answer>` block (no block, 0.0). With options, 1.0 iff the choice
   read from it (`model.answers.extract_choice`: by letter or by option text)
@@ -24,16 +25,11 @@ prompt, or one value per completion):
 
 from __future__ import annotations
 
-import re
 import string
 from collections.abc import Mapping, Sequence
 
-from musicflamingo.model.answers import answer_span, extract_choice
-
-STRICT_FORMAT = re.compile(
-    r"^\s*<think>(?P<think>(?:(?!</?think>|</?answer>).)+)</think>\s*<answer>(?P<answer>(?:(?!</?think>|</?answer>).)+)</answer>\s*$",
-    re.S,
-)
+from musicflamingo.model.answers import extract_choice
+from musicflamingo.think_answer import answer_span, is_well_formed
 
 REWARDS = ("format", "accuracy", "structured")
 
@@ -46,12 +42,7 @@ def _per_completion(value, n: int, name: str, is_scalar) -> list:
 
 
 def format_reward(completions: Sequence[str]) -> list[float]:
-    out = []
-    for text in completions:
-        m = STRICT_FORMAT.match(text)
-        ok = bool(m) and m.group("think").strip() != "" and m.group("answer").strip() != ""
-        out.append(1.0 if ok else 0.0)
-    return out
+    return [1.0 if is_well_formed(text) else 0.0 for text in completions]
 
 
 def normalise_answer(text: str) -> str:

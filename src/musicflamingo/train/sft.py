@@ -40,6 +40,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from musicflamingo.io import folder_fingerprint
 from musicflamingo.model import build as mb
 from musicflamingo.model import freeze
 from musicflamingo.model import inputs as mi
@@ -207,10 +208,7 @@ def run_key(stage_cfg, ds_cfg, seed: int, train_file: Path, model_dir: Path) -> 
         ).encode()
     )
     h.update(Path(train_file).read_bytes())
-    for p in sorted(Path(model_dir).iterdir()):  # names, sizes and mtimes: cheap even for 8B shards
-        if p.is_file():
-            st = p.stat()
-            h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    h.update(folder_fingerprint(model_dir).encode())  # content, not mtimes: a `dvc checkout` does not restart a run
     return h.hexdigest()[:16]
 
 

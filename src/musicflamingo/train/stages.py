@@ -24,6 +24,7 @@ from musicflamingo.model import tower_cache
 from musicflamingo.train import data as td
 from musicflamingo.configs import Grpo, parse
 from musicflamingo.train.grpo import AudioGRPO, Prompt
+from musicflamingo.think_answer import with_instruction
 from musicflamingo.train.sft import run_key, train_supervised
 
 SKILLS = "mf_skills"
@@ -43,7 +44,7 @@ def skills_dir(ctx) -> Path:
 
 
 def think_instruction() -> str:
-    from musicflamingo.data.formats import THINK_INSTRUCTION
+    from musicflamingo.think_answer import THINK_INSTRUCTION
 
     return THINK_INSTRUCTION
 
@@ -108,9 +109,7 @@ def grpo_prompts(
     """
     out = []
     for r in records:
-        human = mi.human_turn(r)
-        if instruction and instruction not in human:
-            human = f"{human}\n{instruction}"
+        human = with_instruction(mi.human_turn(r), instruction)
         truth = (truths or {}).get(r.get("track_id", ""))
         out.append(
             Prompt(

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Protocol, runtime_checkable
 
+from musicflamingo.data.formats import choices_prompt
+
 KINDS = ("mcq", "classification", "asr", "caption")
 AUDIO_CHECKS = ("decode", "exists")
 
@@ -85,8 +87,7 @@ def render_prompt(item: BenchItem) -> str:
         lettered = " ".join(f"({ch}) {o}" for ch, o in zip(letters(len(opts)), opts))
         return f"Question: {item.question}\nOptions: {lettered}\nThe correct answer is: "
     if item.kind == "mcq":
-        choices = "; ".join(opts)
-        return f"{item.question}\nChoices: {choices}\nAnswer with the exact text of one choice."
+        return choices_prompt(item.question, opts)
     if item.kind == "classification":
         return f"{item.question}\nAnswer with exactly one of: {', '.join(opts)}."
     return item.question

@@ -19,7 +19,7 @@ TF's (kh, kw, in, out) to torch's (out, in, kh, kw).
 the log-mel patches fed to it (computed in float32, the fixed preprocessing)
 and its sigmoid outputs, plus the taggram of musicnn's own unmodified
 `extractor` (float16 preprocessing), so the torch port can be compared with
-the original (`tests/test_tagger.py` states the figures).
+the original (`tests/mir/test_tagger.py` states the figures).
 
 Weights: Copyright (c) Music Technology Group, Universitat Pompeu Fabra 2019
 (Jordi Pons), ISC licence; see LICENSE-musicnn.md beside this file.
@@ -55,7 +55,7 @@ def _conv1d(prefix: str, tf_name: str, v: dict, out: dict) -> None:
 
 
 def synthetic_patches() -> np.ndarray:
-    """Two (187, 96) inputs in the range of real log-mels, from a fixed seed (same in tests/test_tagger.py)."""
+    """Two (187, 96) inputs in the range of real log-mels, from a fixed seed (same in tests/mir/test_tagger.py)."""
     rng = np.random.default_rng(17)
     return np.abs(rng.normal(1.0, 0.7, (2, N_FRAMES, 96))).astype(np.float32)
 
