@@ -233,3 +233,31 @@ def chords(tool_chords: dict[str, list[list]], weights: dict, beats: list[float]
         else:
             out.append([round(a, 3), round(b, 3), label])
     return out
+
+
+# --- confidences of the meter and the chords (every fact carries one: data.known.gate hedges or omits by it) ---
+
+def meter_confidence(beats: list[float], downbeats: list[float], beats_per_bar: int | None) -> float | None:
+    """Share of the bars (between consecutive downbeats) that hold `beats_per_bar` beats; None without two
+    downbeats. A steady meter gives 1.0; bars of changing length (a tracker unsure of the downbeat) lower it."""
+    if beats_per_bar is None or len(downbeats) < 2:
+        return None
+    b = np.asarray(beats, dtype=float)
+    counts = [int(np.sum((b >= a - 1e-3) & (b < c - 1e-3))) for a, c in zip(downbeats[:-1], downbeats[1:])]
+    counts = [c for c in counts if c > 0]
+    return round(sum(c == beats_per_bar for c in counts) / len(counts), 3) if counts else None
+
+
+def chord_confidence(tool_chords: dict[str, list[list]], fused: list[list], step_s: float = 0.25) -> float | None:
+    """Agreement of the chord tools with the fused chords: over a `step_s` grid of the fused segments with a
+    triad, the mean share of tools whose own triad there is the fused one (1.0 = every tool agrees
+    everywhere). None when no tool gave chords or no fused triad exists."""
+    seqs = [seq for seq in tool_chords.values() if seq]
+    shares = []
+    for s, e, lab in fused:
+        t = _triad(lab)
+        if t is None or not seqs:
+            continue
+        for x in np.arange(s + step_s / 2, e, step_s):
+            shares.append(sum(_triad(_label_at(seq, float(x))) == t for seq in seqs) / len(seqs))
+    return round(float(np.mean(shares)), 3) if shares else None
