@@ -17,6 +17,14 @@ lyrics where the source has them.
    - instruments on solo-instrument recordings (instrumental, one labelled
      family): share whose top asserted instrument has the labelled family
      (target >= 70 %), and precision of all asserted instruments (>= 0.90).
+   - harmony and tempo on the recordings whose source publishes them: tempo
+     Acc1/Acc2, MIREX weighted key score, chord majmin (mir_eval) for every
+     tool and fused, side by side, and the fusion variants re-run on the stored
+     tool outputs (`mir.evaluate.fusion_study`): with and without basic-pitch's
+     note evidence. Facts annotated before basic-pitch joined get its evidence
+     here (`mir.notes.evidence` on the same audio and madmom's beats).
+   - `--accuracy-json PATH` writes the accuracy per fact kind that the dataset
+     card prints beside its asserted/hedged/omitted shares.
 2. `--calibrate`: fits the vocal detector's Platt scaling (2 parameters) and
    picks the tagger's instrument threshold on the same recordings, and
    estimates what they give on unseen recordings by repeated stratified
@@ -42,6 +50,8 @@ from omegaconf import OmegaConf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from real_corpus import load_sources, published_lyrics  # noqa: E402  (the corpus catalogue's own loader)
+
+from musicflamingo.mir.evaluate import instrument_figures  # noqa: E402
 TARGETS = {"vocal_precision": 0.90, "instrumental_lyric_words": 0, "instrument_named": 0.70, "instrument_precision": 0.90}
 SUNG, INSTRUMENTAL = "sung", "instrumental"
 
@@ -86,16 +96,6 @@ def vocal_figures(states: dict[str, str], labels: dict[str, str]) -> dict:
         "false_yes": sorted(i for i in yes if labels[i] != SUNG),
         "false_no": sorted(i for i in no if labels[i] == SUNG),
     }
-
-
-def instrument_figures(asserted: dict[str, list[str]], families: dict[str, str]) -> dict:
-    """asserted: id -> GM families named, best first; families: id -> labelled family (solo recordings)."""
-    ids = [i for i in families if i in asserted]
-    named = sum(bool(asserted[i]) and asserted[i][0] == families[i] for i in ids)
-    pairs = [(i, fam) for i in ids for fam in asserted[i]]
-    right = sum(fam == families[i] for i, fam in pairs)
-    return {"solo_recordings": len(ids), "named_correctly": ratio(named, len(ids)), "asserted": len(pairs),
-            "precision": ratio(right, len(pairs)), "wrong": sorted({f"{i}: {fam} (is {families[i]})" for i, fam in pairs if fam != families[i]})}
 
 
 def fit_platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -214,6 +214,91 @@ def report(facts: dict, rows: dict, quarantine: list[dict]) -> dict:
             "instruments": inst}
 
 
+def _jams_chords(path: Path) -> list[list]:
+    """[start_s, end_s, Harte] from the first `chord` annotation of a JAMS file (GuitarSet: the lead sheet)."""
+    for ann in json.loads(path.read_text())["annotations"]:
+        if ann["namespace"] == "chord":
+            d = ann["data"]
+            obs = [(o["time"], o["duration"], o["value"]) for o in d] if isinstance(d, list) else list(zip(d["time"], d["duration"], d["value"]))
+            return [[float(t), float(t) + float(du), str(v)] for t, du, v in obs]
+    return []
+
+
+def harmony_truth(rows: dict, corpus: Path) -> dict[str, dict]:
+    """id -> {"tempo_bpm", "key", "chords"} for the recordings whose source publishes any of them."""
+    out = {}
+    for i, r in rows.items():
+        t = {"tempo_bpm": r["tempo_bpm"], "key": r["key"] or None,
+             "chords": _jams_chords(corpus / r["chords_file"]) if r["chords_file"] else None}
+        if any(t.values()):
+            out[i] = t
+    return out
+
+
+def with_notes(facts: dict, corpus: Path, mir: dict) -> dict:
+    """The facts row with basic-pitch's evidence in `per_tool` (computed here when the row predates it)."""
+    per = facts.get("per_tool", {})
+    if "basic_pitch_key" in per or not mir.get("notes", {}).get("enabled"):
+        return facts
+    from musicflamingo.audio import loader
+    from musicflamingo.mir import notes, tools
+
+    decoded = loader.decode(corpus / facts["path"], loader.Limits.from_config(mir["validate"]))
+    mono = tools.resample(decoded.samples, decoded.sample_rate, notes.SAMPLE_RATE)
+    ev = notes.evidence(mono, notes.SAMPLE_RATE, per["madmom"]["beats"], facts["duration_s"], mir["notes"])
+    return facts | {"per_tool": per | {"basic_pitch_key": {k: ev[k] for k in ("key", "pitch_class_profile", "notes")}, "basic_pitch": {"chords": ev["chords"]}}}
+
+
+def harmony_report(facts: dict, rows: dict, corpus: Path, mir: dict) -> dict:
+    """Tempo, key and chords per tool and fused on the labelled real recordings, plus the fusion study."""
+    from musicflamingo.mir import evaluate as ev
+
+    truth = harmony_truth({i: rows[i] for i in facts}, corpus)
+    preds = {i: with_notes(facts[i], corpus, mir) for i in truth}
+    acc: dict[str, dict[str, list]] = {}
+    add = lambda system, metric, v: acc.setdefault(system, {}).setdefault(metric, []).append(v)  # noqa: E731
+    for i, t in truth.items():
+        p, per = preds[i], preds[i].get("per_tool", {})
+        if t["tempo_bpm"]:
+            for name, est in [("fused", p["tempo_bpm"]), *[(k, per[k].get("tempo_bpm")) for k in ev.TEMPO_TOOLS if k in per]]:
+                a1, a2 = ev.tempo_accuracy(t["tempo_bpm"], est)
+                add(name, "tempo_acc1", a1)
+                add(name, "tempo_acc2", a2)
+        if t["key"]:
+            for name, est in [("fused", p["key"]), *[(k, per[k].get("key")) for k in ev.KEY_TOOLS if k in per]]:
+                add(name, "key_weighted", ev.key_score(t["key"], est))
+        if t["chords"]:
+            for name, est in [("fused", p["chords"]), *[(k, per[k]["chords"]) for k in ev.CHORD_TOOLS if k in per]]:
+                add(name, "chord_majmin", ev.chord_scores(t["chords"], est)["majmin"])
+    table = {}
+    for system, metrics in acc.items():
+        table[system] = {m: (round(float(sum(c for c, _ in v) / sum(d for _, d in v)), 4) if sum(d for _, d in v) else None) if m == "chord_majmin"
+                         else round(float(np.mean(v)), 4) for m, v in metrics.items()}
+    n = {m: sum(1 for t in truth.values() if t[k]) for m, k in (("tempo", "tempo_bpm"), ("key", "key"), ("chords", "chords"))}
+    print(f"\nharmony and tempo (labelled real recordings: tempo {n['tempo']}, key {n['key']}, chords {n['chords']}):")
+    cols = ("tempo_acc1", "tempo_acc2", "key_weighted", "chord_majmin")
+    print("  " + "system".ljust(22) + "".join(c.rjust(14) for c in cols))
+    for system in sorted(table, key=lambda s: (s != "fused", s)):
+        print("  " + system.ljust(22) + "".join((f"{table[system][c]:.3f}" if table[system].get(c) is not None else "-").rjust(14) for c in cols))
+    for metric in cols:
+        singles = [(v[metric], s) for s, v in table.items() if s != "fused" and v.get(metric) is not None]
+        if singles and table.get("fused", {}).get(metric) is not None:
+            best = max(singles)
+            print(f"  fused vs best single tool on {metric}: {table['fused'][metric]} vs {best[0]} ({best[1]})")
+    study = fusion_variants_report(truth, list(preds.values()), mir, "real")
+    return {"systems": table, "labelled": n, "fusion_study": study}
+
+
+def fusion_variants_report(truth: dict, preds: list[dict], mir: dict, name: str) -> dict:
+    from musicflamingo.mir import evaluate as ev
+
+    study = ev.fusion_study(truth, preds, mir, ev.fusion_variants(mir))
+    print(f"  fusion re-run on stored tool outputs ({name}):")
+    for v, r in study.items():
+        print(f"    {v:28s} tempo Acc1 {r['tempo_acc1']}  Acc2 {r['tempo_acc2']} (n={r['tempo_n']})  key weighted {r['key_weighted']} (n={r['key_n']})")
+    return study
+
+
 def main() -> None:
     global ARGS
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -236,6 +321,7 @@ def main() -> None:
     facts, quarantine = annotate_corpus(rows, corpus, mir, ARGS.jobs, Path(ARGS.cache))
     by_id = {r["id"]: r for r in rows}
     figures = report(facts, by_id, quarantine)
+    figures["harmony"] = harmony_report(facts, by_id, corpus, mir)
     if ARGS.calibrate:
         calibrate(facts, by_id, mir["vocals"])
     if ARGS.json:

@@ -24,8 +24,8 @@ from musicflamingo.io import read_jsonl
 
 TEMPO_TOOLS = ("madmom", "essentia")
 BEAT_TOOLS = ("madmom", "essentia")
-KEY_TOOLS = ("madmom_key", "chroma_key", "essentia_bgate", "essentia_temperley", "essentia_krumhansl", "essentia_edma")
-CHORD_TOOLS = ("chordino", "madmom_chords", "madmom_deepchroma")
+KEY_TOOLS = ("madmom_key", "chroma_key", "essentia_bgate", "essentia_temperley", "essentia_krumhansl", "essentia_edma", "basic_pitch_key")
+CHORD_TOOLS = ("chordino", "madmom_chords", "madmom_deepchroma", "basic_pitch")
 
 
 def load_truth(path: Path) -> dict[str, dict]:
@@ -213,3 +213,72 @@ def format_table(result: dict) -> str:
 
 def evaluate_files(truth_path: Path, pred_path: Path) -> dict:
     return evaluate(load_truth(truth_path), read_jsonl(pred_path))
+
+
+# --- fusion re-run from stored tool outputs: ablations and rule choice without re-annotating -------------
+
+def refused(p: dict, mir: dict, key_cfg: dict | None = None, tempo_cfg: dict | None = None) -> dict:
+    """Re-run `mir.fuse.tempo` and `mir.fuse.key` on one facts row's stored tool outputs (madmom and essentia
+    tempi; madmom's key probabilities, essentia's profile votes, the deep-chroma mean, basic-pitch's pitch-class
+    profile), with `key_cfg` / `tempo_cfg` in place of `mir["fusion"]`'s. The beat-subdivision vote is not
+    stored, so it is 0 here (its weight is 0 in the shipped config). Returns {"tempo_bpm", "key"}."""
+    from musicflamingo.mir import fuse
+
+    per = p.get("per_tool", {})
+    tcfg = tempo_cfg or mir["fusion"]["tempo"]
+    tempo = fuse.tempo(per.get("madmom", {}).get("tempo_bpm"), per.get("essentia", {}).get("tempo_bpm"), 0.0, tcfg)["tempo_bpm"]
+    profiles = list(dict.fromkeys([mir["key"]["profile"], *mir["key"]["profiles"]]))
+    ess = {pr: (per[f"essentia_{pr}"]["key"], per[f"essentia_{pr}"]["key_confidence"]) for pr in profiles if per.get(f"essentia_{pr}", {}).get("key")}
+    cnn = per.get("madmom_key", {}).get("probs")
+    chroma = per.get("chroma_key", {}).get("chroma")
+    pcp = per.get("basic_pitch_key", {}).get("pitch_class_profile")
+    tool_chords = {k: per[k]["chords"] for k in CHORD_TOOLS if per.get(k, {}).get("chords")}
+    key = fuse.key(np.asarray(cnn) if cnn else None, ess, np.asarray(chroma) if chroma else None, key_cfg or mir["fusion"]["key"],
+                   tool_chords, np.asarray(pcp) if pcp else None)["key"]
+    return {"tempo_bpm": tempo, "key": key}
+
+
+def fusion_variants(mir: dict) -> dict[str, tuple[dict, dict]]:
+    """The fusion variants the benchmarks compare (name -> (key cfg, tempo cfg)): as shipped, without basic-pitch's
+    note evidence, other note weights, and tempo from madmom alone."""
+    k, t = mir["fusion"]["key"], mir["fusion"]["tempo"]
+    return {
+        "shipped": (k, t),
+        "key without notes": (k | {"notes_weight": 0.0}, t),
+        **{f"key notes_weight {w}": (k | {"notes_weight": w}, t) for w in (0.5, 2.0, 4.0)},
+        "tempo madmom only": (k, t | {"essentia_weight": 0.0}),
+    }
+
+
+def fusion_study(truth: dict[str, dict], preds: list[dict], mir: dict, variants: dict[str, tuple[dict | None, dict | None]]) -> dict[str, dict]:
+    """Tempo Acc1/Acc2 and key weighted score of each fusion variant ({name: (key_cfg, tempo_cfg)}), re-run on the
+    stored tool outputs (`refused`), over the tracks with a truth sidecar."""
+    out = {}
+    for name, (kcfg, tcfg) in variants.items():
+        a1, a2, ks = [], [], []
+        for p in preds:
+            pid = _piece_id(p["path"], truth)
+            if pid is None:
+                continue
+            t, r = truth[pid], refused(p, mir, kcfg, tcfg)
+            if t.get("tempo_bpm") or t.get("beat_bpm"):
+                acc = tempo_accuracy(truth_tempo(t), r["tempo_bpm"])
+                a1.append(acc[0])
+                a2.append(acc[1])
+            if t.get("key"):
+                ks.append(key_score(t["key"], r["key"]))
+        mean = lambda v: round(float(np.mean(v)), 4) if v else None  # noqa: E731
+        out[name] = {"tempo_acc1": mean(a1), "tempo_acc2": mean(a2), "key_weighted": mean(ks), "tempo_n": len(a1), "key_n": len(ks)}
+    return out
+
+
+def instrument_figures(asserted: dict[str, list[str]], families: dict[str, str]) -> dict:
+    """asserted: id -> GM families named, best first; families: id -> labelled family (one instrument per recording).
+    Share of recordings whose first named family is the labelled one, and precision of every family named."""
+    ids = [i for i in families if i in asserted]
+    named = sum(bool(asserted[i]) and asserted[i][0] == families[i] for i in ids)
+    pairs = [(i, fam) for i in ids for fam in asserted[i]]
+    right = sum(fam == families[i] for i, fam in pairs)
+    ratio = lambda a, b: round(a / b, 3) if b else None  # noqa: E731
+    return {"solo_recordings": len(ids), "named_correctly": ratio(named, len(ids)), "asserted": len(pairs),
+            "precision": ratio(right, len(pairs)), "wrong": sorted({f"{i}: {fam} (is {families[i]})" for i, fam in pairs if fam != families[i]})}

@@ -8,6 +8,9 @@
   profile music21 also analyses scores with) + chord evidence for the tonic
   (time on each key's tonic triad, the final chord), which separates
   relative and fifth-related keys;
+- key and chords also take basic-pitch's note evidence (mir.notes) when
+  `notes.enabled`: its pitch-class profile joins the key scores, its
+  beat-synchronous triads join the chord vote as one more tool;
 - chords: beat-synchronous vote of Chordino, madmom CNN/CRF and madmom
   deep-chroma chords, with the chroma's fit to each triad and the key's
   diatonic triads as tie-breakers.
@@ -141,17 +144,21 @@ def tonic_chord_evidence(tool_chords: dict[str, list[list]]) -> tuple[np.ndarray
     return share / n, final / n
 
 
-def key(cnn_probs: np.ndarray | None, essentia: dict, chroma_c: np.ndarray | None, cfg: dict, tool_chords: dict | None = None) -> dict:
-    """Fused 24-key scores; returns key, confidence (posterior of the winner) and ranked alternatives."""
+def key(cnn_probs: np.ndarray | None, essentia: dict, chroma_c: np.ndarray | None, cfg: dict, tool_chords: dict | None = None,
+        notes_pcp: np.ndarray | None = None) -> dict:
+    """Fused 24-key scores; returns key, confidence (posterior of the winner) and ranked alternatives.
+    `notes_pcp`: basic-pitch's pitch-class profile (mir.notes), correlated with the same Aarden-Essen profiles
+    as the deep chroma, weighted by `notes_weight` (0 or absent = unused)."""
     score = np.zeros(24)
+    for profile, weight in ((chroma_c, cfg["chroma_weight"]), (notes_pcp, cfg.get("notes_weight", 0.0))):
+        if profile is not None and np.any(profile) and weight:
+            corr = chroma_key_scores(profile)
+            e = np.exp(cfg["chroma_sharpness"] * (corr - corr.max()))
+            score += float(weight) * e / e.sum()
     if cnn_probs is not None:
         score += cfg["cnn_weight"] * np.asarray(cnn_probs)
     for k, strength in essentia.values():
         score[key_index(k)] += cfg["essentia_weight"] * max(float(strength), 0.0) / max(len(essentia), 1)
-    if chroma_c is not None and np.any(chroma_c):
-        corr = chroma_key_scores(chroma_c)
-        e = np.exp(cfg["chroma_sharpness"] * (corr - corr.max()))
-        score += cfg["chroma_weight"] * e / e.sum()
     if tool_chords:
         share, final = tonic_chord_evidence(tool_chords)
         score += float(cfg.get("tonic_chord_weight", 0.0)) * share + float(cfg.get("final_chord_weight", 0.0)) * final
