@@ -141,7 +141,7 @@ def main() -> None:
     study = evaluate.fusion_study(truth, preds, mir, evaluate.fusion_variants(mir))
     print("\n== fusion re-run on the stored tool outputs (rendered): variants side by side ==")
     for v, r in study.items():
-        print(f"  {v:28s} tempo Acc1 {r['tempo_acc1']}  Acc2 {r['tempo_acc2']} (n={r['tempo_n']})  key weighted {r['key_weighted']} (n={r['key_n']})")
+        print(f"  {v:28s} tempo Acc1 {r['tempo_acc1']}  Acc2 {r['tempo_acc2']} (n={r['tempo_n']})  key weighted {r['key_weighted']} (n={r['key_n']})  chord majmin {r['chord_majmin']} (n={r['chord_n']})")
     bands = confidence_calibration(truth, preds, evaluate)
 
     if args.beat_ablation:

@@ -64,12 +64,20 @@ def test_fusion_study_reruns_fusion_on_stored_tool_outputs():
     mir = {"key": {"profile": "bgate", "profiles": ["bgate"]},
            "fusion": {"tempo": {"prior_bpm": 80, "prior_octaves": 1.0, "madmom_weight": 1.0, "essentia_weight": 0.4, "octave_support": 0.7,
                                 "triple_support": 0.2, "confidence_sharpness": 3.0, "ternary_weight": 0.0},
-                      "key": {"cnn_weight": 0.5, "essentia_weight": 1.0, "chroma_weight": 2.0, "chroma_sharpness": 5.0, "notes_weight": 1.0}}}
+                      "key": {"cnn_weight": 0.5, "essentia_weight": 1.0, "chroma_weight": 2.0, "chroma_sharpness": 5.0, "notes_weight": 1.0},
+                      "chords": {"tool_weights": {"chordino": 1.0, "madmom_chords": 1.2, "basic_pitch": 1.0}, "chroma_weight": 1.0, "key_weight": 0.3}}}
     a_minor = list(np.roll(fuse.AE_MINOR, 9) / fuse.AE_MINOR.sum())
-    pred = {"path": "x/p1.wav", "per_tool": {"madmom": {"tempo_bpm": 120.0}, "essentia": {"tempo_bpm": 120.0},
+    c, g = [[0.0, 4.0, "C:maj"]], [[0.0, 4.0, "G:maj"]]
+    pred = {"path": "x/p1.wav", "duration_s": 4.0, "chords": g,
+            "per_tool": {"madmom": {"tempo_bpm": 120.0, "beats": [1.0, 2.0, 3.0]}, "essentia": {"tempo_bpm": 120.0},
+                         "madmom_chords": {"chords": c}, "chordino": {"chords": g}, "basic_pitch": {"chords": g},
                                              "essentia_bgate": {"key": "C major", "key_confidence": 0.2},
                                              "basic_pitch_key": {"pitch_class_profile": a_minor}}}
-    study = evaluate.fusion_study({"p1": {"tempo_bpm": 120.0, "key": "A minor"}}, [pred], mir, evaluate.fusion_variants(mir))
+    study = evaluate.fusion_study({"p1": {"tempo_bpm": 120.0, "key": "A minor", "chords": c}}, [pred], mir, evaluate.fusion_variants(mir))
     assert study["shipped"]["tempo_acc1"] == 1.0
     assert study["key notes_weight 4.0"]["key_weighted"] == 1.0  # the notes' A minor outweighs essentia's C major
     assert study["key without notes"]["key_weighted"] == pytest.approx(0.3)  # relative major
+    assert study["shipped"]["chord_majmin"] == 0.0  # as stored
+    assert study["chord vote, no chroma"]["chord_majmin"] == 0.0  # chordino + basic-pitch (2.0) outvote madmom (1.2)
+    assert study["chord vote, no chroma, no notes"]["chord_majmin"] == 1.0
+    assert study["chords madmom_chords alone"]["chord_majmin"] == 1.0

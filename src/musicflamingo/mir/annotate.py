@@ -229,7 +229,7 @@ def analyse(item: Item, mir: dict) -> dict:
                 "key": tools.index_key(int(np.argmax(fuse.chroma_key_scores(chroma_c.mean(axis=0))))) if len(chroma_c) else None,
                 "chroma": [round(float(c), 4) for c in chroma_c.mean(axis=0)] if len(chroma_c) else [],
             },
-            **({"basic_pitch_key": {"key": nt["key"], "pitch_class_profile": nt["pitch_class_profile"], "notes": nt["notes"]},
+            **({"basic_pitch_key": {k: nt[k] for k in ("key", "pitch_class_profile", "notes", "pitch")},
                 "basic_pitch": {"chords": nt["chords"]}} if nt else {}),
             "chordino": {"chords": chordino},
             "madmom_chords": {"chords": mc["cnn_crf"]},

@@ -134,8 +134,29 @@ def chords(chroma: np.ndarray, fps: float, beats: list[float], duration: float, 
     return out
 
 
+def pitch_stats(notes: list[list], duration: float) -> dict[str, float | None]:
+    """Register and texture of the notes: 10th/50th/90th percentile MIDI pitch (duration-weighted), mean number of
+    notes sounding while any sounds (polyphony) and notes per second. Timbre-independent evidence of the
+    instrument's range (a contrabass and a flute differ here whatever the tagger's vocabulary)."""
+    if not notes:
+        return {"p10": None, "median": None, "p90": None, "polyphony": None, "notes_per_s": 0.0}
+    pitch = np.array([n[2] for n in notes], float)
+    dur = np.array([max(n[1] - n[0], 1e-3) for n in notes])
+    order = np.argsort(pitch)
+    cum = np.cumsum(dur[order]) / dur.sum()
+    at = lambda q: float(pitch[order][min(np.searchsorted(cum, q), len(cum) - 1)])  # noqa: E731
+    step = 0.05  # notes sounding on a 50 ms grid, by +1/-1 at each note's start/end and a running sum
+    delta = np.zeros(int(max(duration, 1e-3) / step) + 2)
+    np.add.at(delta, np.clip((np.array([n[0] for n in notes]) / step).astype(int), 0, len(delta) - 1), 1)
+    np.add.at(delta, np.clip((np.array([n[1] for n in notes]) / step).astype(int), 0, len(delta) - 1), -1)
+    sounding = np.cumsum(delta)[:-1]
+    return {"p10": at(0.1), "median": at(0.5), "p90": at(0.9),
+            "polyphony": round(float(sounding[sounding > 0].mean()), 3) if (sounding > 0).any() else None,
+            "notes_per_s": round(len(notes) / max(duration, 1e-3), 3)}
+
+
 def evidence(mono: np.ndarray, sr: int, beats: list[float], duration: float, cfg: dict) -> dict:
-    """{"notes", "pitch_class_profile" (12, C first), "key", "chords"} for one track (see the module doc)."""
+    """{"notes" (count), "pitch" (`pitch_stats`), "pitch_class_profile" (12, C first), "key", "chords"} for one track."""
     from musicflamingo.mir import fuse
     from musicflamingo.mir.tools import index_key
 
@@ -146,6 +167,7 @@ def evidence(mono: np.ndarray, sr: int, beats: list[float], duration: float, cfg
     pcp = pitch_class_profile(notes)
     return {
         "notes": len(notes),
+        "pitch": pitch_stats(notes, duration),
         "pitch_class_profile": [round(float(x), 4) for x in pcp],
         "key": index_key(int(np.argmax(fuse.chroma_key_scores(pcp)))) if pcp.any() else None,
         "chords": chords(note_chroma(output["note"]), float(ANNOTATIONS_FPS), beats, duration, float(cfg.get("frame_threshold", 0.3))),
