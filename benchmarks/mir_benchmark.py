@@ -7,6 +7,12 @@
    issue's targets; then every track whose fused tempo, key or beats are
    wrong (truth vs prediction, meter, source), and the key score against
    music21's analysis alone as well as the sidecar's finalis-rule key.
+   Then: the musicnn tagger against each piece's General MIDI family (family
+   named, precision of asserted families); the fusion variants re-run on the
+   stored tool outputs (`mir.evaluate.fusion_study`: with/without basic-pitch's
+   note evidence, tempo from madmom alone, chord votes); and the share of fused
+   tempo / key / meter facts that are right at or above each confidence (what
+   conf/skills `confidence:` is set from).
 3. Throughput: a fresh, uncached annotation of `--timing-tracks` tracks for
    each `-j` in `--jobs`: realtime factor per core (audio s / (wall s x jobs))
    in total, and per tool (audio s / the tool's own seconds, one core each).

@@ -25,6 +25,11 @@ lyrics where the source has them.
      here (`mir.notes.evidence` on the same audio and madmom's beats).
    - `--accuracy-json PATH` writes the accuracy per fact kind that the dataset
      card prints beside its asserted/hedged/omitted shares.
+   - `--family-study`: can tagger probabilities plus basic-pitch's register
+     name a solo recording's family? (logistic regression, repeated 5-fold CV).
+   - `--only labelled`: only the solo-instrument recordings and those with a
+     published tempo, key or chords; Hydra overrides after the options apply to
+     the annotation only (to reuse a cache made before a config change).
 2. `--calibrate`: fits the vocal detector's Platt scaling (2 parameters) and
    picks the tagger's instrument threshold on the same recordings, and
    estimates what they give on unseen recordings by repeated stratified
@@ -357,7 +362,7 @@ def accuracy_per_kind(figures: dict, command: str) -> dict:
         "key": entry("fused key MIREX weighted", fused.get("key_weighted"), n.get("key", 0)),
         "chords": entry("fused chord majmin (WCSR)", fused.get("chord_majmin"), n.get("chords", 0)),
         "meter": entry("no meter labels in the real set", None, 0),
-        "vocals": entry("precision of 'yes'", v["precision"], v["recordings"]) if v["precision"] is not None
+        "vocals": entry(f"precision of 'yes' ({v['sung']} sung of these)", v["precision"], v["recordings"]) if v["precision"] is not None
         else entry("precision of 'no'", v["no_precision"], v["recordings"]),
         "lyrics": entry("asserted words found in the published lyrics", figures["asserted_word_precision"], figures["english_lyrics_asserted"]),
         "instruments": entry("precision of asserted instrument families (solo recordings)", inst["precision"], inst["solo_recordings"]),

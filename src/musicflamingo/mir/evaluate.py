@@ -223,7 +223,7 @@ def refused(p: dict, mir: dict, key_cfg: dict | None = None, tempo_cfg: dict | N
     profile), with `key_cfg` / `tempo_cfg` in place of `mir["fusion"]`'s. The beat-subdivision vote is not
     stored, so it is 0 here (its weight is 0 in the shipped config). `chord_cfg` ({"tool_weights", "key_weight"}):
     the chord vote re-run on the stored tool chords and madmom's beats, without the deep-chroma term (the frames
-    are not stored), so only rules with no chroma term are re-run exactly. Returns {"tempo_bpm", "key", "chords"}."""
+    are not stored), so only rules with no chroma term are re-run exactly. Returns {"tempo_bpm", "key", "key_confidence", "chords"}."""
     from musicflamingo.mir import fuse
 
     per = p.get("per_tool", {})
@@ -235,13 +235,14 @@ def refused(p: dict, mir: dict, key_cfg: dict | None = None, tempo_cfg: dict | N
     chroma = per.get("chroma_key", {}).get("chroma")
     pcp = per.get("basic_pitch_key", {}).get("pitch_class_profile")
     tool_chords = {k: per[k]["chords"] for k in CHORD_TOOLS if per.get(k, {}).get("chords")}
-    key = fuse.key(np.asarray(cnn) if cnn else None, ess, np.asarray(chroma) if chroma else None, key_cfg or mir["fusion"]["key"],
-                   tool_chords, np.asarray(pcp) if pcp else None)["key"]
+    fk = fuse.key(np.asarray(cnn) if cnn else None, ess, np.asarray(chroma) if chroma else None, key_cfg or mir["fusion"]["key"],
+                  tool_chords, np.asarray(pcp) if pcp else None)
+    key = fk["key"]
     chords = p.get("chords")
     if chord_cfg is not None:
         chords = fuse.chords(tool_chords, chord_cfg["tool_weights"], per.get("madmom", {}).get("beats") or [], float(p["duration_s"]), key, None, 10.0,
                              {"chroma_weight": 0.0, "key_weight": chord_cfg["key_weight"]})
-    return {"tempo_bpm": tempo, "key": key, "chords": chords}
+    return {"tempo_bpm": tempo, "key": key, "key_confidence": fk["key_confidence"], "chords": chords}
 
 
 def fusion_variants(mir: dict) -> dict[str, tuple[dict, dict, dict | None]]:
