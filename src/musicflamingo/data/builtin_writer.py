@@ -158,7 +158,7 @@ def _low_level(facts: dict, rng: random.Random) -> list[str]:
     if conf is not None and bpm is not None:
         out.append(f"The tempo estimate is {'very secure' if conf >= 0.8 else 'fairly secure' if conf >= 0.5 else 'uncertain'} (confidence {conf:.2f}).")
     if meter is not None and known.hedged(facts, "meter"):
-        out.append(f"The beats probably group in {meter} time, though the bar lengths vary.")
+        out.append(f"The beats probably group in {meter} time, though the meter estimate is uncertain.")
     elif meter is not None:
         n = meter.split("/")[0]
         bars = max(len(downbeats) - 1, 0)
