@@ -40,6 +40,7 @@ $(PY_STAMP): pyproject.toml
 	# dagster-postgres 0.29.27 (the newest) pins dagster 1.13.27; its code works with 1.13.28
 	# (tests/dagster_project/test_postgres.py proves it), so it goes in without its dependency pins.
 	$(BIN)/pip install -q --no-deps dagster-postgres==0.29.27
+	$(BIN)/pip install -q --no-deps basic-pitch==0.4.0  # note evidence (mir/notes.py); its pins force TensorFlow
 	@rm -f $(VENV)/.installed-*; touch $@
 
 setup: apt $(PY_STAMP) dvc-setup  ## create .venv and install everything (idempotent)

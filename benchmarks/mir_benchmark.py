@@ -7,6 +7,12 @@
    issue's targets; then every track whose fused tempo, key or beats are
    wrong (truth vs prediction, meter, source), and the key score against
    music21's analysis alone as well as the sidecar's finalis-rule key.
+   Then: the musicnn tagger against each piece's General MIDI family (family
+   named, precision of asserted families); the fusion variants re-run on the
+   stored tool outputs (`mir.evaluate.fusion_study`: with/without basic-pitch's
+   note evidence, tempo from madmom alone, chord votes); and the share of fused
+   tempo / key / meter facts that are right at or above each confidence (what
+   conf/skills `confidence:` is set from).
 3. Throughput: a fresh, uncached annotation of `--timing-tracks` tracks for
    each `-j` in `--jobs`: realtime factor per core (audio s / (wall s x jobs))
    in total, and per tool (audio s / the tool's own seconds, one core each).
@@ -30,6 +36,58 @@ from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"tempo_acc1": 0.90, "tempo_acc2": 0.98, "key_weighted": 0.95, "chord_majmin": 0.65, "beat_f": 0.90}
+
+
+def tagger_report(truth: dict, preds: list[dict], evaluate) -> dict:
+    """The musicnn tagger against the rendered pieces' General MIDI families (one instrument per piece)."""
+    from musicflamingo.mir.tagger import INSTRUMENT_FAMILY, gm_family
+
+    fam, asserted = {}, {}
+    for p in preds:
+        pid = evaluate._piece_id(p["path"], truth)
+        if pid is None or truth[pid].get("gm_program") is None or not p.get("per_tool", {}).get("musicnn"):
+            continue
+        fam[pid] = gm_family(truth[pid]["gm_program"])
+        asserted[pid] = list(dict.fromkeys(f for _, f, _ in p.get("instruments") or []))
+    figs = evaluate.instrument_figures(asserted, fam)
+    nameable = [i for i in fam if fam[i] in set(INSTRUMENT_FAMILY.values())]
+    figs["nameable"] = len(nameable)
+    figs["named_correctly_nameable"] = evaluate.instrument_figures({i: asserted[i] for i in nameable}, {i: fam[i] for i in nameable})["named_correctly"]
+    from collections import Counter
+
+    print(f"\n== tagger (musicnn MTT) vs the General MIDI family of each rendered piece ({figs['solo_recordings']} pieces; "
+          f"{len(nameable)} in a family the tagger's vocabulary can name) ==")
+    print(f"  family named correctly (top asserted): {figs['named_correctly']} of all, {figs['named_correctly_nameable']} of the nameable")
+    print(f"  precision of asserted instruments: {figs['precision']} of {figs['asserted']}")
+    print(f"  families in the corpus: {dict(Counter(fam.values()))}")
+    print(f"  wrong: {figs['wrong'][:12]}")
+    return figs
+
+
+def confidence_calibration(truth: dict, preds: list[dict], evaluate) -> dict:
+    """Accuracy of the fused tempo (Acc1), key (exact) by confidence: the share right at or above each threshold,
+    to set conf/skills `confidence:` (assert where >= 0.9 are right, hedge where >= 0.5 are)."""
+    rows = {"tempo": [], "key": [], "meter": []}
+    for p in preds:
+        pid = evaluate._piece_id(p["path"], truth)
+        if pid is None:
+            continue
+        t = truth[pid]
+        rows["tempo"].append((p.get("tempo_confidence"), evaluate.tempo_accuracy(evaluate.truth_tempo(t), p["tempo_bpm"])[0]))
+        rows["key"].append((p.get("key_confidence"), float(evaluate.key_score(t["key"], p["key"]) == 1.0)))
+        if p.get("meter_confidence") is not None and t.get("time_signature"):
+            rows["meter"].append((p["meter_confidence"], float(p["time_signature"] == t["time_signature"])))
+    out = {}
+    print("\n== fused facts: share right at or above each confidence (rendered) ==")
+    for kind, pairs in rows.items():
+        pairs = [(c, ok) for c, ok in pairs if c is not None]
+        line = []
+        for th in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
+            sel = [ok for c, ok in pairs if c >= th]
+            line.append(f">={th}: {sum(sel) / len(sel):.2f} (n={len(sel)})" if sel else f">={th}: -")
+        out[kind] = pairs
+        print(f"  {kind:6s} " + "  ".join(line))
+    return out
 
 
 def main() -> None:
@@ -84,6 +142,13 @@ def main() -> None:
     for metric, tools in (("tempo_acc1", evaluate.TEMPO_TOOLS), ("key_weighted", evaluate.KEY_TOOLS), ("chord_majmin", evaluate.CHORD_TOOLS)):
         best = max(((result["systems"].get(t, {}).get(metric) or 0.0, t) for t in tools), default=(0.0, "-"))
         print(f"fused vs best single tool on {metric}: {fused.get(metric)} vs {best[0]} ({best[1]}) -> {'beats' if (fused.get(metric) or 0) > best[0] else 'does NOT beat'}")
+
+    tagger_figs = tagger_report(truth, preds, evaluate)
+    study = evaluate.fusion_study(truth, preds, mir, evaluate.fusion_variants(mir))
+    print("\n== fusion re-run on the stored tool outputs (rendered): variants side by side ==")
+    for v, r in study.items():
+        print(f"  {v:28s} tempo Acc1 {r['tempo_acc1']}  Acc2 {r['tempo_acc2']} (n={r['tempo_n']})  key weighted {r['key_weighted']} (n={r['key_n']})  chord majmin {r['chord_majmin']} (n={r['chord_n']})")
+    bands = confidence_calibration(truth, preds, evaluate)
 
     if args.beat_ablation:
         beat_ablation(wavs[: args.beat_ablation], truth)

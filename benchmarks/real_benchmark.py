@@ -17,6 +17,19 @@ lyrics where the source has them.
    - instruments on solo-instrument recordings (instrumental, one labelled
      family): share whose top asserted instrument has the labelled family
      (target >= 70 %), and precision of all asserted instruments (>= 0.90).
+   - harmony and tempo on the recordings whose source publishes them: tempo
+     Acc1/Acc2, MIREX weighted key score, chord majmin (mir_eval) for every
+     tool and fused, side by side, and the fusion variants re-run on the stored
+     tool outputs (`mir.evaluate.fusion_study`): with and without basic-pitch's
+     note evidence. Facts annotated before basic-pitch joined get its evidence
+     here (`mir.notes.evidence` on the same audio and madmom's beats).
+   - `--accuracy-json PATH` writes the accuracy per fact kind that the dataset
+     card prints beside its asserted/hedged/omitted shares.
+   - `--family-study`: can tagger probabilities plus basic-pitch's register
+     name a solo recording's family? (logistic regression, repeated 5-fold CV).
+   - `--only labelled`: only the solo-instrument recordings and those with a
+     published tempo, key or chords; Hydra overrides after the options apply to
+     the annotation only (to reuse a cache made before a config change).
 2. `--calibrate`: fits the vocal detector's Platt scaling (2 parameters) and
    picks the tagger's instrument threshold on the same recordings, and
    estimates what they give on unseen recordings by repeated stratified
@@ -42,6 +55,8 @@ from omegaconf import OmegaConf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from real_corpus import load_sources, published_lyrics  # noqa: E402  (the corpus catalogue's own loader)
+
+from musicflamingo.mir.evaluate import instrument_figures  # noqa: E402
 TARGETS = {"vocal_precision": 0.90, "instrumental_lyric_words": 0, "instrument_named": 0.70, "instrument_precision": 0.90}
 SUNG, INSTRUMENTAL = "sung", "instrumental"
 
@@ -86,16 +101,6 @@ def vocal_figures(states: dict[str, str], labels: dict[str, str]) -> dict:
         "false_yes": sorted(i for i in yes if labels[i] != SUNG),
         "false_no": sorted(i for i in no if labels[i] == SUNG),
     }
-
-
-def instrument_figures(asserted: dict[str, list[str]], families: dict[str, str]) -> dict:
-    """asserted: id -> GM families named, best first; families: id -> labelled family (solo recordings)."""
-    ids = [i for i in families if i in asserted]
-    named = sum(bool(asserted[i]) and asserted[i][0] == families[i] for i in ids)
-    pairs = [(i, fam) for i in ids for fam in asserted[i]]
-    right = sum(fam == families[i] for i, fam in pairs)
-    return {"solo_recordings": len(ids), "named_correctly": ratio(named, len(ids)), "asserted": len(pairs),
-            "precision": ratio(right, len(pairs)), "wrong": sorted({f"{i}: {fam} (is {families[i]})" for i, fam in pairs if fam != families[i]})}
 
 
 def fit_platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -214,6 +219,158 @@ def report(facts: dict, rows: dict, quarantine: list[dict]) -> dict:
             "instruments": inst}
 
 
+def _jams_chords(path: Path) -> list[list]:
+    """[start_s, end_s, Harte] from the first `chord` annotation of a JAMS file (GuitarSet: the lead sheet)."""
+    for ann in json.loads(path.read_text())["annotations"]:
+        if ann["namespace"] == "chord":
+            d = ann["data"]
+            obs = [(o["time"], o["duration"], o["value"]) for o in d] if isinstance(d, list) else list(zip(d["time"], d["duration"], d["value"]))
+            return [[float(t), float(t) + float(du), str(v)] for t, du, v in obs]
+    return []
+
+
+def harmony_truth(rows: dict, corpus: Path) -> dict[str, dict]:
+    """id -> {"tempo_bpm", "key", "chords"} for the recordings whose source publishes any of them."""
+    out = {}
+    for i, r in rows.items():
+        t = {"tempo_bpm": r["tempo_bpm"], "key": r["key"] or None,
+             "chords": _jams_chords(corpus / r["chords_file"]) if r["chords_file"] else None}
+        if any(t.values()):
+            out[i] = t
+    return out
+
+
+def with_notes(facts: dict, corpus: Path, mir: dict) -> dict:
+    """The facts row with basic-pitch's evidence in `per_tool` (computed here when the row predates it)."""
+    per = facts.get("per_tool", {})
+    if "basic_pitch_key" in per:
+        return facts
+    from musicflamingo.audio import loader
+    from musicflamingo.mir import notes, tools
+
+    decoded = loader.decode(corpus / facts["path"], loader.Limits.from_config(mir["validate"]))
+    mono = tools.resample(decoded.samples, decoded.sample_rate, notes.SAMPLE_RATE)
+    ev = notes.evidence(mono, notes.SAMPLE_RATE, per["madmom"]["beats"], facts["duration_s"], mir.get("notes") or {})
+    return facts | {"per_tool": per | {"basic_pitch_key": {k: ev[k] for k in ("key", "pitch_class_profile", "notes", "pitch")}, "basic_pitch": {"chords": ev["chords"]}}}
+
+
+def harmony_report(facts: dict, rows: dict, corpus: Path, mir: dict) -> dict:
+    """Tempo, key and chords per tool and fused on the labelled real recordings, plus the fusion study."""
+    from musicflamingo.mir import evaluate as ev
+
+    truth = harmony_truth({i: rows[i] for i in facts}, corpus)
+    preds = {i: with_notes(facts[i], corpus, mir) for i in truth}
+    acc: dict[str, dict[str, list]] = {}
+    add = lambda system, metric, v: acc.setdefault(system, {}).setdefault(metric, []).append(v)  # noqa: E731
+    for i, t in truth.items():
+        p, per = preds[i], preds[i].get("per_tool", {})
+        if t["tempo_bpm"]:
+            for name, est in [("fused", p["tempo_bpm"]), *[(k, per[k].get("tempo_bpm")) for k in ev.TEMPO_TOOLS if k in per]]:
+                a1, a2 = ev.tempo_accuracy(t["tempo_bpm"], est)
+                add(name, "tempo_acc1", a1)
+                add(name, "tempo_acc2", a2)
+        if t["key"]:
+            for name, est in [("fused", p["key"]), *[(k, per[k].get("key")) for k in ev.KEY_TOOLS if k in per]]:
+                add(name, "key_weighted", ev.key_score(t["key"], est))
+        if t["chords"]:
+            for name, est in [("fused", p["chords"]), *[(k, per[k]["chords"]) for k in ev.CHORD_TOOLS if k in per]]:
+                add(name, "chord_majmin", ev.chord_scores(t["chords"], est)["majmin"])
+    table = {}
+    for system, metrics in acc.items():
+        table[system] = {m: (round(float(sum(c for c, _ in v) / sum(d for _, d in v)), 4) if sum(d for _, d in v) else None) if m == "chord_majmin"
+                         else round(float(np.mean(v)), 4) for m, v in metrics.items()}
+    n = {m: sum(1 for t in truth.values() if t[k]) for m, k in (("tempo", "tempo_bpm"), ("key", "key"), ("chords", "chords"))}
+    print(f"\nharmony and tempo (labelled real recordings: tempo {n['tempo']}, key {n['key']}, chords {n['chords']}):")
+    cols = ("tempo_acc1", "tempo_acc2", "key_weighted", "chord_majmin")
+    print("  " + "system".ljust(22) + "".join(c.rjust(14) for c in cols))
+    for system in sorted(table, key=lambda s: (s != "fused", s)):
+        print("  " + system.ljust(22) + "".join((f"{table[system][c]:.3f}" if table[system].get(c) is not None else "-").rjust(14) for c in cols))
+    for metric in cols:
+        singles = [(v[metric], s) for s, v in table.items() if s != "fused" and v.get(metric) is not None]
+        if singles and table.get("fused", {}).get(metric) is not None:
+            best = max(singles)
+            print(f"  fused vs best single tool on {metric}: {table['fused'][metric]} vs {best[0]} ({best[1]})")
+    study = fusion_variants_report(truth, list(preds.values()), mir, "real")
+    return {"systems": table, "labelled": n, "fusion_study": study}
+
+
+def fusion_variants_report(truth: dict, preds: list[dict], mir: dict, name: str) -> dict:
+    from musicflamingo.mir import evaluate as ev
+
+    study = ev.fusion_study(truth, preds, mir, ev.fusion_variants(mir))
+    print(f"  fusion re-run on stored tool outputs ({name}):")
+    for v, r in study.items():
+        print(f"    {v:28s} tempo Acc1 {r['tempo_acc1']}  Acc2 {r['tempo_acc2']} (n={r['tempo_n']})  key weighted {r['key_weighted']} (n={r['key_n']})  chord majmin {r['chord_majmin']} (n={r['chord_n']})")
+    return study
+
+
+PITCH_FEATURES = ("p10", "median", "p90", "polyphony", "notes_per_s")
+
+
+def family_features(facts: dict) -> np.ndarray:
+    """One recording's evidence for its instrument family: the musicnn tag probabilities (MTT's 50, in the
+    tagger's order) and basic-pitch's register and texture (`mir.notes.pitch_stats`; 0 where no note)."""
+    from musicflamingo.mir.tagger import labels
+
+    tags = facts["per_tool"]["musicnn"]["tags"]
+    pitch = facts["per_tool"].get("basic_pitch_key", {}).get("pitch") or {}
+    return np.array([float(tags.get(t, 0.0)) for t in labels()] + [float(pitch.get(k) or 0.0) for k in PITCH_FEATURES])
+
+
+def family_study(facts: dict, rows: dict, corpus: Path, mir: dict, repeats: int = 10) -> dict:
+    """Can the tagger's probabilities plus basic-pitch's register name the family of a solo recording? A
+    multinomial logistic regression, scored by repeated 5-fold cross-validation on the solo recordings (the
+    honest figure); the shipped rule (musicnn instrument tags above threshold) beside it."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import KFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    fam = {i: rows[i]["instrument_family"] for i in facts if rows[i]["instrument_family"] and rows[i]["vocals"] == INSTRUMENTAL}
+    ids = sorted(fam)
+    X = np.array([family_features(with_notes(facts[i], corpus, mir)) for i in ids])
+    y = np.array([fam[i] for i in ids])
+    out = {}
+    for name, cols in (("tags", slice(0, X.shape[1] - len(PITCH_FEATURES))), ("tags + pitch", slice(0, X.shape[1])),
+                       ("pitch", slice(X.shape[1] - len(PITCH_FEATURES), X.shape[1]))):
+        accs = []
+        for rep in range(repeats):
+            right = 0
+            for train, test in KFold(5, shuffle=True, random_state=rep).split(X):
+                m = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000)).fit(X[train][:, cols], y[train])
+                right += int((m.predict(X[test][:, cols]) == y[test]).sum())
+            accs.append(right / len(ids))
+        out[name] = {"mean": round(float(np.mean(accs)), 3), "min": round(float(np.min(accs)), 3), "max": round(float(np.max(accs)), 3)}
+    from collections import Counter
+
+    print(f"\nfamily classifier study ({len(ids)} solo recordings, {len(set(y))} families {dict(Counter(y))}; {repeats} x 5-fold CV):")
+    for name, r in out.items():
+        print(f"  logistic regression on {name:13s} held-out accuracy mean {r['mean']}  min {r['min']}  max {r['max']}")
+    print(f"  majority class alone: {max(Counter(y).values()) / len(y):.3f}")
+    return out
+
+
+def accuracy_per_kind(figures: dict, command: str) -> dict:
+    """The dataset card's accuracy per fact kind ({kind: {"measure", "value", "n"}}) from this run's figures."""
+    h = figures.get("harmony", {})
+    fused, n = h.get("systems", {}).get("fused", {}), h.get("labelled", {})
+    v, inst = figures["vocals"], figures["instruments"]
+    entry = lambda measure, value, count: {"measure": measure, "value": value, "n": count}  # noqa: E731
+    return {
+        "_source": command,
+        "tempo": entry("fused tempo Acc1", fused.get("tempo_acc1"), n.get("tempo", 0)),
+        "key": entry("fused key MIREX weighted", fused.get("key_weighted"), n.get("key", 0)),
+        "chords": entry("fused chord majmin (WCSR)", fused.get("chord_majmin"), n.get("chords", 0)),
+        "meter": entry("no meter labels in the real set", None, 0),
+        "vocals": entry(f"precision of 'yes' ({v['sung']} sung of these)", v["precision"], v["recordings"]) if v["precision"] is not None
+        else entry("precision of 'no'", v["no_precision"], v["recordings"]),
+        "lyrics": entry("asserted words found in the published lyrics", figures["asserted_word_precision"], figures["english_lyrics_asserted"]),
+        "instruments": entry("precision of asserted instrument families (solo recordings)", inst["precision"], inst["solo_recordings"]),
+        "genres": entry("no genre labels scored", None, 0),
+        "moods": entry("no mood labels", None, 0),
+    }
+
+
 def main() -> None:
     global ARGS
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -222,20 +379,37 @@ def main() -> None:
     ap.add_argument("--cache", default=str(ROOT / ".cache/real_benchmark"))
     ap.add_argument("--calibrate", action="store_true", help="fit the vocal Platt scaling and the instrument threshold (cross-validated)")
     ap.add_argument("--json", default=None, help="also write the figures here")
+    ap.add_argument("overrides", nargs="*", help="Hydra overrides for the annotation only (e.g. to reuse a cache made before a config change); "
+                    "fusion variants and note evidence use conf/mir as it is")
+    ap.add_argument("--accuracy-json", default=None, help="write the accuracy per fact kind for the dataset card (benchmarks/real_corpus/accuracy.json)")
+    ap.add_argument("--family-study", action="store_true", help="cross-validate a family classifier on tagger + basic-pitch evidence")
+    ap.add_argument("--only", choices=["all", "labelled"], default="all",
+                    help="labelled: only the solo-instrument recordings and those with a published tempo, key or chords (about 1,100 s of audio)")
     ARGS = ap.parse_args()
 
     from musicflamingo.config import compose
 
     mir = OmegaConf.to_container(compose([]).mir, resolve=True)
+    annotate_mir = OmegaConf.to_container(compose(ARGS.overrides).mir, resolve=True) if ARGS.overrides else mir
     corpus = Path(ARGS.corpus)
     rows = load_corpus(corpus)
-    facts, quarantine = annotate_corpus(rows, corpus, mir, ARGS.jobs, Path(ARGS.cache))
+    if ARGS.only == "labelled":
+        rows = [r for r in rows if r["instrument_family"] or r["tempo_bpm"] or r["key"] or r["chords_file"]]
+    facts, quarantine = annotate_corpus(rows, corpus, annotate_mir, ARGS.jobs, Path(ARGS.cache))
     by_id = {r["id"]: r for r in rows}
     figures = report(facts, by_id, quarantine)
+    figures["harmony"] = harmony_report(facts, by_id, corpus, mir)
+    if ARGS.family_study:
+        figures["family_study"] = family_study(facts, by_id, corpus, mir)
     if ARGS.calibrate:
         calibrate(facts, by_id, mir["vocals"])
     if ARGS.json:
         Path(ARGS.json).write_text(json.dumps(figures, indent=1))
+    if ARGS.accuracy_json:
+        from musicflamingo.io import atomic_write_text
+
+        cmd = "benchmarks/real_benchmark.py " + " ".join(sys.argv[1:])
+        atomic_write_text(Path(ARGS.accuracy_json), json.dumps(accuracy_per_kind(figures, cmd), indent=1) + "\n")
 
 
 ARGS: argparse.Namespace

@@ -59,6 +59,8 @@ class MirFacts(BaseModel):
     # Richer facts (optional: absent or null = not known, never invented).
     tempo_alternatives: list[float] = Field(default_factory=list, description="other plausible tempi (BPM), best first")
     key_alternatives: list[tuple[str, float]] = Field(default_factory=list, description="[key, score], best first")
+    meter_confidence: Optional[float] = Field(None, description="share of bars holding the stated number of beats")
+    chord_confidence: Optional[float] = Field(None, description="mean share of chord tools agreeing with the fused chord")
     harmonic_rhythm: Optional[float] = Field(None, description="chord changes per bar")
     sections: list[tuple[float, float, str]] = Field(default_factory=list, description="[start_s, end_s, label A/B/...]")
     section_keys: list[tuple[float, float, str]] = Field(default_factory=list, description="[start_s, end_s, key]; a change is a modulation")

@@ -11,6 +11,12 @@ questions and chains of thought that need it are not made. Each sentence is
 drawn from several phrasings with a per-track RNG, so the text varies across
 tracks but is reproducible for a given seed.
 
+Confidence: the writer takes facts through `data.known.gate` (the stages do),
+so a fact below its kind's hedge threshold is already unknown here; a fact in
+the hedge band is stated with a hedge ("probably in A minor", "likely around
+120 BPM"); questions, answers and reasoning use only asserted facts
+(`known.asserted_only`), since an answer cannot hedge.
+
 Six caption dimensions: low-level (tempo, key, meter, loudness),
 instrumentation, lyrics and vocals, form with timestamps, theory
 (progressions with Roman numerals, cadences, modulations, harmonic function,
@@ -111,11 +117,13 @@ def surface_caption(segment: dict, facts: dict, tags: dict, rng: random.Random) 
     # A window of annotate's has its own tempo (None where it has too few beats: then no pulse is claimed for it);
     # a window row without the field at all falls back to the track tempo.
     bpm = known.tempo(segment) if "tempo_bpm" in segment else known.tempo(facts)
-    if bpm:
+    if bpm and known.hedged(facts, "tempo"):
+        parts.append(f"the pulse is likely around {bpm:.0f} BPM")
+    elif bpm:
         parts.append(_pick(rng, f"the pulse runs at about {bpm:.0f} BPM", f"the beat moves at roughly {bpm:.0f} BPM"))
     names = [c.name for c in th.chords_of(segment)]
     if names:
-        parts.append(f"the chord {Counter(names).most_common(1)[0][0]} is heard most")
+        parts.append(f"the chord {Counter(names).most_common(1)[0][0]} is {'probably ' if known.hedged(facts, 'chords') else ''}heard most")
     lufs = known.number(segment, "loudness_lufs")
     if lufs is not None:
         parts.append(f"the level is about {lufs:.0f} LUFS")
@@ -131,7 +139,9 @@ def surface_caption(segment: dict, facts: dict, tags: dict, rng: random.Random) 
 def _low_level(facts: dict, rng: random.Random) -> list[str]:
     bpm, meter, key, dur = known.tempo(facts), known.meter(facts), known.key(facts), facts["duration_s"]
     beats, downbeats = known.times(facts, "beats"), known.times(facts, "downbeats")
-    if bpm is not None:
+    if bpm is not None and known.hedged(facts, "tempo"):
+        out = [f"This piece lasts {fmt_time(dur)}; its tempo is likely around {bpm:.0f} BPM, though the estimate is uncertain."]
+    elif bpm is not None:
         out = [_pick(
             rng,
             f"This {fmt_time(dur)}-long piece moves at about {bpm:.0f} BPM, a {tempo_word(bpm)} pace.",
@@ -148,14 +158,18 @@ def _low_level(facts: dict, rng: random.Random) -> list[str]:
     conf = known.number(facts, "tempo_confidence")
     if conf is not None and bpm is not None:
         out.append(f"The tempo estimate is {'very secure' if conf >= 0.8 else 'fairly secure' if conf >= 0.5 else 'uncertain'} (confidence {conf:.2f}).")
-    if meter is not None:
+    if meter is not None and known.hedged(facts, "meter"):
+        out.append(f"The beats probably group in {meter} time, though the meter estimate is uncertain.")
+    elif meter is not None:
         n = meter.split("/")[0]
         bars = max(len(downbeats) - 1, 0)
         out.append(_pick(rng, f"The beats group in {meter} time, with a downbeat every {n} beats" + (f" across about {bars} bars." if bars else "."),
                          f"It is felt in {meter}: bars of {n} beats" + (f", about {bars} of them." if bars else ".")))
     else:
         out.append("The meter could not be established from the downbeats, so no time signature is claimed.")
-    if key is not None:
+    if key is not None and known.hedged(facts, "key"):
+        out.append(f"It is probably in {key}, though the key estimate is uncertain.")
+    elif key is not None:
         tonic, mode = key.split()
         kc = known.number(facts, "key_confidence")
         out.append(_pick(
@@ -183,8 +197,12 @@ def _low_level(facts: dict, rng: random.Random) -> list[str]:
 def _instrumentation(tags: dict, rng: random.Random, facts: dict | None = None) -> list[str]:
     inst = tags.get("instruments") or []
     heard = (facts or {}).get("instruments") or []  # the tagger's, only those above its calibrated threshold
+    maybe = known.hedged_items(facts or {}, "instruments")
+    sure = [row for row in heard if row not in maybe]
     if not inst and heard:
-        return [f"An audio tagger hears {' and '.join(f'{t} (probability {p:.2f})' for t, _, p in heard)}."]
+        listed = lambda rows: ' and '.join(f'{t} (probability {p:.2f})' for t, _, p in rows)  # noqa: E731
+        return ([f"An audio tagger hears {listed(sure)}."] if sure else []) + (
+            [f"It may also be hearing {listed(maybe)}, though less surely."] if maybe else [])
     if not inst:
         return ["The catalogue does not list the instrumentation, so no instrument is named here."]
     names = " and ".join(inst)
@@ -202,7 +220,7 @@ def _vocals(facts: dict, rng: random.Random) -> list[str]:
                       "No vocals are detected; the piece is instrumental.")]
     if vocals is None and not lyrics and not words:
         return ["The analysis cannot tell whether a voice is present, so none is described."]
-    out = ["A singing voice is present."]
+    out = ["A singing voice is probably present." if known.hedged(facts, "vocals") else "A singing voice is present."]
     if words:
         first = words[: min(6, len(words))]
         out.append(f"The transcription begins at {fmt_time(first[0][0])} with the words \"{' '.join(w for _, _, w in first)}\".")
@@ -251,6 +269,10 @@ def _theory(facts: dict, rng: random.Random) -> list[str]:
     chords = th.chords_of(facts)
     if not chords:
         return ["The chord analysis found no chords, so no progression is described."]
+    if known.hedged(facts, "chords"):  # the chord tools disagree: one hedged sentence, no analysis built on it
+        return [f"The chord tools disagree in places; the harmony probably opens with {' - '.join(c.name for c in th.merged(chords)[:4])}."]
+    if known.hedged(facts, "key"):  # numerals, functions and cadences would assert the key: chord names only
+        facts = known.asserted_only(facts)
     key = known.key(facts)
     seq = th.merged(chords)
     head = seq[:6]
@@ -352,7 +374,7 @@ def caption(facts: dict, tags: dict, rng: random.Random, surface: list[str] | No
     if surface is None:
         surface = [surface_caption(s, facts, tags, rng) for s in facts.get("segments") or [] if s["end_s"] - s["start_s"] >= 5]
     blocks = [_low_level(facts, rng), _instrumentation(tags, rng, facts), _vocals(facts, rng), _form(facts, tags, rng, surface),
-              _theory(facts, rng), _mood(facts, tags, rng)]
+              _theory(facts, rng), _mood(known.asserted_only(facts), tags, rng)]
     return "\n\n".join(" ".join(b) for b in blocks if b)
 
 
@@ -400,7 +422,9 @@ def _open(skill: str, qtype: str, question: str, answer: str, fact_ids: list[str
 
 
 def qa_items(facts: dict, tags: dict, rng: random.Random) -> list[dict]:
-    """Multiple-choice and open questions in the five skill families; each answer names its fact ids."""
+    """Multiple-choice and open questions in the five skill families; each answer names its fact ids.
+    Only asserted facts are asked about (an answer cannot hedge)."""
+    facts = known.asserted_only(facts)
     items: list[dict | None] = []
     key, meter, dur = known.key(facts), known.meter(facts), facts["duration_s"]
     chords = th.chords_of(facts)
@@ -537,7 +561,8 @@ def mcq_items(facts: dict, tags: dict, rng: random.Random) -> list[dict]:
 # ------------------------------------------------------------------ chains of thought
 
 def think_steps(item: dict, facts: dict, tags: dict) -> list[str] | None:
-    """Reasoning steps grounded in the same facts as the answer; None if no chain applies."""
+    """Reasoning steps grounded in the same facts as the answer (asserted ones only); None if no chain applies."""
+    facts = known.asserted_only(facts)
     fid = item["fact_ids"][0]
     letter, answer = item["answer_letter"], item["answer"]
     key = known.key(facts)

@@ -7,10 +7,16 @@ run (atomic writes).
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
+from typing import Iterable, Mapping
 
+from musicflamingo.data import known
 from musicflamingo.io import atomic_path, atomic_write_text
+
+# Accuracy per fact kind measured on the real-recording benchmark (`benchmarks/real_benchmark.py --accuracy-json`).
+ACCURACY_JSON = Path(__file__).resolve().parents[3] / "benchmarks/real_corpus/accuracy.json"
 
 
 def _plot(path: Path, kind: str, title: str, xlabel: str, ylabel: str, data) -> None:
@@ -107,3 +113,42 @@ def _reason_class(reason: str) -> str:
         kinds = sorted({part.strip().split(" ")[0] for part in reason.split(":", 1)[1].split(";") if part.strip()})
         return "contradicts facts (" + ", ".join(kinds) + ")"
     return (head if len(head) < 60 else head[:57] + "...") if ":" in reason else reason[:60]
+
+
+def tier_shares(facts_rows: Iterable[Mapping], bands: Mapping) -> dict[str, dict]:
+    """Per fact kind: how many known facts (or list items) there are and the share asserted, hedged and omitted
+    under `bands` (`data.known.tiers`, before gating)."""
+    counts: dict[str, Counter] = {k: Counter() for k in known.KINDS if k in bands}
+    for facts in facts_rows:
+        for kind, t in known.tiers(facts, bands).items():
+            counts[kind].update([t] if isinstance(t, str) else t)
+    return {k: {"facts": sum(c.values()), **{t: round(c[t] / sum(c.values()), 3) if c else None for t in known.TIERS}} for k, c in counts.items()}
+
+
+def load_accuracy(path: Path = ACCURACY_JSON) -> dict:
+    """The committed real-benchmark accuracy per fact kind ({} when the file is absent or unreadable)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def confidence_section(facts_rows: Iterable[Mapping], bands: Mapping | None, accuracy: Mapping | None = None) -> str:
+    """Markdown: per fact kind, the share of facts asserted / hedged / omitted and, beside it, the accuracy the
+    real-recording benchmark measured for that kind (`accuracy[kind]`: {"measure", "value", "n"})."""
+    if not bands:
+        return "\n## Confidence\n\nNo confidence bands configured: every known fact is asserted.\n"
+    accuracy = accuracy or {}
+    lines = ["", "## Confidence", "",
+             "Each fact is asserted at or above its kind's `assert` confidence, hedged down to `hedge`, omitted below "
+             "(conf/skills `confidence:`). Accuracy: measured on the real-recording benchmark "
+             f"({accuracy.get('_source', 'benchmarks/real_benchmark.py')}); n = labelled recordings.", "",
+             "| fact kind | assert at | hedge at | facts | asserted | hedged | omitted | real-benchmark accuracy |",
+             "|---|---|---|---|---|---|---|---|"]
+    for kind, sh in tier_shares(facts_rows, bands).items():
+        acc = accuracy.get(kind) or {}
+        measured = f"{acc['measure']} {acc['value']} (n={acc['n']})" if acc.get("value") is not None else "not measured"
+        pct = lambda x: "-" if x is None else f"{100 * x:.0f} %"  # noqa: E731
+        lines.append(f"| {kind} | {bands[kind]['assert']} | {bands[kind]['hedge']} | {sh['facts']} | {pct(sh['assert'])} | "
+                     f"{pct(sh['hedge'])} | {pct(sh['omit'])} | {measured} |")
+    return "\n".join(lines) + "\n"

@@ -29,6 +29,12 @@ claim that the fact is absent. Hedges ("seems to be in C# minor") are
 claims like any other; relative tempo phrasings ("twice as fast as a
 march") are unverifiable.
 
+Confidence: facts come through `data.known.gate` (the stages apply it), so a
+fact below its kind's hedge threshold is unknown here and every claim about it
+is unverifiable, never support. A fact in the hedge band supports a claim only
+in a hedged sentence ("probably", "likely", "seems", ...): stated flatly it is
+unverifiable too (`_below_assertion`).
+
 Each claim gets a verdict: `supported`, `contradicted` or `unverifiable` (the
 fact is unknown, or the claim cannot be checked: nothing is assumed).
 `release` keeps only the sentences whose every claim is supported. A sentence that attributes a value to a
@@ -210,6 +216,8 @@ class FactIndex:
     genre_phrases: list[str] = field(default_factory=list)  # catalogue genre text, masked before instrument checks
     section_key_spans: list[tuple[float, float, tuple[int, str]]] = field(default_factory=list)
     numerals: set[str] | None = None  # triad Roman numerals of the chords in the key (and section keys)
+    hedged: frozenset[str] = frozenset()  # fact kinds in the hedge band (data.known.gate): supported only when hedged
+    hedged_instruments: set[str] = field(default_factory=set)  # names/aliases of the tagger's hedge-band instruments
 
     @classmethod
     def build(cls, facts: Mapping, tags: Mapping | None = None) -> "FactIndex":
@@ -226,6 +234,10 @@ class FactIndex:
         instruments = tags.get("instruments") or [t[0] for t in facts.get("instruments") or []] or None  # catalogue, else the tagger's
         aliases = {a for name in instruments or [] for a in instrument_aliases(name)}
         aliases |= vocab.supported_names(list(instruments or []))
+        maybe = [row[0] for row in known.hedged_items(facts, "instruments")] if not tags.get("instruments") else []
+        sure_aliases = {a for name in instruments or [] if name not in maybe for a in instrument_aliases(name)} | vocab.supported_names(
+            [n for n in instruments or [] if n not in maybe])
+        hedged_instruments = {a for name in maybe for a in instrument_aliases(name)} | vocab.supported_names(maybe)
         lyrics = facts.get("lyrics")
         words = [(float(s), float(e), str(w)) for s, e, w in (facts.get("words") or [])]
         lyric_words = None
@@ -259,6 +271,8 @@ class FactIndex:
             genre_phrases=[str(tags[k]) for k in ("tradition", "genre", "title") if tags.get(k)],
             section_key_spans=[(float(a), float(b), k) for a, b, key in (facts.get("section_keys") or []) if (k := _key_id(key))],
             numerals=_numerals(facts),
+            hedged=frozenset(k for k in known.CONFIDENCE_FIELDS if known.hedged(facts, k)),
+            hedged_instruments=hedged_instruments - sure_aliases,
         )
 
     @property
@@ -710,6 +724,22 @@ def check_sentence(s: str, fx: FactIndex, tol: Tolerances, strict: bool = True) 
         out += _check_numerals(s, fx, f"{PITCH_CLASSES[fx.key[0]]} {fx.key[1]}")
     if strict and _DIGIT_RE.search(s):
         out += _check_numbers(s)
+    return _below_assertion(out, s, fx)
+
+
+# Checker claim kind -> the fact kind whose confidence it rests on (data.known.CONFIDENCE_FIELDS).
+_FACT_KIND = {"tempo": "tempo", "key": "key", "modulation": "key", "meter": "meter", "chord": "chords", "numeral": "chords", "vocals": "vocals"}
+
+
+def _below_assertion(verdicts: list[Verdict], s: str, fx: FactIndex) -> list[Verdict]:
+    """A claim supported only by a hedge-band fact is unverifiable unless the sentence hedges it."""
+    if (not fx.hedged and not fx.hedged_instruments) or known.HEDGE_RE.search(s):
+        return verdicts
+    out = []
+    for v in verdicts:
+        weak = v.verdict == "supported" and (_FACT_KIND.get(v.kind) in fx.hedged
+                                             or (v.kind == "instrument" and v.claim.lower() in fx.hedged_instruments))
+        out.append(Verdict(v.claim, v.kind, "unverifiable", "fact below the assertion threshold, stated without a hedge") if weak else v)
     return out
 
 

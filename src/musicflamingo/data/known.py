@@ -109,5 +109,127 @@ def lyrics(facts: Mapping) -> str:
     return text.strip() if isinstance(text, str) and facts.get("vocals") is not False else ""
 
 
+# ------------------------------------------------------------------ confidence: assert, hedge or omit
+
+# Every estimated fact kind and where its confidence lives. Scalar kinds carry one confidence for the fact;
+# list kinds (`LIST_KINDS`) carry one probability per item (a tag, a sung word).
+CONFIDENCE_FIELDS = {"tempo": "tempo_confidence", "key": "key_confidence", "meter": "meter_confidence",
+                     "chords": "chord_confidence", "vocals": "vocal_confidence"}
+LIST_KINDS = ("lyrics", "instruments", "genres", "moods")
+KINDS = (*CONFIDENCE_FIELDS, *LIST_KINDS)
+TIERS = ("assert", "hedge", "omit")
+# Hedge words: a sentence with one of them states its facts as uncertain ("probably in A minor").
+HEDGE_RE = re.compile(r"\b(?:probabl[ey]|likely|possibl[ey]|perhaps|maybe|may|might|seems?|appears?|uncertain|tentative(?:ly)?)\b", re.I)
+
+
+def _present(facts: Mapping, kind: str) -> bool:
+    return {"tempo": lambda: tempo(facts) is not None, "key": lambda: key(facts) is not None,
+            "meter": lambda: meter(facts) is not None, "chords": lambda: bool(facts.get("chords")),
+            "vocals": lambda: facts.get("vocals") is not None}[kind]()
+
+
+def tier(confidence: float | None, band: Mapping) -> str:
+    """'assert' at or above `band['assert']`, 'hedge' at or above `band['hedge']`, else 'omit'.
+
+    A missing confidence (None) is 'assert': such a fact is catalogue truth or comes from a facts row
+    written before confidences existed; `mir annotate` writes a confidence for every fact it estimates."""
+    if confidence is None:
+        return "assert"
+    return "assert" if confidence >= float(band["assert"]) else "hedge" if confidence >= float(band["hedge"]) else "omit"
+
+
+def _items(facts: Mapping, kind: str) -> list[tuple[object, float | None]]:
+    """(item, probability) of a list kind: instruments / genres / moods rows, or sung words."""
+    if kind == "lyrics":
+        probs = facts.get("word_probabilities") or []
+        words = facts.get("words") or []
+        return [(w, as_number(probs[i]) if i < len(probs) else None) for i, w in enumerate(words)]
+    return [(row, as_number(row[-1]) if isinstance(row, (list, tuple)) and len(row) >= 2 else None) for row in facts.get(kind) or []]
+
+
+def tiers(facts: Mapping, bands: Mapping) -> dict[str, object]:
+    """The tier of every known fact: kind -> tier for scalar kinds, kind -> [tier per item] for list kinds.
+    Kinds absent from `bands` or unknown in `facts` are left out."""
+    out: dict[str, object] = {}
+    for kind, field_name in CONFIDENCE_FIELDS.items():
+        if kind in bands and _present(facts, kind):
+            out[kind] = tier(as_number(facts.get(field_name)), bands[kind])
+    for kind in LIST_KINDS:
+        if kind in bands and (items := _items(facts, kind)):
+            out[kind] = [tier(p, bands[kind]) for _, p in items]
+    return out
+
+
+_BLANK = {"tempo": {"tempo_bpm": None, "tempo_alternatives": []}, "key": {"key": "unknown", "key_alternatives": [], "section_keys": []},
+          "meter": {"time_signature": "unknown"}, "chords": {"chords": [], "harmonic_rhythm": None},
+          "vocals": {"vocals": None, "vocals_state": "unknown", "lyrics": "", "words": [], "word_probabilities": [], "lyrics_state": "unknown"}}
+
+
+def _blank(out: dict, kind: str) -> None:
+    """Make one scalar fact unknown in `out` (in place), with what derives from it."""
+    out.update(_BLANK[kind])
+    if kind in ("tempo", "chords"):  # the windows' own tempo / chords come from the same estimate
+        drop = "tempo_bpm" if kind == "tempo" else "chords"
+        out["segments"] = [{**g, drop: None} for g in out.get("segments") or []]
+
+
+def gate(facts: Mapping, bands: Mapping | None) -> dict:
+    """A copy of `facts` where every fact below its kind's hedge threshold is unknown (so no consumer states,
+    checks or rewards it) and `confidence_tiers` records which of the rest are hedged.
+
+    `bands`: kind -> {"assert": a, "hedge": h} (conf/skills `confidence:`). Idempotent; None = no gating.
+    The writer hedges a 'hedge' fact, the claim checker accepts it only in a hedged sentence, and
+    structured truth leaves it unknown."""
+    if not bands or "confidence_tiers" in facts:
+        return dict(facts)
+    t = tiers(facts, bands)
+    out = dict(facts)
+    for kind in CONFIDENCE_FIELDS:
+        if t.get(kind) == "omit":
+            _blank(out, kind)
+    kept_tiers: dict[str, object] = {k: v for k, v in t.items() if k in CONFIDENCE_FIELDS and v != "omit"}
+    for kind in LIST_KINDS:
+        if kind not in t or (kind == "lyrics" and t.get("vocals") == "omit"):
+            continue
+        items = _items(facts, kind)
+        keep = [i for i, tr in enumerate(t[kind]) if tr != "omit"]
+        if kind == "lyrics":
+            probs = facts.get("word_probabilities") or []
+            out["words"] = [items[i][0] for i in keep]
+            out["word_probabilities"] = [probs[i] for i in keep if i < len(probs)]
+            out["lyrics"] = " ".join(str(w[2]) for w in out["words"] if isinstance(w, (list, tuple)) and len(w) >= 3)
+            if not keep:
+                out["lyrics_state"] = "unknown"
+        else:
+            out[kind] = [items[i][0] for i in keep]
+        kept_tiers[kind] = [t[kind][i] for i in keep]
+    out["confidence_tiers"] = kept_tiers
+    return out
+
+
+def hedged(facts: Mapping, kind: str) -> bool:
+    """Is this scalar fact (tempo, key, meter, chords, vocals) in its hedge band (after `gate`)?"""
+    return (facts.get("confidence_tiers") or {}).get(kind) == "hedge"
+
+
+def hedged_items(facts: Mapping, kind: str) -> list:
+    """The items of a list kind (instrument rows, ...) that are in the hedge band (after `gate`)."""
+    t = (facts.get("confidence_tiers") or {}).get(kind) or []
+    return [row for row, tr in zip(facts.get(kind) or [], t) if tr == "hedge"]
+
+
+def asserted_only(facts: Mapping) -> dict:
+    """`facts` (after `gate`) with the hedged facts unknown too: for questions and answers, which cannot hedge."""
+    tiers_now = facts.get("confidence_tiers") or {}
+    out = dict(facts)
+    for kind in CONFIDENCE_FIELDS:
+        if tiers_now.get(kind) == "hedge":
+            _blank(out, kind)
+    for kind in ("instruments", "genres", "moods"):
+        if t := tiers_now.get(kind):
+            out[kind] = [row for row, tr in zip(out.get(kind) or [], t) if tr == "assert"]
+    return out
+
+
 __all__ = ["as_number", "as_key", "as_meter", "tempo", "key", "meter", "number", "times", "sections", "section_keys",
-           "sung_words", "lyrics"]
+           "sung_words", "lyrics", "KINDS", "TIERS", "HEDGE_RE", "tier", "tiers", "gate", "hedged", "hedged_items", "asserted_only"]

@@ -30,7 +30,8 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from musicflamingo.data import factcheck as fc
-from musicflamingo.data.card import write_card
+from musicflamingo.data import known
+from musicflamingo.data.card import confidence_section, load_accuracy, write_card
 from musicflamingo.data.formats import conversation
 from musicflamingo.data.split import heldout_ids
 from musicflamingo.data.structured import structured_truth
@@ -58,7 +59,10 @@ def run_mf_skills(cfg: DictConfig, ctx: StageContext) -> dict:
                      surface_strict=getattr(writer, "surface_captioner", None) is not None)
     checks, dropped = check.checks, check.dropped
     tracks = {t["id"]: t for t in read_jsonl(ctx.input("raw_audio") / "tracks.jsonl")}
-    facts_by_id = {f["track_id"]: f for f in read_jsonl(ctx.input("mir_metadata") / "tracks.jsonl")}
+    # Confidence bands (conf/skills `confidence:`): facts below them are unknown, the middle band is hedged.
+    bands = OmegaConf.to_container(cfg.skills.confidence, resolve=True) if cfg.skills.get("confidence") else None
+    raw_facts = read_jsonl(ctx.input("mir_metadata") / "tracks.jsonl")
+    facts_by_id = {f["track_id"]: known.gate(f, bands) for f in raw_facts}
     for tid in [t for t in facts_by_id if t not in tracks]:
         # Facts without their raw_audio row cannot become conversations (no audio path): quarantined, not skipped silently.
         dropped.append({"id": f"{tid[:12]}-track", "track_id": tid, "reason": "no raw_audio row for this track"})
@@ -104,7 +108,7 @@ def run_mf_skills(cfg: DictConfig, ctx: StageContext) -> dict:
         "repaired_by_factcheck": report.repaired,
         "mean_factuality": report.as_dict()["mean_factuality"],
     }
-    write_card(ctx.out, "mf_skills", rows, checks, dropped, summary)
+    write_card(ctx.out, "mf_skills", rows, checks, dropped, summary, extra=confidence_section(raw_facts, bands, load_accuracy()))
     return summary
 
 

@@ -594,8 +594,12 @@ def _mix_truth(brightness_hz, loudness_range_lu) -> str | None:
 
 
 def structured_truth(facts: Mapping | None, tags: Mapping | None) -> dict[str, str | None]:
-    """The 11 structured ground-truth categories from MIR facts and catalogue tags; unknown -> None."""
-    facts = facts or {}
+    """The 11 structured ground-truth categories from MIR facts and catalogue tags; unknown -> None.
+
+    A fact below its kind's assertion threshold is unknown here (None): facts that went through
+    `known.gate` lose their hedge-band facts too (`known.asserted_only`), so no reward asks a caption
+    to state what the tools are unsure of."""
+    facts = known.asserted_only(facts or {})
     tags = tags or {}
     truth: dict[str, str | None] = dict.fromkeys(CATEGORIES)
 

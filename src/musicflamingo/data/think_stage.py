@@ -22,7 +22,7 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 import re
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from musicflamingo.data import factcheck as fc
@@ -136,7 +136,9 @@ def run_mf_think(cfg: DictConfig, ctx: StageContext) -> dict:
     t = cfg.think
     writer = make_writer(_llm_cfg(cfg, ctx))
     tol = fc.Tolerances.from_cfg(cfg.skills.get("factcheck"))
-    facts_by_id = {f["track_id"]: f for f in read_jsonl(ctx.input("mir_metadata") / "tracks.jsonl")}
+    # Confidence bands (conf/skills `confidence:`): facts below them are unknown, the middle band is hedged.
+    bands = OmegaConf.to_container(cfg.skills.confidence, resolve=True) if cfg.skills.get("confidence") else None
+    facts_by_id = {f["track_id"]: known.gate(f, bands) for f in read_jsonl(ctx.input("mir_metadata") / "tracks.jsonl")}
     tags_by_id = {r["track_id"]: r.get("tags", {}) for r in read_jsonl(ctx.input("mf_skills") / "structured.jsonl")}
     items = [r for r in read_jsonl(ctx.input("mf_skills") / "train.jsonl") if r["task"] == "mcq"]
     rng = random.Random(cfg.seed)

@@ -140,7 +140,15 @@ def analyse(item: Item, mir: dict) -> dict:
     ternary = fuse.beat_subdivision(ff["onset_env"], features.FPS, mm["beats"])
     tempo = fuse.tempo(mm["tempo_bpm"], ess_rhythm.get("tempo_bpm"), ternary, mir["fusion"]["tempo"])
     tool_chords = {"chordino": chordino, "madmom_chords": mc["cnn_crf"], "madmom_deepchroma": mc["deep_chroma"]}
-    key = fuse.key(cnn_key, ess_keys, chroma_c.mean(axis=0) if len(chroma_c) else None, mir["fusion"]["key"], tool_chords)
+    nt = None
+    if mir.get("notes", {}).get("enabled"):  # basic-pitch note evidence for key and chords (mir.notes)
+        from musicflamingo.mir import notes
+
+        nt = notes.evidence(mono, sr, mm["beats"], duration, mir["notes"])
+        tool_chords["basic_pitch"] = nt["chords"]
+        clock.lap("basic_pitch")
+    key = fuse.key(cnn_key, ess_keys, chroma_c.mean(axis=0) if len(chroma_c) else None, mir["fusion"]["key"], tool_chords,
+                   np.array(nt["pitch_class_profile"]) if nt else None)
     chords = fuse.chords(tool_chords, mir["fusion"]["chords"]["tool_weights"], mm["beats"], duration, key["key"], chroma_c, chroma_fps, mir["fusion"]["chords"])
     # The fused beats follow the fused tempo's metrical level (madmom's beats, split or thinned).
     beats = fuse.beats_at_level(mm["beats"], mm["downbeats"], tempo["tempo_bpm"] / mm["tempo_bpm"]) if tempo["tempo_bpm"] and mm["tempo_bpm"] else mm["beats"]
@@ -182,12 +190,14 @@ def analyse(item: Item, mir: dict) -> dict:
         "tempo_confidence": tempo["tempo_confidence"],
         "tempo_alternatives": tempo["tempo_alternatives"],
         "time_signature": meter,
+        "meter_confidence": fuse.meter_confidence(beats, mm["downbeats"], bpb) if meter != "unknown" else None,
         "beats": beats,
         "downbeats": mm["downbeats"],
         "key": key["key"],
         "key_confidence": key["key_confidence"],
         "key_alternatives": key["key_alternatives"],
         "chords": chords,
+        "chord_confidence": fuse.chord_confidence(tool_chords, chords),
         "harmonic_rhythm": round(changes / n_bars, 3) if mm["downbeats"] else None,
         "sections": secs,
         "section_keys": features.section_keys(secs, chroma_c, chroma_fps, key["key"], mir["sections"]),
@@ -219,13 +229,15 @@ def analyse(item: Item, mir: dict) -> dict:
                 "key": tools.index_key(int(np.argmax(fuse.chroma_key_scores(chroma_c.mean(axis=0))))) if len(chroma_c) else None,
                 "chroma": [round(float(c), 4) for c in chroma_c.mean(axis=0)] if len(chroma_c) else [],
             },
+            **({"basic_pitch_key": {k: nt[k] for k in ("key", "pitch_class_profile", "notes", "pitch")},
+                "basic_pitch": {"chords": nt["chords"]}} if nt else {}),
             "chordino": {"chords": chordino},
             "madmom_chords": {"chords": mc["cnn_crf"]},
             "madmom_deepchroma": {"chords": mc["deep_chroma"]},
             "musicnn": {"tags": tags["tag_probabilities"], "vocal_evidence": [round(float(e), 4) for e in evidence], "vocals": voc},
             "asr": {k: lyr.get(k) for k in ("state", "reason", "all_words", "language", "language_probability", "compression_ratio")},
         },
-        "tools": tools.tool_versions() | {"asr": mir["asr"]["backend"], "musicnn": tagger.TOOL},
+        "tools": tools.tool_versions() | {"asr": mir["asr"]["backend"], "musicnn": tagger.TOOL} | ({"basic_pitch": notes.TOOL} if nt else {}),
     }
     facts["_onsets"] = onsets.tolist()
     facts["_vocal_evidence"] = evidence

@@ -24,8 +24,8 @@ from musicflamingo.io import read_jsonl
 
 TEMPO_TOOLS = ("madmom", "essentia")
 BEAT_TOOLS = ("madmom", "essentia")
-KEY_TOOLS = ("madmom_key", "chroma_key", "essentia_bgate", "essentia_temperley", "essentia_krumhansl", "essentia_edma")
-CHORD_TOOLS = ("chordino", "madmom_chords", "madmom_deepchroma")
+KEY_TOOLS = ("madmom_key", "chroma_key", "essentia_bgate", "essentia_temperley", "essentia_krumhansl", "essentia_edma", "basic_pitch_key")
+CHORD_TOOLS = ("chordino", "madmom_chords", "madmom_deepchroma", "basic_pitch")
 
 
 def load_truth(path: Path) -> dict[str, dict]:
@@ -213,3 +213,87 @@ def format_table(result: dict) -> str:
 
 def evaluate_files(truth_path: Path, pred_path: Path) -> dict:
     return evaluate(load_truth(truth_path), read_jsonl(pred_path))
+
+
+# --- fusion re-run from stored tool outputs: ablations and rule choice without re-annotating -------------
+
+def refused(p: dict, mir: dict, key_cfg: dict | None = None, tempo_cfg: dict | None = None, chord_cfg: dict | None = None) -> dict:
+    """Re-run `mir.fuse.tempo` and `mir.fuse.key` on one facts row's stored tool outputs (madmom and essentia
+    tempi; madmom's key probabilities, essentia's profile votes, the deep-chroma mean, basic-pitch's pitch-class
+    profile), with `key_cfg` / `tempo_cfg` in place of `mir["fusion"]`'s. The beat-subdivision vote is not
+    stored, so it is 0 here (its weight is 0 in the shipped config). `chord_cfg` ({"tool_weights", "key_weight"}):
+    the chord vote re-run on the stored tool chords and madmom's beats, without the deep-chroma term (the frames
+    are not stored), so only rules with no chroma term are re-run exactly. Returns {"tempo_bpm", "key", "key_confidence", "chords"}."""
+    from musicflamingo.mir import fuse
+
+    per = p.get("per_tool", {})
+    tcfg = tempo_cfg or mir["fusion"]["tempo"]
+    tempo = fuse.tempo(per.get("madmom", {}).get("tempo_bpm"), per.get("essentia", {}).get("tempo_bpm"), 0.0, tcfg)["tempo_bpm"]
+    profiles = list(dict.fromkeys([mir["key"]["profile"], *mir["key"]["profiles"]]))
+    ess = {pr: (per[f"essentia_{pr}"]["key"], per[f"essentia_{pr}"]["key_confidence"]) for pr in profiles if per.get(f"essentia_{pr}", {}).get("key")}
+    cnn = per.get("madmom_key", {}).get("probs")
+    chroma = per.get("chroma_key", {}).get("chroma")
+    pcp = per.get("basic_pitch_key", {}).get("pitch_class_profile")
+    tool_chords = {k: per[k]["chords"] for k in CHORD_TOOLS if per.get(k, {}).get("chords")}
+    fk = fuse.key(np.asarray(cnn) if cnn else None, ess, np.asarray(chroma) if chroma else None, key_cfg or mir["fusion"]["key"],
+                  tool_chords, np.asarray(pcp) if pcp else None)
+    key = fk["key"]
+    chords = p.get("chords")
+    if chord_cfg is not None:
+        chords = fuse.chords(tool_chords, chord_cfg["tool_weights"], per.get("madmom", {}).get("beats") or [], float(p["duration_s"]), key, None, 10.0,
+                             {"chroma_weight": 0.0, "key_weight": chord_cfg["key_weight"]})
+    return {"tempo_bpm": tempo, "key": key, "key_confidence": fk["key_confidence"], "chords": chords}
+
+
+def fusion_variants(mir: dict) -> dict[str, tuple[dict, dict, dict | None]]:
+    """The fusion variants the benchmarks compare (name -> (key cfg, tempo cfg, chord cfg or None = as stored)):
+    as shipped, without basic-pitch's note evidence, other note weights, tempo from madmom alone, and chord
+    votes without the chroma term (with and without basic-pitch's chords, and madmom's CNN/CRF alone)."""
+    k, t, c = mir["fusion"]["key"], mir["fusion"]["tempo"], mir["fusion"]["chords"]
+    w = c["tool_weights"]
+    return {
+        "shipped": (k, t, None),
+        "key without notes": (k | {"notes_weight": 0.0}, t, None),
+        **{f"key notes_weight {x}": (k | {"notes_weight": x}, t, None) for x in (0.5, 2.0, 4.0)},
+        "tempo madmom only": (k, t | {"essentia_weight": 0.0}, None),
+        "chord vote, no chroma": (k, t, {"tool_weights": w, "key_weight": c["key_weight"]}),
+        "chord vote, no chroma, no notes": (k, t, {"tool_weights": w | {"basic_pitch": 0.0}, "key_weight": c["key_weight"]}),
+        "chords madmom_chords alone": (k, t, {"tool_weights": dict.fromkeys(w, 0.0) | {"madmom_chords": 1.0}, "key_weight": 0.0}),
+    }
+
+
+def fusion_study(truth: dict[str, dict], preds: list[dict], mir: dict, variants: dict[str, tuple[dict | None, dict | None]]) -> dict[str, dict]:
+    """Tempo Acc1/Acc2, key weighted score and chord majmin (WCSR) of each fusion variant ({name: (key_cfg,
+    tempo_cfg, chord_cfg)}), re-run on the stored tool outputs (`refused`), over the tracks with a truth sidecar."""
+    out = {}
+    for name, (kcfg, tcfg, ccfg) in variants.items():
+        a1, a2, ks, cs = [], [], [], []
+        for p in preds:
+            pid = _piece_id(p["path"], truth)
+            if pid is None:
+                continue
+            t, r = truth[pid], refused(p, mir, kcfg, tcfg, ccfg)
+            if t.get("tempo_bpm") or t.get("beat_bpm"):
+                acc = tempo_accuracy(truth_tempo(t), r["tempo_bpm"])
+                a1.append(acc[0])
+                a2.append(acc[1])
+            if t.get("key"):
+                ks.append(key_score(t["key"], r["key"]))
+            if t.get("chords"):
+                cs.append(chord_scores(t["chords"], r["chords"] or [])["majmin"])
+        mean = lambda v: round(float(np.mean(v)), 4) if v else None  # noqa: E731
+        out[name] = {"tempo_acc1": mean(a1), "tempo_acc2": mean(a2), "key_weighted": mean(ks), "tempo_n": len(a1), "key_n": len(ks),
+                     "chord_majmin": round(sum(c for c, _ in cs) / sum(d for _, d in cs), 4) if sum(d for _, d in cs) else None, "chord_n": len(cs)}
+    return out
+
+
+def instrument_figures(asserted: dict[str, list[str]], families: dict[str, str]) -> dict:
+    """asserted: id -> GM families named, best first; families: id -> labelled family (one instrument per recording).
+    Share of recordings whose first named family is the labelled one, and precision of every family named."""
+    ids = [i for i in families if i in asserted]
+    named = sum(bool(asserted[i]) and asserted[i][0] == families[i] for i in ids)
+    pairs = [(i, fam) for i in ids for fam in asserted[i]]
+    right = sum(fam == families[i] for i, fam in pairs)
+    ratio = lambda a, b: round(a / b, 3) if b else None  # noqa: E731
+    return {"solo_recordings": len(ids), "named_correctly": ratio(named, len(ids)), "asserted": len(pairs),
+            "precision": ratio(right, len(pairs)), "wrong": sorted({f"{i}: {fam} (is {families[i]})" for i, fam in pairs if fam != families[i]})}

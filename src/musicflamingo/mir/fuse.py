@@ -8,6 +8,9 @@
   profile music21 also analyses scores with) + chord evidence for the tonic
   (time on each key's tonic triad, the final chord), which separates
   relative and fifth-related keys;
+- key and chords also take basic-pitch's note evidence (mir.notes) when
+  `notes.enabled`: its pitch-class profile joins the key scores, its
+  beat-synchronous triads join the chord vote as one more tool;
 - chords: beat-synchronous vote of Chordino, madmom CNN/CRF and madmom
   deep-chroma chords, with the chroma's fit to each triad and the key's
   diatonic triads as tie-breakers.
@@ -141,17 +144,21 @@ def tonic_chord_evidence(tool_chords: dict[str, list[list]]) -> tuple[np.ndarray
     return share / n, final / n
 
 
-def key(cnn_probs: np.ndarray | None, essentia: dict, chroma_c: np.ndarray | None, cfg: dict, tool_chords: dict | None = None) -> dict:
-    """Fused 24-key scores; returns key, confidence (posterior of the winner) and ranked alternatives."""
+def key(cnn_probs: np.ndarray | None, essentia: dict, chroma_c: np.ndarray | None, cfg: dict, tool_chords: dict | None = None,
+        notes_pcp: np.ndarray | None = None) -> dict:
+    """Fused 24-key scores; returns key, confidence (posterior of the winner) and ranked alternatives.
+    `notes_pcp`: basic-pitch's pitch-class profile (mir.notes), correlated with the same Aarden-Essen profiles
+    as the deep chroma, weighted by `notes_weight` (0 or absent = unused)."""
     score = np.zeros(24)
+    for profile, weight in ((chroma_c, cfg["chroma_weight"]), (notes_pcp, cfg.get("notes_weight", 0.0))):
+        if profile is not None and np.any(profile) and weight:
+            corr = chroma_key_scores(profile)
+            e = np.exp(cfg["chroma_sharpness"] * (corr - corr.max()))
+            score += float(weight) * e / e.sum()
     if cnn_probs is not None:
         score += cfg["cnn_weight"] * np.asarray(cnn_probs)
     for k, strength in essentia.values():
         score[key_index(k)] += cfg["essentia_weight"] * max(float(strength), 0.0) / max(len(essentia), 1)
-    if chroma_c is not None and np.any(chroma_c):
-        corr = chroma_key_scores(chroma_c)
-        e = np.exp(cfg["chroma_sharpness"] * (corr - corr.max()))
-        score += cfg["chroma_weight"] * e / e.sum()
     if tool_chords:
         share, final = tonic_chord_evidence(tool_chords)
         score += float(cfg.get("tonic_chord_weight", 0.0)) * share + float(cfg.get("final_chord_weight", 0.0)) * final
@@ -233,3 +240,31 @@ def chords(tool_chords: dict[str, list[list]], weights: dict, beats: list[float]
         else:
             out.append([round(a, 3), round(b, 3), label])
     return out
+
+
+# --- confidences of the meter and the chords (every fact carries one: data.known.gate hedges or omits by it) ---
+
+def meter_confidence(beats: list[float], downbeats: list[float], beats_per_bar: int | None) -> float | None:
+    """Share of the bars (between consecutive downbeats) that hold `beats_per_bar` beats; None without two
+    downbeats. A steady meter gives 1.0; bars of changing length (a tracker unsure of the downbeat) lower it."""
+    if beats_per_bar is None or len(downbeats) < 2:
+        return None
+    b = np.asarray(beats, dtype=float)
+    counts = [int(np.sum((b >= a - 1e-3) & (b < c - 1e-3))) for a, c in zip(downbeats[:-1], downbeats[1:])]
+    counts = [c for c in counts if c > 0]
+    return round(sum(c == beats_per_bar for c in counts) / len(counts), 3) if counts else None
+
+
+def chord_confidence(tool_chords: dict[str, list[list]], fused: list[list], step_s: float = 0.25) -> float | None:
+    """Agreement of the chord tools with the fused chords: over a `step_s` grid of the fused segments with a
+    triad, the mean share of tools whose own triad there is the fused one (1.0 = every tool agrees
+    everywhere). None when no tool gave chords or no fused triad exists."""
+    seqs = [seq for seq in tool_chords.values() if seq]
+    shares = []
+    for s, e, lab in fused:
+        t = _triad(lab)
+        if t is None or not seqs:
+            continue
+        for x in np.arange(s + step_s / 2, e, step_s):
+            shares.append(sum(_triad(_label_at(seq, float(x))) == t for seq in seqs) / len(seqs))
+    return round(float(np.mean(shares)), 3) if shares else None

@@ -173,6 +173,18 @@ def labels() -> tuple[str, ...]:
 # nearest family "percussive"). "classic" duplicates "classical" and "beat(s)" describe rhythm.
 INSTRUMENT_FAMILY = {"guitar": "guitar", "piano": "piano", "harpsichord": "piano", "strings": "ensemble", "violin": "strings",
                      "cello": "strings", "harp": "strings", "flute": "pipe", "drums": "percussive", "sitar": "ethnic", "synth": "synth lead"}
+# General MIDI's 16 instrument families, 8 programs each (GM 1 sound set): the benchmarks' instrument truth.
+GM_FAMILIES = ("piano", "chromatic percussion", "organ", "guitar", "bass", "strings", "ensemble", "brass", "reed", "pipe",
+               "synth lead", "synth pad", "synth effects", "ethnic", "percussive", "sound effects")
+
+
+def gm_family(program: int) -> str:
+    """The General MIDI family of a program number (0-127)."""
+    if not 0 <= int(program) <= 127:
+        raise ValueError(f"GM program {program} is outside 0-127")
+    return GM_FAMILIES[int(program) // 8]
+
+
 GENRE_TAGS = ("classical", "techno", "electronic", "rock", "ambient", "indian", "opera", "pop", "new age", "dance", "country", "metal")
 MOOD_TAGS = ("slow", "fast", "loud", "quiet", "soft", "weird")
 
