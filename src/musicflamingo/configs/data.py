@@ -75,12 +75,12 @@ class Tolerances(Section):
 class Band(Section):
     """Confidence band of one fact kind: at or above `assert` stated, at or above `hedge` hedged, below omitted."""
 
-    assert_: Fraction = Field(alias="assert", description="Confidence at or above which the fact is stated.")
+    assert_: Fraction | None = Field(alias="assert", description="Confidence at or above which the fact is stated (null: never stated, at most hedged).")
     hedge: Fraction = Field(description="Confidence at or above which the fact is hedged ('probably in A minor').")
 
     @model_validator(mode="after")
     def _order(self):
-        if self.hedge > self.assert_:
+        if self.assert_ is not None and self.hedge > self.assert_:
             raise ValueError(f"hedge ({self.hedge}) must not exceed assert ({self.assert_})")
         return self
 

@@ -135,7 +135,8 @@ def tier(confidence: float | None, band: Mapping) -> str:
     written before confidences existed; `mir annotate` writes a confidence for every fact it estimates."""
     if confidence is None:
         return "assert"
-    return "assert" if confidence >= float(band["assert"]) else "hedge" if confidence >= float(band["hedge"]) else "omit"
+    stated = band["assert"] is not None and confidence >= float(band["assert"])  # assert: null = never stated flatly
+    return "assert" if stated else "hedge" if confidence >= float(band["hedge"]) else "omit"
 
 
 def _items(facts: Mapping, kind: str) -> list[tuple[object, float | None]]:

@@ -18,7 +18,7 @@ from musicflamingo.data import card
 from musicflamingo.data import factcheck as fc
 from musicflamingo.data import known
 from musicflamingo.data.structured import structured_truth
-from musicflamingo.data.synthetic import synthetic_track
+from musicflamingo.testing.synthetic import synthetic_track
 from musicflamingo.mir import fuse
 
 BANDS = {"tempo": {"assert": 0.6, "hedge": 0.3}, "key": {"assert": 0.6, "hedge": 0.3}, "meter": {"assert": 0.8, "hedge": 0.5},
