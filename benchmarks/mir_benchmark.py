@@ -130,20 +130,26 @@ def summarise(r: dict) -> dict:
 
 
 def cut_clips(wavs: list[Path], n: int, dest: Path, seconds: float = 2.0) -> list[Path]:
-    """n clips of `seconds` from the middle of the renders (cycled, each a different offset), as 16-bit WAV."""
+    """n distinct clips of `seconds` of sound (loudest sample above -30 dBFS) from the renders, cycling
+    over the pieces from 10 s in, one clip-length further on each pass, as 16-bit WAV."""
+    import numpy as np
     import soundfile as sf
 
+    dest = dest / f"{n}x{seconds:g}s"
     dest.mkdir(parents=True, exist_ok=True)
-    out = []
-    for i in range(n):
-        wav = wavs[i % len(wavs)]
-        path = dest / f"clip{i:03d}_{wav.parent.name}.wav"
-        if not path.exists():
-            info = sf.info(str(wav))
-            start = int(info.samplerate * (info.duration / 2 + (i // len(wavs)) * seconds))
-            x, sr = sf.read(str(wav), start=start % max(info.frames - int(seconds * info.samplerate), 1), frames=int(seconds * info.samplerate))
-            sf.write(str(path), x, sr, subtype="PCM_16")
-        out.append(path)
+    out, offset = sorted(dest.glob("*.wav")), {w: 10.0 for w in wavs}
+    while len(out) < n and wavs:
+        for wav in list(wavs):
+            if len(out) >= n:
+                break
+            x, sr = sf.read(str(wav), start=int(offset[wav] * sf.info(str(wav)).samplerate), frames=int(seconds * sf.info(str(wav)).samplerate))
+            offset[wav] += seconds
+            if len(x) < int(seconds * sr) * 0.99:
+                wavs = [w for w in wavs if w != wav]  # this piece is used up
+            elif np.abs(x).max() > 10 ** (-30 / 20):
+                path = dest / f"clip{len(out):03d}_{wav.parent.name}.wav"
+                sf.write(str(path), x, sr, subtype="PCM_16")
+                out.append(path)
     return out
 
 
