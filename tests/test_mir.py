@@ -380,3 +380,12 @@ def test_pocketsphinx_gives_timed_words_for_spoken_english(tmp_path):
     # US-English model hears espeak-ng's voice poorly, e.g. "you're the kids you know"; WER is a benchmark figure.)
     assert words and all(0 <= s < e <= len(x) / sr + 0.1 for s, e, *_ in words)
     assert all(w == w.lower() and not w.startswith(("<", "[")) and "(" not in w and p is None for *_, w, p in words)
+
+
+def test_a_signal_while_the_models_load_is_an_ordinary_interrupt(tmp_path, monkeypatch):
+    def interrupted(mir):
+        raise KeyboardInterrupt("signal 15")
+
+    monkeypatch.setattr(annotate, "preload", interrupted)
+    with pytest.raises(annotate.Interrupted, match="rerun to resume"):
+        annotate.annotate([annotate.Item("u" * 64, "/x/a.wav", "a.wav", 1.0)], MIR, "h", tmp_path, jobs=1)

@@ -329,11 +329,12 @@ def annotate(items: list[Item], mir: dict, mir_hash: str, cache_dir: Path, jobs:
     jobs = jobs or os.cpu_count() or 1
     bar = tqdm(total=len(items), initial=len(items) - len(todo), desc=desc, unit="track")
     if todo:
-        preload(mir)
-        # One worker per job, recycled after some tracks to return memory; pebble kills a worker past its timeout.
-        pool = ProcessPool(max_workers=min(jobs, len(todo)), max_tasks=int(mir.get("tasks_per_worker", 20)), initializer=_worker_init)
         previous_term = signal.signal(signal.SIGTERM, _raise_interrupt) if threading.current_thread() is threading.main_thread() else None
+        pool = None
         try:
+            preload(mir)  # inside the try: a signal while the models load is an ordinary interrupt
+            # One worker per job, recycled after some tracks to return memory; pebble kills a worker past its timeout.
+            pool = ProcessPool(max_workers=min(jobs, len(todo)), max_tasks=int(mir.get("tasks_per_worker", 20)), initializer=_worker_init)
             futures = {}
             for it in todo:
                 timeout = float(mir.get("track_timeout_s", 300)) + float(mir.get("timeout_per_audio_s", 1.0)) * it.duration_s
@@ -357,13 +358,15 @@ def annotate(items: list[Item], mir: dict, mir_hash: str, cache_dir: Path, jobs:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             if previous_term is not None:
                 signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            pool.stop()
-            pool.join(timeout=10)
+            if pool is not None:
+                pool.stop()
+                pool.join(timeout=10)
             bar.close()
             raise Interrupted(f"interrupted: {len(results)} of {len(items)} tracks finished and cached in {cache_dir}; rerun to resume") from e
         except BaseException:
-            pool.stop()
-            pool.join(timeout=10)
+            if pool is not None:
+                pool.stop()
+                pool.join(timeout=10)
             raise
         else:
             pool.close()
