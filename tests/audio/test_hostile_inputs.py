@@ -209,6 +209,7 @@ def test_a_failed_cache_write_stops_the_run_at_once(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(annotate, "analyse", slow_fake_analyse)
+    monkeypatch.setattr(annotate, "preload", lambda mir: None)  # the fake analyse needs no models
     monkeypatch.setattr(JsonCache, "put", full_disk)
     items = [annotate.Item(f"{i:064x}", f"/x/{i}.wav", f"{i}.wav", 1.0) for i in range(8)]
     t0 = time.monotonic()

@@ -174,6 +174,69 @@ def test_oracle_takes_the_best_tool_per_track():
     assert oracle["tempo_acc1"] == oracle["beat_f"] == oracle["key_weighted"] == oracle["chord_majmin"] == 1.0
 
 
+PHASES = {"decode", "resample", "madmom_beats", "essentia_rhythm", "essentia_key", "madmom_key", "madmom_chords", "chordino",
+          "features", "loudness", "basic_pitch", "fusion", "sections", "tagger", "asr", "segments"}
+
+
+def test_every_phase_is_profiled_and_the_models_load_once_in_the_parent(chorale_facts):
+    facts, _, _ = chorale_facts
+    timings = facts[0]["timings_s"]
+    assert set(timings) == PHASES and all(v >= 0 for v in timings.values()) and sum(timings.values()) > 0
+    # The parent loaded every model before forking its worker (the work itself ran in the worker).
+    from musicflamingo.mir import notes
+
+    assert MIR["notes"]["enabled"]  # the default stack includes basic-pitch
+    for loader in (tools._key_model, tools._chord_models, tools._downbeat_models, tools._chordino_plugin, annotate.tagger.load, notes._model):
+        assert loader.cache_info().currsize >= 1, loader
+    # basic-pitch's ONNX session also runs on one thread (its default pool spin-waits against the other workers).
+    assert notes._model().model.get_session_options().intra_op_num_threads == 1
+
+
+def test_every_madmom_network_runs_on_one_thread():
+    from madmom.ml.nn.onnx_runtime import OnnxNeuralNetworkRuntime
+
+    b = MIR["beats"]
+    models = [*tools._downbeat_models(tuple(b["beats_per_bar"]), float(b["min_bpm"]), float(b["max_bpm"]), b["networks"], b["num_tempi"]),
+              tools._key_model(), *tools._chord_models()]
+    runtimes, stack = [], list(models)
+    while stack:
+        p = stack.pop()
+        if isinstance(p, OnnxNeuralNetworkRuntime):
+            runtimes.append(p)
+        stack.extend(getattr(p, "processors", None) or [])
+        stack.extend([p._runtime] if getattr(p, "_runtime", None) is not None else [])
+    assert len(runtimes) >= 8 + 1 + 1 + 1  # the downbeat ensemble, key CNN(s), chord CNN, deep chroma DNN(s)
+    assert {r.session.get_session_options().intra_op_num_threads for r in runtimes} == {1}
+
+
+def test_reused_rhythm_extractor_and_chordino_give_what_fresh_ones_give(tmp_path):
+    import os
+
+    import essentia.standard as es
+
+    os.environ.setdefault("VAMP_PATH", tools._vamp_path())
+    import vamp
+
+    sr = 44100
+    t = np.arange(6 * sr) / sr
+    clips = []
+    for freq, period in ((220.0, 0.5), (330.0, 0.4), (220.0, 0.5)):  # 120 and 150 BPM; the third is the first again
+        x = 0.2 * np.sin(2 * np.pi * freq * t)
+        for b in np.arange(0, 6, period):
+            x[int(b * sr) : int(b * sr) + 200] += 0.5 * np.hanning(200)
+        clips.append(x.astype(np.float32))
+    tempi = []
+    for x in clips:  # the same instances see every clip in turn
+        fresh = float(es.RhythmExtractor2013(method="degara")(x)[0])
+        tempi.append(tools.essentia_rhythm(x)["tempo_bpm"])
+        assert tempi[-1] == pytest.approx(fresh, abs=0.5)  # (essentia's degara is not bit-deterministic on long music)
+        x22 = tools.resample(x, sr, 22050)
+        fresh = vamp.collect(x22, 22050, "nnls-chroma:chordino")["list"]
+        got = tools.chordino(x22, 22050, len(x22) / 22050)
+        assert [c[0] for c in got] == [round(float(c["timestamp"]), 3) for c in fresh][: len(got)] and len(got) >= len(fresh) - 1
+    assert abs(tempi[1] - tempi[0]) > 20 and tempi[2] == pytest.approx(tempi[0], abs=0.5)
+
+
 def test_cached_tracks_are_not_recomputed(chorale_facts, tmp_path, monkeypatch):
     facts, _, truth = chorale_facts
     from musicflamingo.io import JsonCache
@@ -322,3 +385,12 @@ def test_pocketsphinx_gives_timed_words_for_spoken_english(tmp_path):
     # US-English model hears espeak-ng's voice poorly, e.g. "you're the kids you know"; WER is a benchmark figure.)
     assert words and all(0 <= s < e <= len(x) / sr + 0.1 for s, e, *_ in words)
     assert all(w == w.lower() and not w.startswith(("<", "[")) and "(" not in w and p is None for *_, w, p in words)
+
+
+def test_a_signal_while_the_models_load_is_an_ordinary_interrupt(tmp_path, monkeypatch):
+    def interrupted(mir):
+        raise KeyboardInterrupt("signal 15")
+
+    monkeypatch.setattr(annotate, "preload", interrupted)
+    with pytest.raises(annotate.Interrupted, match="rerun to resume"):
+        annotate.annotate([annotate.Item("u" * 64, "/x/a.wav", "a.wav", 1.0)], MIR, "h", tmp_path, jobs=1)

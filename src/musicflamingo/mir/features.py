@@ -43,6 +43,14 @@ def frame_features(audio: np.ndarray, sr: int) -> dict:
     return {"centroid": np.concatenate(centroid), "onset_env": flux, "mel": mel, "rms": np.concatenate(rms)}
 
 
+def preload() -> None:
+    """Import librosa's onset and filter modules once per process (about 1 CPU-s, lazily loaded by librosa)."""
+    import librosa
+
+    librosa.filters.mel(sr=22050, n_fft=N_FFT, n_mels=N_MELS)
+    librosa.onset.onset_detect(onset_envelope=np.zeros(8), sr=FPS, hop_length=1)
+
+
 def brightness_hz(ff: dict) -> float:
     """Mean spectral centroid over the frames that carry sound (RMS above -50 dB of the peak)."""
     loud = ff["rms"] > ff["rms"].max() * 10 ** (-50 / 20)

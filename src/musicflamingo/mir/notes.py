@@ -53,9 +53,16 @@ def _model():
     import logging
 
     logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))  # its import warns about absent TF/CoreML backends
+    import onnxruntime as ort
     from basic_pitch.inference import Model
 
-    return Model(str(model_path()))
+    model = Model(str(model_path()))
+    # One intra-op thread, as for madmom's networks (tools._one_thread): `mir annotate` runs one worker per
+    # core, and onnxruntime's default pool (one thread per core) spin-waits against the other workers.
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+    model.model = ort.InferenceSession(str(model_path()), sess_options=opts, providers=["CPUExecutionProvider"])
+    return model
 
 
 def posteriorgram(mono: np.ndarray, sr: int) -> dict[str, np.ndarray]:

@@ -143,8 +143,12 @@ def load() -> tuple[object, tuple[str, ...]]:
     return model.eval(), labels
 
 
-def taggram_from_patches(batch: np.ndarray, batch_size: int = 16) -> np.ndarray:
-    """(n, 50) sigmoid tag probabilities for (n, 187, 96) log-mel patches."""
+def taggram_from_patches(batch: np.ndarray, batch_size: int = 1) -> np.ndarray:
+    """(n, 50) sigmoid tag probabilities for (n, 187, 96) log-mel patches.
+
+    One patch at a time: the front end's activations for 16 patches (204 x 187 x 59
+    floats each) spill out of the caches, and on one thread batches of 16 took
+    30.6 CPU ms per audio-s against 14.0 for batches of 1 (same outputs to 2e-7)."""
     import torch
 
     model, _ = load()

