@@ -288,3 +288,24 @@ def test_select_best_probes_every_epoch_stops_early_and_keeps_the_best(world, tm
     loss = td.heldout_loss(model, ds, td.SupervisedCollator(processor.tokenizer.pad_token_id), batch_size=2)
     assert loss == pytest.approx(curve[0]["loss"], abs=1e-4) and loss != pytest.approx(curve[1]["loss"], abs=1e-4)
     assert not (tmp_path / "ckpt").exists()
+
+
+def test_dataset_reuses_each_clips_features_and_encodes_as_the_processor_does(world):
+    root, paths = world
+    _, processor = mb.load_pretrained(root / "models/backbone")
+    records = td.load_records(paths["train"])
+    by_sound: dict = {}
+    for r in records:
+        by_sound.setdefault(r["sound"], []).append(r)
+    same = next(rs for rs in by_sound.values() if len(rs) >= 2)[:2]
+    audio = mi.AudioLoader(root, 30.0)
+    ds = td.ConversationDataset(same, processor, audio, 512)
+    a, b = ds[0], ds[1]
+    assert a["input_features"] is b["input_features"]  # one log-mel per clip, not per record
+    for rec, got in zip(same, (a, b)):
+        ref = td.encode_example(processor, rec, audio(rec["sound"]), 512)
+        assert all(torch.equal(got[k], ref[k]) for k in ref)
+        n_prompt = int((got["labels"] == td.IGNORE).sum())
+        prompt = mi.encode_prompts(processor, [mi.prompt_text(processor, mi.human_turn(rec))], [audio(rec["sound"])])
+        assert torch.equal(prompt["input_ids"][0], got["input_ids"][:n_prompt])
+        assert torch.equal(prompt["input_features"], got["input_features"])
