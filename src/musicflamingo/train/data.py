@@ -36,6 +36,11 @@ Contract:
   `evaluation.benchmarks.base.render_prompt`), whose reply is the option text
   alone (task `mcq_text`): a reply "(B)" scores 0 there, while the lettered
   layout (MuChoMusic) keeps its "(B) text" reply.
+- `pack_turns(records, max_turns, max_tokens, tokenizer, seed)` packs records
+  about one sound into multi-turn conversations (`turns_of(record)` lists a
+  record's (human, reply) pairs; `encode_example` labels every reply), so a
+  clip's ~750 audio tokens go through the language model once per several
+  answers instead of once per answer.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ from musicflamingo.model import inputs as mi
 from musicflamingo.model.tokenizer import IM_END
 
 IGNORE = -100
+AUDIO_TOKENS_PER_S = 25  # after the encoder's 4x downsampling: 750 tokens per 30 s window
 
 
 def load_records(path: Path, task: str | None = None) -> list[dict]:
@@ -147,37 +153,106 @@ def encode_audio(processor, wav) -> AudioPrompt:
     return AudioPrompt(out["input_features"], out["input_features_mask"], n)
 
 
+def turns_of(record: dict) -> list[tuple[str, str]]:
+    """(human, reply) pairs of a record, in order: one for a plain record, several for a
+    packed one (`pack_turns`); only the first human turn carries `<sound>`."""
+    conv = record["conversations"]
+    pairs = [(conv[i]["value"], conv[i + 1]["value"]) for i in range(0, len(conv) - 1, 2)
+             if conv[i]["from"] == "human" and conv[i + 1]["from"] == "gpt"]
+    if not pairs or 2 * len(pairs) != len(conv):
+        raise ValueError(f"record {record.get('id')}: conversations must alternate human/gpt turns")
+    return pairs
+
+
 def encode_example(
     processor, record: dict, audio, max_length: int, human: str | None = None, reply: str | None = None
 ) -> dict:
-    """`audio`: the clip's samples, or its `AudioPrompt` (`encode_audio`) to reuse its features."""
-    human = mi.human_turn(record) if human is None else human
-    reply = mi.gpt_turn(record) if reply is None else reply
+    """`audio`: the clip's samples, or its `AudioPrompt` (`encode_audio`) to reuse its features.
+    `human`/`reply` override the record's (single) turn. A packed record's later turns follow
+    as the chat template renders them, each reply + `<|im_end|>` labelled; turns that do not
+    fit under `max_length` are dropped (the first one's reply is cut instead)."""
+    pairs = [(mi.human_turn(record) if human is None else human, mi.gpt_turn(record) if reply is None else reply)]
+    if human is None and reply is None:
+        pairs = turns_of(record)
     clip = audio if isinstance(audio, AudioPrompt) else encode_audio(processor, audio)
+    tok = processor.tokenizer
     # The processor's own expansion (`replace_audio_token`): bos + n x <sound> + eos, then tokenised
     # as one text; tests check equality with the processor's output on the same clip.
     span = processor.audio_bos_token + processor.audio_token * clip.n_tokens + processor.audio_eos_token
-    text = mi.prompt_text(processor, human).replace(processor.audio_token, span)
-    prompt_ids = torch.tensor(processor.tokenizer(text)["input_ids"], dtype=torch.long)
-    reply_ids = torch.tensor(
-        processor.tokenizer(reply + IM_END, add_special_tokens=False)["input_ids"], dtype=torch.long
-    )
+    text = mi.prompt_text(processor, pairs[0][0]).replace(processor.audio_token, span)
+    prompt_ids = torch.tensor(tok(text)["input_ids"], dtype=torch.long)
     room = max_length - len(prompt_ids)
     if room < 2:
         raise ValueError(
             f"record {record.get('id')}: prompt ({len(prompt_ids)} tokens incl. audio) "
             f"leaves no room under max_length={max_length}"
         )
-    reply_ids = reply_ids[:room]
+    ids, labels = [prompt_ids], [torch.full_like(prompt_ids, IGNORE)]
+    messages = [{"role": "user", "content": pairs[0][0]}]
+    for k, (h, r) in enumerate(pairs):
+        if k:  # the template's text between the previous reply and this one: user turn + header
+            before = processor.apply_chat_template(messages, tokenize=False)
+            messages.append({"role": "user", "content": h})
+            after = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            done = before.rindex(IM_END) + len(IM_END)  # emitted so far: through the last reply's end token
+            sep = torch.tensor(tok(after[done:], add_special_tokens=False)["input_ids"], dtype=torch.long)
+        else:
+            sep = torch.zeros(0, dtype=torch.long)
+        reply_ids = torch.tensor(tok(r + IM_END, add_special_tokens=False)["input_ids"], dtype=torch.long)
+        if k and len(sep) + len(reply_ids) > room:
+            break
+        reply_ids = reply_ids[:room]
+        ids += [sep, reply_ids]
+        labels += [torch.full_like(sep, IGNORE), reply_ids]
+        room -= len(sep) + len(reply_ids)
+        messages.append({"role": "assistant", "content": r})
     return {
-        "input_ids": torch.cat([prompt_ids, reply_ids]),
-        "labels": torch.cat([torch.full_like(prompt_ids, IGNORE), reply_ids]),
+        "input_ids": torch.cat(ids),
+        "labels": torch.cat(labels),
         "input_features": clip.features,
         "input_features_mask": clip.mask,
     }
 
 
-AUDIO_TOKENS_PER_S = 25  # after the encoder's 4x downsampling: 750 tokens per 30 s window
+def pack_turns(records: list[dict], max_turns: int, max_tokens: int, tokenizer, seed: int) -> list[dict]:
+    """Records about the same sound packed into multi-turn conversations of at most `max_turns`
+    turns and about `max_tokens` tokens (25 audio tokens per second + the turns' text), so one
+    pass over a clip's ~750 audio tokens trains several answers (LLaVA / AF-Chat style
+    multi-turn data). The order is shuffled (seed); copies of one item (task weights) and an
+    MCQ with its option-text variant never share a conversation (a later turn could copy the
+    answer). `max_turns` <= 1 returns the records unchanged."""
+    if max_turns <= 1:
+        return list(records)
+    rng = random.Random(int(seed))
+    order = list(records)
+    rng.shuffle(order)
+    packs: list[tuple[dict, list[dict], set, int]] = []  # (first record, records, item keys, tokens)
+    open_by_sound: dict[str, list[int]] = {}
+    for r in order:
+        key = str(r.get("id", "")).removesuffix("-text")
+        n = len(tokenizer(mi.human_turn(r) + mi.gpt_turn(r), add_special_tokens=False)["input_ids"]) + 12
+        for j in open_by_sound.get(r["sound"], []):
+            first, members, keys, size = packs[j]
+            if len(members) < max_turns and key not in keys and size + n <= max_tokens:
+                members.append(r)
+                keys.add(key)
+                packs[j] = (first, members, keys, size + n)
+                break
+        else:
+            audio = int(min(float(r.get("duration") or 30.0), 30.0) * AUDIO_TOKENS_PER_S)
+            open_by_sound.setdefault(r["sound"], []).append(len(packs))
+            packs.append((r, [r], {key}, audio + n))
+    out = []
+    for first, members, _, _ in packs:
+        conv = []
+        for k, m in enumerate(members):
+            h = mi.human_turn(m)
+            conv += [{"from": "human", "value": h if k == 0 else h.replace("<sound>", "").lstrip()},
+                     {"from": "gpt", "value": mi.gpt_turn(m)}]
+        out.append({**first, "id": "+".join(m["id"] for m in members), "conversations": conv,
+                    "task": first.get("task") if len(members) == 1 else "packed"})
+    rng.shuffle(out)
+    return out
 
 
 class ConversationDataset(torch.utils.data.Dataset):
@@ -197,7 +272,7 @@ class ConversationDataset(torch.utils.data.Dataset):
             self._lengths = [
                 min(
                     self.max_length,
-                    len(tok(mi.human_turn(r) + mi.gpt_turn(r), add_special_tokens=False)["input_ids"])
+                    sum(len(tok(h + g, add_special_tokens=False)["input_ids"]) + 12 for h, g in turns_of(r))
                     + int(min(float(r.get("duration") or self.audio.max_s), self.audio.max_s) * AUDIO_TOKENS_PER_S),
                 )
                 for r in self.records
