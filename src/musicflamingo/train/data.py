@@ -218,39 +218,40 @@ def pack_turns(records: list[dict], max_turns: int, max_tokens: int, tokenizer, 
     """Records about the same sound packed into multi-turn conversations of at most `max_turns`
     turns and about `max_tokens` tokens (25 audio tokens per second + the turns' text), so one
     pass over a clip's ~750 audio tokens trains several answers (LLaVA / AF-Chat style
-    multi-turn data). The order is shuffled (seed); copies of one item (task weights) and an
-    MCQ with its option-text variant never share a conversation (a later turn could copy the
-    answer). `max_turns` <= 1 returns the records unchanged."""
+    multi-turn data). A sound's records are dealt round-robin over as few conversations as
+    those limits allow, so copies of one item (task weights) and an MCQ with its option-text
+    variant never share a conversation (a later turn could copy the answer); turn order and
+    conversation order are shuffled (seed). `max_turns` <= 1 returns the records unchanged."""
     if max_turns <= 1:
         return list(records)
     rng = random.Random(int(seed))
-    order = list(records)
-    rng.shuffle(order)
-    packs: list[tuple[dict, list[dict], set, int]] = []  # (first record, records, item keys, tokens)
-    open_by_sound: dict[str, list[int]] = {}
-    for r in order:
-        key = str(r.get("id", "")).removesuffix("-text")
-        n = len(tokenizer(mi.human_turn(r) + mi.gpt_turn(r), add_special_tokens=False)["input_ids"]) + 12
-        for j in open_by_sound.get(r["sound"], []):
-            first, members, keys, size = packs[j]
-            if len(members) < max_turns and key not in keys and size + n <= max_tokens:
-                members.append(r)
-                keys.add(key)
-                packs[j] = (first, members, keys, size + n)
-                break
-        else:
-            audio = int(min(float(r.get("duration") or 30.0), 30.0) * AUDIO_TOKENS_PER_S)
-            open_by_sound.setdefault(r["sound"], []).append(len(packs))
-            packs.append((r, [r], {key}, audio + n))
+    by_sound: dict[str, list[dict]] = {}
+    for r in records:
+        by_sound.setdefault(r["sound"], []).append(r)
     out = []
-    for first, members, _, _ in packs:
-        conv = []
-        for k, m in enumerate(members):
-            h = mi.human_turn(m)
-            conv += [{"from": "human", "value": h if k == 0 else h.replace("<sound>", "").lstrip()},
-                     {"from": "gpt", "value": mi.gpt_turn(m)}]
-        out.append({**first, "id": "+".join(m["id"] for m in members), "conversations": conv,
-                    "task": first.get("task") if len(members) == 1 else "packed"})
+    for sound in sorted(by_sound):
+        key = {id(r): str(r.get("id", "")).removesuffix("-text") for r in by_sound[sound]}
+        size = {id(r): len(tokenizer(mi.human_turn(r) + mi.gpt_turn(r), add_special_tokens=False)["input_ids"]) + 12
+                for r in by_sound[sound]}
+        room = max_tokens - int(min(float(by_sound[sound][0].get("duration") or 30.0), 30.0) * AUDIO_TOKENS_PER_S)
+        # a reply longer than half the room (a long caption) stays alone; the rest are dealt round-robin
+        packs = [[r] for r in by_sound[sound] if 2 * size[id(r)] > room]
+        group = [r for r in by_sound[sound] if 2 * size[id(r)] <= room]
+        rng.shuffle(group)
+        group.sort(key=lambda r: key[id(r)])  # copies of one item adjacent, hence dealt to different packs
+        n = max([sum(1 for r in group if key[id(r)] == k) for k in {key[id(r)] for r in group}] + [-(-len(group) // max_turns)])
+        while n < len(group) and not all(sum(size[id(r)] for r in group[i::n]) <= room for i in range(n)):
+            n += 1
+        packs += [group[i::n] for i in range(n)] if group else []
+        for members in packs:
+            rng.shuffle(members)
+            conv = []
+            for k, m in enumerate(members):
+                h = mi.human_turn(m)
+                conv += [{"from": "human", "value": h if k == 0 else h.replace("<sound>", "").lstrip()},
+                         {"from": "gpt", "value": mi.gpt_turn(m)}]
+            out.append({**members[0], "id": "+".join(m["id"] for m in members), "conversations": conv,
+                        "task": members[0].get("task") if len(members) == 1 else "packed"})
     rng.shuffle(out)
     return out
 
