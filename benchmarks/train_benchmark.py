@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/train_benchmark.py --from-sft models/sft   # reuse the pipeline's SFT model
     .venv/bin/python benchmarks/train_benchmark.py --throughput    # only SFT/GRPO speed on fixture audio
     .venv/bin/python benchmarks/train_benchmark.py --keep /tmp/mf-models  # keep the trained models
+    .venv/bin/python benchmarks/train_benchmark.py --hearing [--tasks mcq,open] [--set train.sft.max_steps=160]
 
 Recipe mode (default) trains backbone -> SFT -> cold start -> GRPO with the
 stage configs of `params.yaml` (plain Trainer: ZeRO-2 on one rank gives the
@@ -367,6 +368,83 @@ def print_throughput(r: dict) -> None:
           f"{f['text_tokens_per_s'] / u['text_tokens_per_s']:.1f}x; GRPO {r['grpo_s_per_step']} s/step, {r['grpo_rollouts_per_s']} rollouts/s")
 
 
+def hearing(args) -> dict:
+    """Does SFT make the model use the audio? Trains SFT with the stage config (and --set overrides)
+    on the pipeline's MF-Skills train split (--tasks filters it), then scores every held-out MCQ by
+    the letter the model puts after "(" (argmax of the A-D logits after the assistant header and
+    "(": one forward pass per item, a cheap stand-in for greedy decoding) with the audio, with as
+    many zero samples (silence), and with another held-out track's audio (`evaluation.stage.
+    other_track_audio`), per skill family with 95 % Wilson intervals."""
+    import collections
+
+    import numpy as np
+    import torch
+    from omegaconf import OmegaConf
+
+    from musicflamingo.evaluation.mcq import wilson_ci
+    from musicflamingo.evaluation.stage import other_track_audio
+    from musicflamingo.model import build as mb
+    from musicflamingo.model import freeze, tower_cache
+    from musicflamingo.model import inputs as mi
+    from musicflamingo.train import data as td
+
+    data = args.root / "data/mf_skills"
+    params = OmegaConf.load(ROOT / "params.yaml")
+    cfg = OmegaConf.create({"seed": int(params.seed), "model": params.model, "deepspeed": params.deepspeed, "train": {"sft": params.train.sft}})
+    cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(args.set or []))
+    train = td.load_records(data / "train.jsonl")
+    if args.tasks:
+        train = [r for r in train if r.get("task") in args.tasks.split(",")]
+    held = [r for r in td.load_records(data / "heldout.jsonl") if r.get("task") == "mcq"]
+    result: dict = {"train_records": len(train), "heldout_mcq": len(held)}
+    with tempfile.TemporaryDirectory(prefix="mf-hear-") as tmp:
+        tmp = Path(tmp)
+        mb.build_tiny(cfg.model, tmp / "backbone", seed=int(cfg.seed))
+        t0, c0 = time.perf_counter(), time.process_time()
+        s = _supervised(cfg, "sft", tmp / "backbone", train, [], args.root, tmp / "sft")
+        result["sft"] = {"steps": s["steps"], "train_loss": s["train_loss"], "s": round(time.perf_counter() - t0), "cpu_s": round(time.process_time() - c0)}
+        model, processor = mb.load_pretrained(tmp / "sft")
+    model.eval()
+    freeze.cache_frozen_tower(model, args.root / tower_cache.TOWER_CACHE_DIR)
+    audio = mi.AudioLoader(args.root, float(cfg.model.max_audio_s), capacity=128)
+    letters = [processor.tokenizer("(" + c, add_special_tokens=False)["input_ids"][-1] for c in "ABCD"]
+    others = other_track_audio(held)
+    for cond in ("audio", "silence", "other_track"):
+        rows = []
+        for start in range(0, len(held), 8):
+            chunk = held[start : start + 8]
+            wavs = [audio(r["sound"]) for r in chunk]
+            if cond == "silence":
+                wavs = [np.zeros_like(w) for w in wavs]
+            elif cond == "other_track":
+                wavs = [audio(others.get(r.get("track_id") or r["sound"], r["sound"])) for r in chunk]
+            batch = mi.encode_prompts(processor, [mi.prompt_text(processor, mi.human_turn(r)) + "(" for r in chunk], wavs)
+            with torch.no_grad():
+                logits = model(**mi.model_inputs(batch), logits_to_keep=1).logits[:, -1, letters]
+            rows += [(r["skill"], "ABCD"[int(i)], r["answer_letter"]) for r, i in zip(chunk, logits.argmax(-1))]
+        fams = collections.defaultdict(list)
+        for skill, got, want in rows:
+            fams[skill].append(got == want)
+            fams["all"].append(got == want)
+        result[cond] = {f: {"accuracy": round(float(np.mean(v)), 3), "ci95": wilson_ci(sum(v), len(v)), "n": len(v)} for f, v in sorted(fams.items())}
+        result[cond]["letters"] = dict(collections.Counter(g for _, g, _ in rows))
+    return result
+
+
+def print_hearing(r: dict) -> None:
+    print(f"\nSFT: {r['sft']}; {r['train_records']} training records, {r['heldout_mcq']} held-out MCQs (chance 0.25)")
+    print(f"{'family':<12} " + " ".join(f"{c:>22}" for c in ("audio", "silence", "other_track")) + "  audio - best control, separated")
+    for fam in r["audio"]:
+        if fam == "letters":
+            continue
+        cells = [r[c][fam] for c in ("audio", "silence", "other_track")]
+        best = max(cells[1:], key=lambda x: x["accuracy"])
+        sep = cells[0]["ci95"][0] > best["ci95"][1]
+        print(f"{fam:<12} " + " ".join(f"{x['accuracy']:.3f} [{x['ci95'][0]:.2f}, {x['ci95'][1]:.2f}] n={x['n']:<3}" for x in cells)
+              + f"  {cells[0]['accuracy'] - best['accuracy']:+.3f} {'yes' if sep else 'no'}")
+    print("letters chosen:", {c: r[c]["letters"] for c in ("audio", "silence", "other_track")})
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--root", type=Path, default=ROOT, help="project root whose data/ holds the pipeline's datasets")
@@ -374,6 +452,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backbone", type=Path, help="recipe mode: start SFT from this backbone folder (e.g. models/backbone) instead of a freshly built tiny one")
     p.add_argument("--throughput", action="store_true", help="only time SFT and GRPO steps on fixture audio")
     p.add_argument("--steps", type=int, default=5, help="steps per timing in --throughput mode (the first is not timed; >= 2)")
+    p.add_argument("--hearing", action="store_true", help="train SFT, then held-out MCQ accuracy per family with the audio vs silence vs another track")
+    p.add_argument("--tasks", help="--hearing: train only on these tasks, e.g. mcq,open")
     p.add_argument("--deepspeed", action="store_true", help="SFT/cold start under ZeRO-2 (one gloo rank on loopback)")
     p.add_argument("--from-coldstart", type=Path, help="recipe mode, with --from-sft: start GRPO from this cold-start model instead of training one")
     p.add_argument("--only-sft", action="store_true", help="recipe mode: stop after SFT (its caption-loss figure and tokens/s)")
@@ -386,11 +466,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.from_coldstart and not args.from_sft:
         p.error("--from-coldstart needs --from-sft (the SFT-only row of the ablation)")
     _env()
-    result = throughput(args) if args.throughput else recipe(args)
+    result = throughput(args) if args.throughput else hearing(args) if args.hearing else recipe(args)
     text = json.dumps(result, indent=2)
     print(text)
     if args.throughput:
         print_throughput(result)
+    elif args.hearing:
+        print_hearing(result)
     else:
         print()
         print_recipe(result)
