@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/train_benchmark.py --from-sft models/sft   # reuse the pipeline's SFT model
     .venv/bin/python benchmarks/train_benchmark.py --throughput    # only SFT/GRPO speed on fixture audio
     .venv/bin/python benchmarks/train_benchmark.py --keep /tmp/mf-models  # keep the trained models
+    .venv/bin/python benchmarks/train_benchmark.py --hearing [--tasks mcq,open] [--set train.sft.max_steps=160]
 
 Recipe mode (default) trains backbone -> SFT -> cold start -> GRPO with the
 stage configs of `params.yaml` (plain Trainer: ZeRO-2 on one rank gives the
@@ -22,10 +23,12 @@ temporary folder (no MLflow, no repo state touched). It prints:
   only is asked the plain question (it was never trained to think), the
   others the think/answer instruction;
 - SFT tokens/s (non-padding tokens, audio included) and GRPO rollouts/s.
-Throughput mode times SFT steps on 30 s fixture clips with the Whisper tower
-frozen and cached (first with a cold cache, then warm; with --deepspeed also
-ZeRO-2) against the tower trained end to end (audio windows/s, text tokens/s,
-all tokens/s), then GRPO steps with the cached tower. Prints one JSON object (and a
+Throughput mode times SFT steps on the pipeline's MF-Skills clips (fixture
+clips when there are none): the previous default (one answer per sequence,
+batch 2, ZeRO-2), the current default (conf/train/sft.yaml) with the Whisper
+tower frozen and cached, and the same with the tower trained end to end
+(audio windows/s, answers/s, text tokens/s, all tokens/s), then GRPO steps
+with the cached tower. Prints one JSON object (and a
 table); numbers vary with machine load, so compare runs made together.
 """
 
@@ -53,13 +56,15 @@ def _env() -> None:
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
 
 
-def _supervised(cfg, stage: str, model_dir: Path, train: list, heldout: list, root: Path, out: Path, overrides=None):
+def _supervised(cfg, stage: str, model_dir: Path, train: list, heldout: list, root: Path, out: Path, overrides=None, cache_root=None,
+                callbacks=None):
     from omegaconf import OmegaConf
 
     from musicflamingo.train.sft import train_supervised
 
     cfg = OmegaConf.merge(cfg, {"train": {stage: {"save_steps": 10**6, **(overrides or {})}}})
-    return train_supervised(cfg, stage, model_dir, train, heldout, root, out, out.with_name(out.name + "-ckpt"), log=lambda _m: None)
+    return train_supervised(cfg, stage, model_dir, train, heldout, root, out, out.with_name(out.name + "-ckpt"), log=lambda _m: None,
+                            cache_root=cache_root, callbacks=callbacks)
 
 
 def recipe(args) -> dict:
@@ -236,10 +241,47 @@ def print_recipe(r: dict) -> None:
     print(f"SFT tokens/s: {s['tokens_per_s']} (None: SFT reused; see --throughput)   GRPO rollouts/s: {g['rollouts_per_s']}")
 
 
-def throughput(args) -> dict:
-    """SFT and GRPO speed of the tiny profile on 30 s fixture clips: the Whisper tower frozen and
-    cached (the default stages) against the tower trained end to end, side by side in one run."""
+def _seen(records: list[dict], cfg, processor, audio, stage_cfg) -> dict:
+    """Mean audio windows, audio tokens and text tokens per training item, as the stage builds its
+    items (mixture weights, option-text copies, packing) and encodes them."""
     import numpy as np
+
+    from musicflamingo.model import inputs as mi
+    from musicflamingo.train import data as td
+
+    items = td.weight_tasks(records, stage_cfg.get("task_weights"), int(cfg.seed))
+    items = td.pack_turns(items, int(stage_cfg.pack_turns), int(stage_cfg.max_length), processor.tokenizer, int(cfg.seed))
+    ds = td.ConversationDataset(items, processor, audio, int(stage_cfg.max_length))
+    audio_ids = set(processor.audio_token_ids)
+    rows = [ds[i] for i in range(min(len(ds), 64))]
+    n_audio = [sum(int(t) in audio_ids for t in x["input_ids"]) for x in rows]
+    return {"items": len(items), "windows": float(np.mean([x["input_features"].shape[0] for x in rows])),
+            "audio": float(np.mean(n_audio)), "text": float(np.mean([len(x["input_ids"]) - a for x, a in zip(rows, n_audio)])),
+            "answers": float(np.mean([len(td.turns_of(r)) for r in items]))}
+
+
+class _StepTimer:
+    """(wall s, CPU s) at the end of every optimizer step, as a TrainerCallback."""
+
+    def __new__(cls):
+        from transformers import TrainerCallback
+
+        class Timer(TrainerCallback):
+            def __init__(self):
+                self.ends: list[tuple[float, float]] = []
+
+            def on_step_end(self, args, state, control, **kwargs):
+                self.ends.append((time.perf_counter(), time.process_time()))
+
+        return Timer()
+
+
+def throughput(args) -> dict:
+    """SFT speed of the tiny profile, side by side in one run: the previous default (one answer per
+    sequence, batch 2, ZeRO-2 on one CPU rank), the current default (conf/train/sft.yaml: turns
+    about one clip packed, larger batches) with the Whisper tower frozen and cached, and the same
+    with the tower trained end to end; then GRPO steps with the cached tower. Uses the pipeline's
+    data/mf_skills/train.jsonl under --root when it exists (fixture clips otherwise)."""
     import torch
     from omegaconf import OmegaConf
 
@@ -257,39 +299,56 @@ def throughput(args) -> dict:
     params = OmegaConf.load(ROOT / "params.yaml")
     result: dict = {"machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(), "steps": args.steps}
     with tempfile.TemporaryDirectory(prefix="mf-bench-") as tmp:
-        root = Path(tmp)
-        paths = write_fixture(root, n_tracks=4, seconds=30.0)
-        model, processor = mb.build_tiny(params.model, root / "models/backbone", seed=0)
+        tmp = Path(tmp)
+        real = args.root / "data/mf_skills/train.jsonl"
+        if real.is_file():
+            root, train_file = args.root, real
+            # a copy of the project's tower cache: the cold-cache row must not warm the real one
+            src = args.root / tower_cache.TOWER_CACHE_DIR
+            cache_root = tmp / "cache-root"
+            if src.is_dir():
+                shutil.copytree(src, cache_root / tower_cache.TOWER_CACHE_DIR)
+        else:
+            root = cache_root = tmp
+            train_file = write_fixture(root, n_tracks=4, seconds=30.0)["train"]
+        result["data"] = str(train_file)
+        model, processor = mb.build_tiny(params.model, tmp / "models/backbone", seed=0)
         count = lambda part: sum(x.numel() for x in part.parameters())  # noqa: E731
         result["parameters"] = {"total": count(model), "audio_tower": count(model.model.audio_tower),
                                 "projector": count(model.model.multi_modal_projector),
                                 "language_model": count(model.model.language_model) + count(model.lm_head)}
-        records = td.load_records(paths["train"])
-        ds = td.ConversationDataset(records, processor, mi.AudioLoader(root, 30.0), int(params.train.sft.max_length))
-        audio_ids = set(mi.audio_token_ids(model.config))
-        per_item = [(int(sum(int(t) in audio_ids for t in x["input_ids"])), len(x["input_ids"])) for x in (ds[i] for i in range(len(ds)))]
-        text_per_item = float(np.mean([n - a for a, n in per_item]))
-        result["tokens_per_item"] = {"audio": float(np.mean([a for a, _ in per_item])), "text": text_per_item}
+        records = td.load_records(train_file)
+        audio = mi.AudioLoader(root, float(params.model.max_audio_s), capacity=128)
         cfg = OmegaConf.create({"seed": 0, "model": params.model, "deepspeed": params.deepspeed, "train": {"sft": params.train.sft}})
-        over = {"max_steps": args.steps, "epochs": 100, "logging_steps": 10**6, "select_best": {"enabled": False}}
-        batch = int(params.train.sft.per_device_batch_size)
-        runs = [("frozen_cold_cache", False), ("frozen_cached", False), ("unfrozen", True)]
-        runs += [("frozen_cached_zero2", False)] if args.deepspeed else []
-        for key, tower_trains in runs:
+        base = {"max_steps": args.steps, "epochs": 100, "logging_steps": 10**6, "select_best": {"enabled": False}}
+        before = {"pack_turns": 1, "per_device_batch_size": 2, "deepspeed": True, "group_by_length": True}
+        runs = [("before_frozen_cached", before, False), ("frozen_cached", {}, False), ("unfrozen", {}, True)]
+        for key, over, tower_trains in runs:
             trainable = {"audio_tower": tower_trains, "projector": True, "language_model": True}
-            t0, c0 = time.perf_counter(), time.process_time()
-            s = _supervised(cfg, "sft", root / "models/backbone", records, [], root, root / f"out-{key}",
-                            {**over, "deepspeed": key.endswith("zero2"), "trainable": trainable})
-            # CPU seconds too: on a shared machine wall time mostly measures the other processes
-            dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-            windows_per_s, windows_per_cpu_s = args.steps * batch / dt, args.steps * batch / cpu
-            result[key] = {"s_per_step": round(dt / args.steps, 3), "cpu_s_per_step": round(cpu / args.steps, 3),
-                           "audio_windows_per_s": round(windows_per_s, 2), "text_tokens_per_s": round(windows_per_s * text_per_item, 1),
-                           "tokens_per_s": s["tokens_per_s"],
-                           "tokens_per_cpu_s": round(windows_per_cpu_s * (text_per_item + result["tokens_per_item"]["audio"]), 1)}
+            stage = OmegaConf.merge(cfg.train.sft, {**base, **over, "trainable": trainable})
+            seen = _seen(records, cfg, processor, audio, stage)
+            timer = _StepTimer()
+            s = _supervised(cfg, "sft", tmp / "models/backbone", records, [], root, tmp / f"out-{key}", OmegaConf.to_container(stage),
+                            cache_root=cache_root, callbacks=[timer])
+            # steps 2..n only (the first one encodes cold windows and warms the allocator); CPU seconds
+            # too: on a shared machine wall time also measures the other processes
+            n = args.steps - 1
+            dt, cpu = timer.ends[-1][0] - timer.ends[0][0], timer.ends[-1][1] - timer.ends[0][1]
+            batch = int(stage.per_device_batch_size)
+            items_per_s, items_per_cpu_s = n * batch / dt, n * batch / cpu
+            result[key] = {"s_per_step": round(dt / n, 3), "cpu_s_per_step": round(cpu / n, 3),
+                           "batch": batch, "pack_turns": int(stage.pack_turns), "deepspeed": bool(stage.deepspeed),
+                           "answers_per_item": round(seen["answers"], 2), "audio_tokens_per_item": round(seen["audio"], 1),
+                           "text_tokens_per_item": round(seen["text"], 1),
+                           "audio_windows_per_s": round(items_per_s * seen["windows"], 2),
+                           "answers_per_s": round(items_per_s * seen["answers"], 2),
+                           "text_tokens_per_s": round(items_per_s * seen["text"], 1),
+                           "text_tokens_per_cpu_s": round(items_per_cpu_s * seen["text"], 1),
+                           "all_tokens_per_s": round(items_per_s * (seen["text"] + seen["audio"]), 1),
+                           "trainer_tokens_per_s": s["tokens_per_s"]}
         # GRPO with the default frozen, cached tower
-        freeze.prepare(model, {"trainable": {"audio_tower": False}}, root / tower_cache.TOWER_CACHE_DIR)
-        prompts = grpo_prompts(td.load_records(paths["train"], task="mcq")[:2], processor, mi.AudioLoader(root, 30.0), THINK_INSTRUCTION)
+        freeze.prepare(model, {"trainable": {"audio_tower": False}}, cache_root / tower_cache.TOWER_CACHE_DIR)
+        prompts = grpo_prompts(td.load_records(train_file, task="mcq")[:2], processor, audio, THINK_INSTRUCTION)
         trainer = AudioGRPO(model, processor, typed(Grpo, "train.grpo", num_generations=5, max_new_tokens=24))
         torch.manual_seed(0)
         steps = [trainer.step(prompts) for _ in range(args.steps)]
@@ -299,16 +358,95 @@ def throughput(args) -> dict:
 
 
 def print_throughput(r: dict) -> None:
-    print(f"\nparameters: {r['parameters']}; per item: {r['tokens_per_item']['audio']:.0f} audio + {r['tokens_per_item']['text']:.0f} text tokens")
-    print(f"{'SFT (' + str(r['steps']) + ' steps)':<24} {'s/step':>7} {'CPU s/step':>10} {'windows/s':>10} {'text tok/s':>11} {'all tok/s':>10} {'tok/CPU-s':>10}")
-    for key in ("frozen_cold_cache", "frozen_cached", "frozen_cached_zero2", "unfrozen"):
-        if key in r:
-            x = r[key]
-            print(f"{key:<24} {x['s_per_step']:>7.3f} {x['cpu_s_per_step']:>10.3f} {x['audio_windows_per_s']:>10.2f} "
-                  f"{x['text_tokens_per_s']:>11.1f} {x['tokens_per_s'] or 0:>10.1f} {x['tokens_per_cpu_s']:>10.1f}")
-    print(f"frozen+cached vs unfrozen: {r['unfrozen']['s_per_step'] / r['frozen_cached']['s_per_step']:.1f}x faster per step "
-          f"({r['unfrozen']['cpu_s_per_step'] / r['frozen_cached']['cpu_s_per_step']:.1f}x in CPU time); "
-          f"GRPO {r['grpo_s_per_step']} s/step, {r['grpo_rollouts_per_s']} rollouts/s")
+    print(f"\nparameters: {r['parameters']}; data: {r['data']}")
+    cols = ("s/step", "CPU s/step", "batch", "answers/item", "windows/s", "answers/s", "text tok/s", "text tok/CPU-s", "all tok/s")
+    print(f"{'SFT (' + str(r['steps']) + ' steps)':<22} " + " ".join(f"{c:>14}" for c in cols))
+    for key in ("before_frozen_cached", "frozen_cached", "unfrozen"):
+        x = r[key]
+        vals = (x["s_per_step"], x["cpu_s_per_step"], x["batch"], x["answers_per_item"], x["audio_windows_per_s"], x["answers_per_s"],
+                x["text_tokens_per_s"], x["text_tokens_per_cpu_s"], x["all_tokens_per_s"])
+        print(f"{key:<22} " + " ".join(f"{v:>14}" for v in vals))
+    b, f, u = r["before_frozen_cached"], r["frozen_cached"], r["unfrozen"]
+    print(f"text tokens/s: current default {f['text_tokens_per_s'] / b['text_tokens_per_s']:.1f}x the previous default "
+          f"({f['text_tokens_per_cpu_s'] / b['text_tokens_per_cpu_s']:.1f}x per CPU-s); frozen+cached vs unfrozen "
+          f"{f['text_tokens_per_s'] / u['text_tokens_per_s']:.1f}x; GRPO {r['grpo_s_per_step']} s/step, {r['grpo_rollouts_per_s']} rollouts/s")
+
+
+def hearing(args) -> dict:
+    """Does SFT make the model use the audio? Trains SFT with the stage config (and --set overrides)
+    on the pipeline's MF-Skills train split (--tasks filters it), then scores every held-out MCQ by
+    the letter the model puts after "(" (argmax of the A-D logits after the assistant header and
+    "(": one forward pass per item, a cheap stand-in for greedy decoding) with the audio, with as
+    many zero samples (silence), and with another held-out track's audio (`evaluation.stage.
+    other_track_audio`), per skill family with 95 % Wilson intervals."""
+    import collections
+
+    import numpy as np
+    import torch
+    from omegaconf import OmegaConf
+
+    from musicflamingo.evaluation.mcq import wilson_ci
+    from musicflamingo.evaluation.stage import other_track_audio
+    from musicflamingo.model import build as mb
+    from musicflamingo.model import freeze, tower_cache
+    from musicflamingo.model import inputs as mi
+    from musicflamingo.train import data as td
+
+    data = args.root / "data/mf_skills"
+    params = OmegaConf.load(ROOT / "params.yaml")
+    cfg = OmegaConf.create({"seed": int(params.seed), "model": params.model, "deepspeed": params.deepspeed, "train": {"sft": params.train.sft}})
+    cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(args.set or []))
+    train = td.load_records(data / "train.jsonl")
+    if args.tasks:
+        train = [r for r in train if r.get("task") in args.tasks.split(",")]
+    held = [r for r in td.load_records(data / "heldout.jsonl") if r.get("task") == "mcq"]
+    result: dict = {"train_records": len(train), "heldout_mcq": len(held)}
+    with tempfile.TemporaryDirectory(prefix="mf-hear-") as tmp:
+        tmp = Path(tmp)
+        mb.build_tiny(cfg.model, tmp / "backbone", seed=int(cfg.seed))
+        t0, c0 = time.perf_counter(), time.process_time()
+        s = _supervised(cfg, "sft", tmp / "backbone", train, [], args.root, tmp / "sft")
+        result["sft"] = {"steps": s["steps"], "train_loss": s["train_loss"], "s": round(time.perf_counter() - t0), "cpu_s": round(time.process_time() - c0)}
+        model, processor = mb.load_pretrained(tmp / "sft")
+    model.eval()
+    freeze.cache_frozen_tower(model, args.root / tower_cache.TOWER_CACHE_DIR)
+    audio = mi.AudioLoader(args.root, float(cfg.model.max_audio_s), capacity=128)
+    letters = [processor.tokenizer("(" + c, add_special_tokens=False)["input_ids"][-1] for c in "ABCD"]
+    others = other_track_audio(held)
+    for cond in ("audio", "silence", "other_track"):
+        rows = []
+        for start in range(0, len(held), 8):
+            chunk = held[start : start + 8]
+            wavs = [audio(r["sound"]) for r in chunk]
+            if cond == "silence":
+                wavs = [np.zeros_like(w) for w in wavs]
+            elif cond == "other_track":
+                wavs = [audio(others.get(r.get("track_id") or r["sound"], r["sound"])) for r in chunk]
+            batch = mi.encode_prompts(processor, [mi.prompt_text(processor, mi.human_turn(r)) + "(" for r in chunk], wavs)
+            with torch.no_grad():
+                logits = model(**mi.model_inputs(batch), logits_to_keep=1).logits[:, -1, letters]
+            rows += [(r["skill"], "ABCD"[int(i)], r["answer_letter"]) for r, i in zip(chunk, logits.argmax(-1))]
+        fams = collections.defaultdict(list)
+        for skill, got, want in rows:
+            fams[skill].append(got == want)
+            fams["all"].append(got == want)
+        result[cond] = {f: {"accuracy": round(float(np.mean(v)), 3), "ci95": wilson_ci(sum(v), len(v)), "n": len(v)} for f, v in sorted(fams.items())}
+        result[cond]["letters"] = dict(collections.Counter(g for _, g, _ in rows))
+    return result
+
+
+def print_hearing(r: dict) -> None:
+    print(f"\nSFT: {r['sft']}; {r['train_records']} training records, {r['heldout_mcq']} held-out MCQs (chance 0.25)")
+    print(f"{'family':<12} " + " ".join(f"{c:>22}" for c in ("audio", "silence", "other_track")) + "  audio - best control, separated")
+    for fam in r["audio"]:
+        if fam == "letters":
+            continue
+        cells = [r[c][fam] for c in ("audio", "silence", "other_track")]
+        best = max(cells[1:], key=lambda x: x["accuracy"])
+        sep = cells[0]["ci95"][0] > best["ci95"][1]
+        print(f"{fam:<12} " + " ".join(f"{x['accuracy']:.3f} [{x['ci95'][0]:.2f}, {x['ci95'][1]:.2f}] n={x['n']:<3}" for x in cells)
+              + f"  {cells[0]['accuracy'] - best['accuracy']:+.3f} {'yes' if sep else 'no'}")
+    print("letters chosen:", {c: r[c]["letters"] for c in ("audio", "silence", "other_track")})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -317,7 +455,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--from-sft", type=Path, help="start from this SFT checkpoint (its sibling backbone/ is the baseline) instead of training SFT")
     p.add_argument("--backbone", type=Path, help="recipe mode: start SFT from this backbone folder (e.g. models/backbone) instead of a freshly built tiny one")
     p.add_argument("--throughput", action="store_true", help="only time SFT and GRPO steps on fixture audio")
-    p.add_argument("--steps", type=int, default=5, help="steps per timing in --throughput mode")
+    p.add_argument("--steps", type=int, default=5, help="steps per timing in --throughput mode (the first is not timed; >= 2)")
+    p.add_argument("--hearing", action="store_true", help="train SFT, then held-out MCQ accuracy per family with the audio vs silence vs another track")
+    p.add_argument("--tasks", help="--hearing: train only on these tasks, e.g. mcq,open")
     p.add_argument("--deepspeed", action="store_true", help="SFT/cold start under ZeRO-2 (one gloo rank on loopback)")
     p.add_argument("--from-coldstart", type=Path, help="recipe mode, with --from-sft: start GRPO from this cold-start model instead of training one")
     p.add_argument("--only-sft", action="store_true", help="recipe mode: stop after SFT (its caption-loss figure and tokens/s)")
@@ -325,14 +465,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a params.yaml value for this run, e.g. --set train.coldstart.epochs=16 (repeatable)")
     p.add_argument("--keep", type=Path, help="recipe mode: write the trained models here (kept) instead of a temporary folder")
     args = p.parse_args(argv)
+    if args.throughput and args.steps < 2:
+        p.error("--steps must be >= 2 (the first step is not timed)")
     if args.from_coldstart and not args.from_sft:
         p.error("--from-coldstart needs --from-sft (the SFT-only row of the ablation)")
     _env()
-    result = throughput(args) if args.throughput else recipe(args)
+    result = throughput(args) if args.throughput else hearing(args) if args.hearing else recipe(args)
     text = json.dumps(result, indent=2)
     print(text)
     if args.throughput:
         print_throughput(result)
+    elif args.hearing:
+        print_hearing(result)
     else:
         print()
         print_recipe(result)

@@ -51,6 +51,7 @@ def _cfg(deepspeed: bool, max_steps: int = 3) -> OmegaConf:
         "logging_steps": 1,
         "save_steps": 2,
         "group_by_length": False,
+        "pack_turns": 1,
     }
     return OmegaConf.create(
         {
@@ -289,3 +290,61 @@ def test_select_best_probes_every_epoch_stops_early_and_keeps_the_best(world, tm
     loss = td.heldout_loss(model, ds, td.SupervisedCollator(processor.tokenizer.pad_token_id), batch_size=2)
     assert loss == pytest.approx(curve[0]["loss"], abs=1e-4) and loss != pytest.approx(curve[1]["loss"], abs=1e-4)
     assert not (tmp_path / "ckpt").exists()
+
+
+def test_dataset_reuses_each_clips_features_and_encodes_as_the_processor_does(world):
+    root, paths = world
+    _, processor = mb.load_pretrained(root / "models/backbone")
+    records = td.load_records(paths["train"])
+    by_sound: dict = {}
+    for r in records:
+        by_sound.setdefault(r["sound"], []).append(r)
+    same = next(rs for rs in by_sound.values() if len(rs) >= 2)[:2]
+    audio = mi.AudioLoader(root, 30.0)
+    ds = td.ConversationDataset(same, processor, audio, 512)
+    a, b = ds[0], ds[1]
+    assert a["input_features"] is b["input_features"]  # one log-mel per clip, not per record
+    for rec, got in zip(same, (a, b)):
+        ref = td.encode_example(processor, rec, audio(rec["sound"]), 512)
+        assert all(torch.equal(got[k], ref[k]) for k in ref)
+        n_prompt = int((got["labels"] == td.IGNORE).sum())
+        prompt = mi.encode_prompts(processor, [mi.prompt_text(processor, mi.human_turn(rec))], [audio(rec["sound"])])
+        assert torch.equal(prompt["input_ids"][0], got["input_ids"][:n_prompt])
+        assert torch.equal(prompt["input_features"], got["input_features"])
+
+
+def test_packed_conversations_label_every_reply_and_keep_copies_apart(world):
+    root, paths = world
+    _, processor = mb.load_pretrained(root / "models/backbone")
+    records = td.load_records(paths["train"])
+    items = td.weight_tasks(records, {"mcq": 2.0}, seed=0)  # every MCQ twice: copies must not share a pack
+    packs = td.pack_turns(items, max_turns=4, max_tokens=4096, tokenizer=processor.tokenizer, seed=0)
+    assert len(packs) < len(items) and max(len(td.turns_of(p)) for p in packs) <= 4
+    assert sorted(i for p in packs for i in p["id"].split("+")) == sorted(r["id"] for r in items)
+    for p in packs:
+        ids = p["id"].split("+")
+        assert len(set(ids)) == len(ids)
+        assert sum("<sound>" in h for h, _ in td.turns_of(p)) == 1
+    audio = mi.AudioLoader(root, 30.0)
+    pack = max(packs, key=lambda p: len(td.turns_of(p)))
+    pairs = td.turns_of(pack)
+    assert len(pairs) >= 2
+    ex = td.encode_example(processor, pack, audio(pack["sound"]), 4096)
+    tok = processor.tokenizer
+    sup = (ex["labels"] != td.IGNORE).int()
+    starts = torch.nonzero(torch.diff(torch.cat([torch.zeros(1, dtype=torch.int), sup])) == 1).flatten().tolist()
+    ends = torch.nonzero(torch.diff(torch.cat([sup, torch.zeros(1, dtype=torch.int)])) == -1).flatten().tolist()
+    assert [tok.decode(ex["input_ids"][a : b + 1]) for a, b in zip(starts, ends)] == [r + IM_END for _, r in pairs]
+    # the first turn is exactly the single-turn example of that question; the whole text is the chat template's
+    first = td.encode_example(processor, pack, audio(pack["sound"]), 4096, *pairs[0])
+    assert torch.equal(ex["input_ids"][: len(first["input_ids"])], first["input_ids"])
+    messages = [m for h, r in pairs for m in ({"role": "user", "content": h}, {"role": "assistant", "content": r})]
+    text = tok.decode(ex["input_ids"][~torch.isin(ex["input_ids"], torch.tensor(mi.audio_token_ids(_cfg_of(root))))])
+    assert text == processor.apply_chat_template(messages, tokenize=False).replace("<sound>", "").rstrip("\n")
+    # turns that do not fit are dropped, not cut
+    short = td.encode_example(processor, pack, audio(pack["sound"]), len(first["input_ids"]) + 3)
+    assert torch.equal(short["input_ids"], first["input_ids"])
+
+
+def _cfg_of(root):
+    return mb.load_pretrained(root / "models/backbone")[0].config

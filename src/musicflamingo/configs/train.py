@@ -41,6 +41,7 @@ class Trainer(Section):
     lr_scheduler: Literal["constant", "constant_with_warmup", "linear", "cosine"] = Field(description="lr_scheduler_type.")
     max_length: PositiveInt = Field(description="Context per item in tokens (audio included); longer items are cut.")
     group_by_length: bool = Field(description="Batches of similar length (less padding) instead of random order.")
+    pack_turns: PositiveInt = Field(description="Records about one clip packed into one multi-turn conversation (train.data.pack_turns; 1: one record per item).")
     gradient_checkpointing: bool = Field(description="Recompute activations in the backward pass.")
     bf16: bool | Literal["auto"] = Field(description="bfloat16; auto: on when a CUDA device with bf16 is present.")
     deepspeed: bool = Field(description="Train under DeepSpeed with the `deepspeed` config.")

@@ -13,9 +13,15 @@ Contract:
 - The prompt part is tokenised exactly as at generation time
   (`model.inputs.encode_prompts`), so training and inference see the same
   prefix.
+- `encode_audio(processor, wav)` -> `AudioPrompt(features, mask, n_tokens)`:
+  the processor's log-mel windows of one clip and how many `<sound>` tokens it
+  expands to; `encode_example` accepts it instead of the samples, so a clip's
+  features are computed once however many records ask about it.
 - `ConversationDataset(records, processor, audio_loader, max_length)` encodes
-  lazily (one record per `__getitem__`); `.lengths` estimates each record's
-  length cheaply for length-grouped batching.
+  lazily (one record per `__getitem__`), keeping each sound's `AudioPrompt`
+  (about 1 MB per 30 s window; the log-mel was ~0.13 s of each item's
+  ~0.15 s encoding); `.lengths` estimates each record's length cheaply for
+  length-grouped batching.
 - `SupervisedCollator(pad_token_id)` right-pads ids (pad id), labels (-100)
   and the attention mask (0), and concatenates the audio windows of the
   batch along dim 0, as `MusicFlamingoProcessor` lays them out.
@@ -30,6 +36,11 @@ Contract:
   `data.formats.choices_prompt`, as `evaluation.benchmarks.base.render_prompt` renders MMAU), whose reply is the option text
   alone (task `mcq_text`): a reply "(B)" scores 0 there, while the lettered
   layout (MuChoMusic) keeps its "(B) text" reply.
+- `pack_turns(records, max_turns, max_tokens, tokenizer, seed)` packs records
+  about one sound into multi-turn conversations (`turns_of(record)` lists a
+  record's (human, reply) pairs; `encode_example` labels every reply), so a
+  clip's ~750 audio tokens go through the language model once per several
+  answers instead of once per answer.
 """
 
 from __future__ import annotations
@@ -40,6 +51,7 @@ import random
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -48,6 +60,7 @@ from musicflamingo.model import inputs as mi
 from musicflamingo.model.tokenizer import IM_END
 
 IGNORE = -100
+AUDIO_TOKENS_PER_S = 25  # after the encoder's 4x downsampling: 750 tokens per 30 s window
 
 
 def load_records(path: Path, task: str | None = None) -> list[dict]:
@@ -121,32 +134,125 @@ def option_text_variants(records: list[dict], fraction: float, seed: int) -> lis
     return out
 
 
+class AudioPrompt(NamedTuple):
+    """One clip as the processor lays it out: `features` (windows x mel x frames),
+    `mask` (windows x frames) and `n_tokens`, the number of `<sound>` tokens it expands to."""
+
+    features: torch.Tensor
+    mask: torch.Tensor
+    n_tokens: int
+
+
+def encode_audio(processor, wav) -> AudioPrompt:
+    """The processor's features and `<sound>` token count for one clip (the costly part of
+    encoding an example: the log-mel of every 30 s window), computed once per clip by
+    `ConversationDataset`."""
+    out = mi.encode_prompts(processor, [processor.audio_token], [wav])
+    n = int((out["input_ids"][0] == processor.audio_token_id).sum())
+    return AudioPrompt(out["input_features"], out["input_features_mask"], n)
+
+
+def turns_of(record: dict) -> list[tuple[str, str]]:
+    """(human, reply) pairs of a record, in order: one for a plain record, several for a
+    packed one (`pack_turns`); only the first human turn carries `<sound>`."""
+    conv = record["conversations"]
+    pairs = [(conv[i]["value"], conv[i + 1]["value"]) for i in range(0, len(conv) - 1, 2)
+             if conv[i]["from"] == "human" and conv[i + 1]["from"] == "gpt"]
+    if not pairs or 2 * len(pairs) != len(conv):
+        raise ValueError(f"record {record.get('id')}: conversations must alternate human/gpt turns")
+    return pairs
+
+
 def encode_example(
     processor, record: dict, audio, max_length: int, human: str | None = None, reply: str | None = None
 ) -> dict:
-    human = mi.human_turn(record) if human is None else human
-    reply = mi.gpt_turn(record) if reply is None else reply
-    prompt = mi.encode_prompts(processor, [mi.prompt_text(processor, human)], [audio])
-    prompt_ids = prompt["input_ids"][0]
-    reply_ids = torch.tensor(
-        processor.tokenizer(reply + IM_END, add_special_tokens=False)["input_ids"], dtype=torch.long
-    )
+    """`audio`: the clip's samples, or its `AudioPrompt` (`encode_audio`) to reuse its features.
+    `human`/`reply` override the record's (single) turn. A packed record's later turns follow
+    as the chat template renders them, each reply + `<|im_end|>` labelled; turns that do not
+    fit under `max_length` are dropped (the first one's reply is cut instead)."""
+    pairs = [(mi.human_turn(record) if human is None else human, mi.gpt_turn(record) if reply is None else reply)]
+    if human is None and reply is None:
+        pairs = turns_of(record)
+    clip = audio if isinstance(audio, AudioPrompt) else encode_audio(processor, audio)
+    tok = processor.tokenizer
+    # The processor's own expansion (`replace_audio_token`): bos + n x <sound> + eos, then tokenised
+    # as one text; tests check equality with the processor's output on the same clip.
+    span = processor.audio_bos_token + processor.audio_token * clip.n_tokens + processor.audio_eos_token
+    text = mi.prompt_text(processor, pairs[0][0]).replace(processor.audio_token, span)
+    prompt_ids = torch.tensor(tok(text)["input_ids"], dtype=torch.long)
     room = max_length - len(prompt_ids)
     if room < 2:
         raise ValueError(
             f"record {record.get('id')}: prompt ({len(prompt_ids)} tokens incl. audio) "
             f"leaves no room under max_length={max_length}"
         )
-    reply_ids = reply_ids[:room]
+    ids, labels = [prompt_ids], [torch.full_like(prompt_ids, IGNORE)]
+    messages = [{"role": "user", "content": pairs[0][0]}]
+    for k, (h, r) in enumerate(pairs):
+        if k:  # the template's text between the previous reply and this one: user turn + header
+            before = processor.apply_chat_template(messages, tokenize=False)
+            messages.append({"role": "user", "content": h})
+            after = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            done = before.rindex(IM_END) + len(IM_END)  # emitted so far: through the last reply's end token
+            sep = torch.tensor(tok(after[done:], add_special_tokens=False)["input_ids"], dtype=torch.long)
+        else:
+            sep = torch.zeros(0, dtype=torch.long)
+        reply_ids = torch.tensor(tok(r + IM_END, add_special_tokens=False)["input_ids"], dtype=torch.long)
+        if k and len(sep) + len(reply_ids) > room:
+            break
+        reply_ids = reply_ids[:room]
+        ids += [sep, reply_ids]
+        labels += [torch.full_like(sep, IGNORE), reply_ids]
+        room -= len(sep) + len(reply_ids)
+        messages.append({"role": "assistant", "content": r})
     return {
-        "input_ids": torch.cat([prompt_ids, reply_ids]),
-        "labels": torch.cat([torch.full_like(prompt_ids, IGNORE), reply_ids]),
-        "input_features": prompt["input_features"],
-        "input_features_mask": prompt["input_features_mask"],
+        "input_ids": torch.cat(ids),
+        "labels": torch.cat(labels),
+        "input_features": clip.features,
+        "input_features_mask": clip.mask,
     }
 
 
-AUDIO_TOKENS_PER_S = 25  # after the encoder's 4x downsampling: 750 tokens per 30 s window
+def pack_turns(records: list[dict], max_turns: int, max_tokens: int, tokenizer, seed: int) -> list[dict]:
+    """Records about the same sound packed into multi-turn conversations of at most `max_turns`
+    turns and about `max_tokens` tokens (25 audio tokens per second + the turns' text), so one
+    pass over a clip's ~750 audio tokens trains several answers (LLaVA / AF-Chat style
+    multi-turn data). A sound's records are dealt round-robin over as few conversations as
+    those limits allow, so copies of one item (task weights) and an MCQ with its option-text
+    variant never share a conversation (a later turn could copy the answer); turn order and
+    conversation order are shuffled (seed). `max_turns` <= 1 returns the records unchanged."""
+    if max_turns <= 1:
+        return list(records)
+    rng = random.Random(int(seed))
+    by_sound: dict[str, list[dict]] = {}
+    for r in records:
+        by_sound.setdefault(r["sound"], []).append(r)
+    out = []
+    for sound in sorted(by_sound):
+        key = {id(r): str(r.get("id", "")).removesuffix("-text") for r in by_sound[sound]}
+        size = {id(r): len(tokenizer(mi.human_turn(r) + mi.gpt_turn(r), add_special_tokens=False)["input_ids"]) + 12
+                for r in by_sound[sound]}
+        room = max_tokens - int(min(float(by_sound[sound][0].get("duration") or 30.0), 30.0) * AUDIO_TOKENS_PER_S)
+        # a reply longer than half the room (a long caption) stays alone; the rest are dealt round-robin
+        packs = [[r] for r in by_sound[sound] if 2 * size[id(r)] > room]
+        group = [r for r in by_sound[sound] if 2 * size[id(r)] <= room]
+        rng.shuffle(group)
+        group.sort(key=lambda r: key[id(r)])  # copies of one item adjacent, hence dealt to different packs
+        n = max([sum(1 for r in group if key[id(r)] == k) for k in {key[id(r)] for r in group}] + [-(-len(group) // max_turns)])
+        while n < len(group) and not all(sum(size[id(r)] for r in group[i::n]) <= room for i in range(n)):
+            n += 1
+        packs += [group[i::n] for i in range(n)] if group else []
+        for members in packs:
+            rng.shuffle(members)
+            conv = []
+            for k, m in enumerate(members):
+                h = mi.human_turn(m)
+                conv += [{"from": "human", "value": h if k == 0 else h.replace("<sound>", "").lstrip()},
+                         {"from": "gpt", "value": mi.gpt_turn(m)}]
+            out.append({**members[0], "id": "+".join(m["id"] for m in members), "conversations": conv,
+                        "task": members[0].get("task") if len(members) == 1 else "packed"})
+    rng.shuffle(out)
+    return out
 
 
 class ConversationDataset(torch.utils.data.Dataset):
@@ -155,6 +261,7 @@ class ConversationDataset(torch.utils.data.Dataset):
             raise ValueError("no training records")
         self.records, self.processor, self.audio, self.max_length = records, processor, audio_loader, int(max_length)
         self._lengths: list[int] | None = None
+        self._clips: dict[str, AudioPrompt] = {}  # per sound: QA items share tracks and epochs repeat them
 
     @property
     def lengths(self) -> list[int]:
@@ -165,7 +272,7 @@ class ConversationDataset(torch.utils.data.Dataset):
             self._lengths = [
                 min(
                     self.max_length,
-                    len(tok(mi.human_turn(r) + mi.gpt_turn(r), add_special_tokens=False)["input_ids"])
+                    sum(len(tok(h + g, add_special_tokens=False)["input_ids"]) + 12 for h, g in turns_of(r))
                     + int(min(float(r.get("duration") or self.audio.max_s), self.audio.max_s) * AUDIO_TOKENS_PER_S),
                 )
                 for r in self.records
@@ -177,7 +284,10 @@ class ConversationDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> dict:
         rec = self.records[i]
-        return encode_example(self.processor, rec, self.audio(rec["sound"]), self.max_length)
+        clip = self._clips.get(rec["sound"])
+        if clip is None:
+            clip = self._clips[rec["sound"]] = encode_audio(self.processor, self.audio(rec["sound"]))
+        return encode_example(self.processor, rec, clip, self.max_length)
 
 
 class SupervisedCollator:

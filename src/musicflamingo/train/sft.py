@@ -17,6 +17,9 @@ Contract of `train_supervised(...)`:
   from text + audio duration without encoding anything) and logs
   `tokens_per_s` (non-padding input tokens, audio tokens included) next to
   the Trainer's loss, learning rate and grad norm;
+- packs the records about one sound into multi-turn conversations of up to
+  `stage_cfg.pack_turns` turns (`train.data.pack_turns`: one pass over a
+  clip's audio tokens per several answers);
 - repeats records per task by `stage_cfg.task_weights` (the mixture), after
   adding `stage_cfg.option_text_fraction` of the MCQs in the option-text
   layout of MMAU/MMAR (`train.data.option_text_variants`);
@@ -243,14 +246,18 @@ def train_supervised(
     out_dir: Path,
     checkpoint_dir: Path,
     log=print,
+    cache_root: Path | None = None,
+    callbacks: list | None = None,
 ) -> dict:
+    """`cache_root`: where `.cache/tower_features` lives (default `root`); `callbacks`: extra
+    `TrainerCallback`s (a benchmark's step timer)."""
     import mlflow
     from transformers.trainer_utils import get_last_checkpoint
 
     stage_cfg = cfg.train[stage_name]
     use_ds = bool(stage_cfg.deepspeed)
     model, processor = mb.load_pretrained(model_dir)
-    cache_dir = Path(root) / tower_cache.TOWER_CACHE_DIR
+    cache_dir = Path(cache_root or root) / tower_cache.TOWER_CACHE_DIR
     model = freeze.prepare(model, stage_cfg, cache_dir)
     counts = freeze.trainable_counts(model)
     log(f"trainable parameters: {counts}")
@@ -269,6 +276,7 @@ def train_supervised(
     if fraction > 0:  # MMAU/MMAR-layout copies of some MCQs, answered with the option text
         train_records = train_records + td.option_text_variants(train_records, fraction, int(cfg.seed))
     items = td.weight_tasks(train_records, stage_cfg.get("task_weights"), int(cfg.seed))
+    items = td.pack_turns(items, int(stage_cfg.pack_turns), max_length, processor.tokenizer, int(cfg.seed))
     train_ds = td.ConversationDataset(items, processor, audio, max_length)
     collator = td.SupervisedCollator(processor.tokenizer.pad_token_id)
     eval_bs = int(stage_cfg.per_device_batch_size)
@@ -290,7 +298,7 @@ def train_supervised(
     )
     with dist.isolated_accelerate_state(), group:
         args = training_arguments(stage_cfg, checkpoint_dir, int(cfg.seed), ds_config, report_to)
-        callbacks = [throughput_callback()]
+        callbacks = [throughput_callback(), *(callbacks or [])]
         if sel is not None and int(sel.patience) > 0:
             from transformers import EarlyStoppingCallback
 
