@@ -394,3 +394,20 @@ def test_a_signal_while_the_models_load_is_an_ordinary_interrupt(tmp_path, monke
     monkeypatch.setattr(annotate, "preload", interrupted)
     with pytest.raises(annotate.Interrupted, match="rerun to resume"):
         annotate.annotate([annotate.Item("u" * 64, "/x/a.wav", "a.wav", 1.0)], MIR, "h", tmp_path, jobs=1)
+
+
+def test_sections_with_a_last_bar_past_the_final_frame_warn_nothing():
+    # madmom's last downbeat can sit after the final mel frame (real short files did): that bar's
+    # features are zeros, as the NaN they were before turned into, without numpy's empty-mean warning.
+    import warnings
+
+    from musicflamingo.mir import features
+
+    fps = features.FPS
+    ff = {"mel": np.random.default_rng(0).random((int(20 * fps), 16))}
+    cfg = OmegaConf.to_container(OmegaConf.load(REPO / "conf/mir/default.yaml").sections)
+    downbeats = [float(t) for t in np.arange(1.0, 24.0, 2.0)]  # the last four beyond the 20 s of frames
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = features.sections(ff, None, 10.0, downbeats, 24.0, cfg)
+    assert out[0][0] == 0.0 and out[-1][1] == 24.0 and all(a < b for a, b, _ in out)

@@ -78,7 +78,8 @@ def sections(ff: dict, chroma_c: np.ndarray | None, chroma_fps: float, downbeats
     feats = []
     mel = ff["mel"]
     for a, b in zip(grid[:-1], grid[1:]):
-        m = mel[int(a * FPS) : max(int(b * FPS), int(a * FPS) + 1)].mean(axis=0)
+        m = mel[int(a * FPS) : max(int(b * FPS), int(a * FPS) + 1)]
+        m = m.mean(axis=0) if len(m) else np.zeros(mel.shape[1])  # a last bar past the final frame (as NaN did)
         parts = [m - m.mean()]
         if chroma_c is not None and len(chroma_c):
             c = chroma_c[int(a * chroma_fps) : max(int(b * chroma_fps), int(a * chroma_fps) + 1)]
