@@ -38,6 +38,15 @@ lyrics where the source has them.
    fit on all recordings are printed to be copied into `conf/mir/default.yaml`.
    The vocal cut-offs (P >= 0.9 yes, <= 0.1 no) are fixed, not tuned.
 
+3. `--released ROOT`: instead of annotating, reads a project built on this corpus
+   (`data.demo.enabled=false data.input_dir=<corpus>/files`, stages raw_audio,
+   mir_metadata, mf_skills) and checks every released MF-Skills reply and
+   segment caption against the benchmark's labels, not the MIR facts, with the
+   pipeline's own claim checker: a vocal, lyric or instrument claim that the
+   labels contradict is a fact the pipeline invented (target 0). Labels used:
+   `vocals` sung / instrumental; published lyrics (instrumental: none); the
+   instrument of solo-instrument recordings. Everything else is unverifiable here.
+
 Run: `nice .venv/bin/python benchmarks/real_benchmark.py [--calibrate] [-j 1]`.
 """
 
@@ -371,6 +380,64 @@ def accuracy_per_kind(figures: dict, command: str) -> dict:
     }
 
 
+def label_facts(row: dict, corpus: Path) -> tuple[dict, dict]:
+    """(facts, tags) for the claim checker from a recording's published labels only: vocals from
+    `vocals` (sung True, instrumental False, else unknown); lyrics from the published text (an
+    instrumental recording has none: any quoted lyric word is contradicted); instruments only for
+    solo-instrument recordings (the label is then the whole instrumentation)."""
+    vocals = {SUNG: True, INSTRUMENTAL: False}.get(row["vocals"])
+    lyrics = "" if vocals is False else published_lyrics(row, corpus)
+    if lyrics:  # published texts use typographic apostrophes (everybody’s); Whisper writes everybody's
+        lyrics = lyrics.replace("\u2019", "'")
+    facts = {"vocals": vocals, "lyrics": lyrics, "duration_s": row.get("duration_s") or 0.0}
+    tags = {"instruments": [row["instrument"]]} if row.get("solo_instrument") == "1" and row.get("instrument") else {}
+    return facts, tags
+
+
+def released_report(root: Path, rows: dict, corpus: Path) -> dict:
+    """Vocal, lyric and instrument claims of a built project's released MF-Skills text (every reply of
+    train.jsonl and heldout.jsonl, every segment caption) checked against `label_facts`; prints the
+    counts per kind and verdict and every contradicted sentence."""
+    from musicflamingo.data import factcheck as fc
+
+    by_sha = {r["sha256"]: r for r in rows.values()}
+    texts: list[tuple[str, str]] = []  # (track id, text)
+    for name in ("train", "heldout"):
+        for line in (root / "data/mf_skills" / f"{name}.jsonl").read_text().splitlines():
+            rec = json.loads(line)
+            texts += [(rec["track_id"], t["value"]) for t in rec["conversations"] if t["from"] == "gpt"]
+    for line in (root / "data/mf_skills/segments.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        texts.append((rec["track_id"], rec["caption"]))
+    counts: Counter = Counter()
+    bad: list[str] = []
+    labelled = {k: 0 for k in ("vocals", "lyric", "instrument")}
+    for tid, text in texts:
+        row = by_sha.get(tid)
+        if row is None:
+            counts["text of a track outside the catalogue"] += 1
+            continue
+        facts, tags = label_facts(row, corpus)
+        for s in fc.sentences(text):
+            for v in fc.check_text(s, facts, tags, strict=False):
+                if v.kind not in labelled:
+                    continue
+                counts[(v.kind, v.verdict)] += 1
+                if v.verdict == "contradicted":
+                    bad.append(f"{row['id']} [{v.kind}: {v.claim}; label {row['vocals']}, {row.get('instrument') or '-'}]: {s}")
+    tracks = {tid for tid, _ in texts}
+    print(f"\nreleased MF-Skills of {root} against the labels ({len(texts)} texts, {len(tracks)} tracks):")
+    for kind in labelled:
+        n = {v: counts[(kind, v)] for v in ("supported", "contradicted", "unverifiable")}
+        print(f"  {kind:10s} claims: {sum(n.values()):5d}  supported by the labels {n['supported']:5d}  "
+              f"contradicted {n['contradicted']:3d}  unverifiable (no label) {n['unverifiable']:5d}")
+    print(f"  contradicted vocal/lyric/instrument claims: {len(bad)}   (target 0)")
+    for b in bad:
+        print("   ", b)
+    return {"texts": len(texts), "tracks": len(tracks), "contradicted": bad,
+            "counts": {f"{k[0]} {k[1]}" if isinstance(k, tuple) else k: n for k, n in counts.items()}}
+
+
 def main() -> None:
     global ARGS
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -383,6 +450,8 @@ def main() -> None:
                     "fusion variants and note evidence use conf/mir as it is")
     ap.add_argument("--accuracy-json", default=None, help="write the accuracy per fact kind for the dataset card (benchmarks/real_corpus/accuracy.json)")
     ap.add_argument("--family-study", action="store_true", help="cross-validate a family classifier on tagger + basic-pitch evidence")
+    ap.add_argument("--released", default=None, metavar="ROOT",
+                    help="check the released MF-Skills of a project built on this corpus against the labels (no annotation)")
     ap.add_argument("--only", choices=["all", "labelled"], default="all",
                     help="labelled: only the solo-instrument recordings and those with a published tempo, key or chords (about 1,100 s of audio)")
     ARGS = ap.parse_args()
@@ -393,6 +462,11 @@ def main() -> None:
     annotate_mir = OmegaConf.to_container(compose(ARGS.overrides).mir, resolve=True) if ARGS.overrides else mir
     corpus = Path(ARGS.corpus)
     rows = load_corpus(corpus)
+    if ARGS.released:
+        figures = released_report(Path(ARGS.released), {r["id"]: r for r in rows}, corpus)
+        if ARGS.json:
+            Path(ARGS.json).write_text(json.dumps(figures, indent=1))
+        return
     if ARGS.only == "labelled":
         rows = [r for r in rows if r["instrument_family"] or r["tempo_bpm"] or r["key"] or r["chords_file"]]
     facts, quarantine = annotate_corpus(rows, corpus, annotate_mir, ARGS.jobs, Path(ARGS.cache))

@@ -122,3 +122,31 @@ def test_ultrastar_lyrics_joins_syllables_into_phrases(tmp_path):
     assert real_corpus.published_lyrics(row, tmp_path).startswith("Where")
     assert real_corpus.published_lyrics({"lyrics_published": "annotations/y.lyrics.txt"}, tmp_path) == "plain words"
     assert real_corpus.published_lyrics({"lyrics_published": ""}, tmp_path) is None
+
+
+def test_released_text_is_checked_against_the_labels_not_the_facts(tmp_path):
+    # benchmarks/real_benchmark.py --released: an invented voice, lyric or instrument on a labelled
+    # recording is contradicted; a claim the labels cannot judge stays unverifiable.
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import real_benchmark as rb
+    from musicflamingo.data import factcheck as fc
+
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "annotations/song.txt").write_text("hello darkness my old friend\n")
+    solo = {"vocals": "instrumental", "instrument": "trumpet", "solo_instrument": "1", "lyrics_published": "", "duration_s": 5.0}
+    sung = {"vocals": "sung", "instrument": "", "solo_instrument": "0", "lyrics_published": "annotations/song.txt", "duration_s": 5.0}
+    band = {"vocals": "unknown", "instrument": "string orchestra", "solo_instrument": "0", "lyrics_published": "", "duration_s": 5.0}
+
+    def verdicts(row, text):
+        facts, tags = rb.label_facts(row, tmp_path)
+        return {(v.kind, v.claim): v.verdict for v in fc.check_text(text, facts, tags, strict=False)}
+
+    got = verdicts(solo, "It is played on trumpet. It is played on piano. A singing voice is present. The words 'hello' are sung.")
+    assert got == {("instrument", "trumpet"): "supported", ("instrument", "piano"): "contradicted",
+                   ("vocals", "vocals"): "contradicted", ("lyric", "hello"): "contradicted"}
+    got = verdicts(sung, "A singing voice is present. The words 'darkness' are sung. The words 'banana' are sung.")
+    assert got == {("vocals", "vocals"): "supported", ("lyric", "darkness"): "supported", ("lyric", "banana"): "contradicted"}
+    got = verdicts(band, "It is played on piano. A singing voice is present.")
+    assert set(got.values()) == {"unverifiable"}  # no complete instrument label, no vocal label
