@@ -448,7 +448,7 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="also write the figures here")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides for the annotation only (e.g. to reuse a cache made before a config change); "
                     "fusion variants and note evidence use conf/mir as it is")
-    ap.add_argument("--accuracy-json", default=None, help="write the accuracy per fact kind for the dataset card (benchmarks/real_corpus/accuracy.json)")
+    ap.add_argument("--accuracy-json", default=None, help="write the accuracy per fact kind for the dataset card (src/musicflamingo/data/real_accuracy.json)")
     ap.add_argument("--family-study", action="store_true", help="cross-validate a family classifier on tagger + basic-pitch evidence")
     ap.add_argument("--released", default=None, metavar="ROOT",
                     help="check the released MF-Skills of a project built on this corpus against the labels (no annotation)")

@@ -7,7 +7,7 @@ plus each imported module's parent packages (`__init__.py` runs first). The
 stage registry turns a stage's closure into its DVC code deps, so `dvc.yaml`
 lists exactly the files whose change can change the stage's output.
 
-Package data read at run time is named in `RESOURCES` (module -> folders), since
+Package data read at run time is named in `RESOURCES` (module -> folders or files), since
 no import statement points at it.
 """
 
@@ -23,6 +23,7 @@ SRC = Path(__file__).resolve().parent
 
 RESOURCES: dict[str, tuple[str, ...]] = {
     "musicflamingo.llm.prompts": ("prompts",),  # jinja2.PackageLoader("musicflamingo", "prompts")
+    "musicflamingo.data.card": ("data/real_accuracy.json",),  # card.ACCURACY_JSON, read beside the module
 }
 
 
