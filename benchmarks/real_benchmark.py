@@ -399,44 +399,43 @@ def released_report(root: Path, rows: dict, corpus: Path) -> dict:
     train.jsonl and heldout.jsonl, every segment caption) checked against `label_facts`; prints the
     counts per kind and verdict and every contradicted sentence."""
     from musicflamingo.data import factcheck as fc
+    from musicflamingo.io import read_jsonl
 
+    skills = root / "data/mf_skills"
+    texts = [(r["track_id"], t["value"]) for name in ("train.jsonl", "heldout.jsonl") for r in read_jsonl(skills / name)
+             for t in r["conversations"] if t["from"] == "gpt"]
+    texts += [(r["track_id"], r["caption"]) for r in read_jsonl(skills / "segments.jsonl")]
     by_sha = {r["sha256"]: r for r in rows.values()}
-    texts: list[tuple[str, str]] = []  # (track id, text)
-    for name in ("train", "heldout"):
-        for line in (root / "data/mf_skills" / f"{name}.jsonl").read_text().splitlines():
-            rec = json.loads(line)
-            texts += [(rec["track_id"], t["value"]) for t in rec["conversations"] if t["from"] == "gpt"]
-    for line in (root / "data/mf_skills/segments.jsonl").read_text().splitlines():
-        rec = json.loads(line)
-        texts.append((rec["track_id"], rec["caption"]))
+    index: dict[str, fc.FactIndex] = {}  # one per track, built from its labels
     counts: Counter = Counter()
     bad: list[str] = []
-    labelled = {k: 0 for k in ("vocals", "lyric", "instrument")}
+    outside = 0
     for tid, text in texts:
         row = by_sha.get(tid)
         if row is None:
-            counts["text of a track outside the catalogue"] += 1
+            outside += 1
             continue
-        facts, tags = label_facts(row, corpus)
-        for s in fc.sentences(text):
-            for v in fc.check_text(s, facts, tags, strict=False):
-                if v.kind not in labelled:
-                    continue
-                counts[(v.kind, v.verdict)] += 1
-                if v.verdict == "contradicted":
-                    bad.append(f"{row['id']} [{v.kind}: {v.claim}; label {row['vocals']}, {row.get('instrument') or '-'}]: {s}")
+        fx = index.get(tid) or index.setdefault(tid, fc.FactIndex.build(*label_facts(row, corpus)))
+        for s in fc.sentences(text):  # per sentence, to print the one that is contradicted
+            for v in fc.check_text(s, fx, strict=False):
+                if v.kind in RELEASED_KINDS:
+                    counts[v.kind, v.verdict] += 1
+                    if v.verdict == "contradicted":
+                        bad.append(f"{row['id']} [{v.kind}: {v.claim}; label {row['vocals']}, {row.get('instrument') or '-'}]: {s}")
     tracks = {tid for tid, _ in texts}
-    print(f"\nreleased MF-Skills of {root} against the labels ({len(texts)} texts, {len(tracks)} tracks):")
-    for kind in labelled:
-        n = {v: counts[(kind, v)] for v in ("supported", "contradicted", "unverifiable")}
+    print(f"\nreleased MF-Skills of {root} against the labels ({len(texts)} texts, {len(tracks)} tracks, {outside} texts of tracks outside the catalogue):")
+    for kind in RELEASED_KINDS:
+        n = {v: counts[kind, v] for v in ("supported", "contradicted", "unverifiable")}
         print(f"  {kind:10s} claims: {sum(n.values()):5d}  supported by the labels {n['supported']:5d}  "
               f"contradicted {n['contradicted']:3d}  unverifiable (no label) {n['unverifiable']:5d}")
     print(f"  contradicted vocal/lyric/instrument claims: {len(bad)}   (target 0)")
     for b in bad:
         print("   ", b)
-    return {"texts": len(texts), "tracks": len(tracks), "contradicted": bad,
-            "counts": {f"{k[0]} {k[1]}" if isinstance(k, tuple) else k: n for k, n in counts.items()}}
+    return {"texts": len(texts), "tracks": len(tracks), "outside_catalogue": outside, "contradicted": bad,
+            "counts": {f"{kind} {verdict}": n for (kind, verdict), n in counts.items()}}
 
+
+RELEASED_KINDS = ("vocals", "lyric", "instrument")  # the claim kinds the labels can judge
 
 def main() -> None:
     global ARGS
