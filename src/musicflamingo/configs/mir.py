@@ -152,6 +152,7 @@ class Mir(Section):
     tasks_per_worker: PositiveInt = Field(description="Recycle workers after this many tracks (returns memory).")
     sample_rate: PositiveInt = Field(description="Analysis sample rate (madmom's networks were trained at 44.1 kHz), Hz.")
     chordino_sample_rate: PositiveInt = Field(description="Chordino's input sample rate, Hz.")
+    chordino_step_size: PositiveInt | None = Field(None, description="Chordino's NNLS-chroma hop, samples; null = the plugin's default (2048).")
     chunk_s: PositiveFloat = Field(description="madmom's networks run on chunks this long (+5 s context), s.")
     segment_s: PositiveFloat = Field(description="Per-window facts (`segments`), s.")
     validate_: Validate = Field(alias="validate", description="Input checks (quarantine reasons).")

