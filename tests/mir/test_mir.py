@@ -411,3 +411,31 @@ def test_sections_with_a_last_bar_past_the_final_frame_warn_nothing():
         warnings.simplefilter("error")
         out = features.sections(ff, None, 10.0, downbeats, 24.0, cfg)
     assert out[0][0] == 0.0 and out[-1][1] == 24.0 and all(a < b for a, b, _ in out)
+
+
+def test_essentia_keys_share_one_hpcp_and_equal_key_extractor(chorale):
+    """tools.essentia_keys computes the HPCP once; each profile's key and strength equal KeyExtractor's own."""
+    es = tools._essentia()
+    x = tools.load_mono(chorale[0], 44100)
+    rng = np.random.default_rng(1)
+    for audio in (x, x[: 7 * 44100] + 0.01 * rng.standard_normal(7 * 44100).astype(np.float32)):
+        got = tools.essentia_keys(audio, 44100, ["bgate", "temperley", "krumhansl", "edma"])
+        for profile, (key, strength) in got.items():
+            tonic, scale, ref = es.KeyExtractor(profileType=profile, sampleRate=44100.0)(audio)
+            assert key == tools.key_name(tonic, scale) and strength == round(float(ref), 3), profile
+
+
+def test_window_loudness_from_momentary_blocks_matches_essentia(chorale):
+    """BS.1770 gating of the track's momentary blocks: the whole track equals essentia's integrated loudness,
+    and a window is within 0.05 LU of essentia run on the cut window; silence and short spans give None."""
+    sr = 22050
+    x = tools.load_mono(chorale[0], sr)
+    loud = tools.loudness(x, sr, blocks=True)
+    m = loud["momentary_lufs"]
+    assert tools.window_loudness(m, 0.0, len(x) / sr) == pytest.approx(loud["loudness_lufs"], abs=0.011)
+    for a, b in ((0.0, 8.0), (5.0, 15.0)):
+        ref = tools.loudness(x[int(a * sr) : int(b * sr)], sr)["loudness_lufs"]
+        assert tools.window_loudness(m, a, b) == pytest.approx(ref, abs=0.05)
+    assert tools.window_loudness(np.full(100, -120.0), 0.0, 10.0) is None
+    assert tools.window_loudness(m, 3.0, 3.2) is None  # no whole 400 ms block inside
+    assert "momentary_lufs" not in tools.loudness(x, sr)

@@ -66,7 +66,7 @@ def _window_vocals(facts: dict, start: float, end: float, cfg: dict) -> bool | N
     return vocals.AS_BOOL[state]
 
 
-def _window_facts(facts: dict, ff: dict, chroma_c, chroma_fps: float, audio, sr: int, start: float, end: float, mir: dict) -> dict:
+def _window_facts(facts: dict, ff: dict, chroma_c, chroma_fps: float, start: float, end: float, mir: dict) -> dict:
     """The same facts restricted to [start, end)."""
     beats = [b for b in facts["beats"] if start <= b < end]
     ibi = np.diff(beats)
@@ -79,10 +79,9 @@ def _window_facts(facts: dict, ff: dict, chroma_c, chroma_fps: float, audio, sr:
     if chroma_c is not None and len(chroma_c):
         window_keys = features.section_keys([[start, end, "w"]], chroma_c, chroma_fps, facts["key"], mir["sections"])
         key = window_keys[0][2] if window_keys else key
-    lufs = None
-    seg = audio[int(start * sr) : int(end * sr)]
-    if len(seg) > 3 * sr:  # EBU R128 needs at least one 3 s short-term window
-        lufs = tools.loudness(seg, sr)["loudness_lufs"]
+    # EBU R128 of the window from the track's momentary blocks (no second pass over the audio); a window
+    # under 3 s (one short-term block) gets none, as before.
+    lufs = tools.window_loudness(facts["_momentary_lufs"], start, end) if end - start > 3.0 else None
     frames = slice(int(start * features.FPS), int(end * features.FPS))
     words = [w for w in facts["words"] if start <= w[0] < end]
     return {
@@ -137,7 +136,8 @@ def analyse(item: Item, mir: dict) -> dict:
     ff = features.frame_features(mono, sr)
     clock.lap("features")
     # EBU R128 of the mono mix at the lower rate (K-weighting is defined per rate; half the memory).
-    loud = tools.loudness(chordino_in, chordino_sr)
+    loud = tools.loudness(chordino_in, chordino_sr, blocks=True)
+    momentary = loud.pop("momentary_lufs")
     clock.lap("loudness")
 
     chroma_c = fuse.chroma_c(mc["chroma"])
@@ -247,9 +247,10 @@ def analyse(item: Item, mir: dict) -> dict:
     }
     facts["_onsets"] = onsets.tolist()
     facts["_vocal_evidence"] = evidence
+    facts["_momentary_lufs"] = momentary
     windows = loader.window_bounds(duration, float(mir["segment_s"]))
-    facts["segments"] = [_window_facts(facts, ff, chroma_c, chroma_fps, chordino_in, chordino_sr, start, end, mir) for start, end in windows]
-    del facts["_onsets"], facts["_vocal_evidence"]
+    facts["segments"] = [_window_facts(facts, ff, chroma_c, chroma_fps, start, end, mir) for start, end in windows]
+    del facts["_onsets"], facts["_vocal_evidence"], facts["_momentary_lufs"]
     clock.lap("segments")
     facts["timings_s"] = clock.spent
     return finite_or_null(facts)
