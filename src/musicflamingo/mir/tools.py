@@ -197,38 +197,33 @@ def essentia_keys(audio: np.ndarray, sr: int, profiles: list[str]) -> dict:
     The chain and its settings are KeyExtractor's own (essentia src/algorithms/extractor/keyextractor.cpp,
     defaults of the installed 2.1-beta6): 4096-sample Hann frames, hop 4096; SpectralPeaks (magnitude order,
     threshold 1e-4, 25-3500 Hz, 60 peaks); SpectralWhitening; 12-bin HPCP (4 harmonics, cosine weights, window
-    1 semitone, unnormalised); then streaming `Key` (no polyphony / three chords, 4 harmonics, slope 0.6,
-    pcpThreshold 0.2, average detuning correction) over the frames, once per profile. Four KeyExtractor calls
-    took 2.3x the CPU of this on 30 rendered pieces, with identical keys and strengths."""
-    import essentia
-    import essentia.streaming as ess
-
+    1 semitone, unnormalised); then what streaming `Key` does with the frames (mean, peak-normalise,
+    pcpThreshold 0.2, detuning correction) and standard `Key` (no polyphony / three chords, 4 harmonics,
+    slope 0.6), once per profile. Same keys and strengths as four KeyExtractor calls on 30 rendered pieces."""
     es = _essentia()
     frame, fmin, fmax = 4096, 25.0, 3500.0
-    window, spectrum = es.Windowing(size=frame, type="hann"), es.Spectrum()
-    peaks = es.SpectralPeaks(orderBy="magnitude", magnitudeThreshold=1e-4, minFrequency=fmin, maxFrequency=fmax, maxPeaks=60, sampleRate=float(sr))
-    whiten = es.SpectralWhitening(maxFrequency=fmax, sampleRate=float(sr))
-    hpcp = es.HPCP(bandPreset=False, harmonics=4, maxFrequency=fmax, minFrequency=fmin, nonLinear=False, normalized="none", referenceFrequency=440.0,
+    # Stateless per-frame algorithms, configured once per process (a 2 s clip otherwise pays most of its cost here).
+    window, spectrum = _algorithm("Windowing", size=frame, type="hann"), _algorithm("Spectrum")
+    peaks = _algorithm("SpectralPeaks", orderBy="magnitude", magnitudeThreshold=1e-4, minFrequency=fmin, maxFrequency=fmax, maxPeaks=60, sampleRate=float(sr))
+    whiten = _algorithm("SpectralWhitening", maxFrequency=fmax, sampleRate=float(sr))
+    hpcp = _algorithm("HPCP", bandPreset=False, harmonics=4, maxFrequency=fmax, minFrequency=fmin, nonLinear=False, normalized="none", referenceFrequency=440.0,
                    sampleRate=float(sr), size=12, weightType="cosine", windowSize=1.0, maxShifted=False)
     frames = []
     for f in es.FrameGenerator(np.asarray(audio, dtype=np.float32), frameSize=frame, hopSize=frame):
         spec = spectrum(window(f))
         freqs, mags = peaks(spec)
         frames.append(hpcp(freqs, whiten(spec, freqs, mags)))
-    pcps = np.array(frames, dtype=np.float32).reshape(-1, 12)
+    # streaming Key's own steps before it calls standard Key (essentia src/algorithms/tonal/key.cpp,
+    # streaming::Key::process): mean of the frames, peak-normalised, bins under pcpThreshold (0.2) zeroed;
+    # its detuning correction rotates by the argmax modulo pcpSize / 12, a no-op for 12 bins.
+    pcp = np.array(frames, dtype=np.float32).reshape(-1, 12).mean(axis=0, dtype=np.float32) if frames else np.zeros(12, np.float32)
+    if pcp.max() > 0:
+        pcp = pcp / pcp.max()
+    pcp[pcp < 0.2] = 0.0
     out = {}
     for profile in profiles:
-        # streaming Key, as inside KeyExtractor: it averages the frames and applies pcpThreshold / detuning
-        # correction, which standard-mode Key does not offer.
-        pool, source = essentia.Pool(), ess.VectorInput(pcps)
-        key = ess.Key(usePolyphony=False, useThreeChords=False, numHarmonics=4, slope=0.6, profileType=profile, pcpSize=12,
-                      pcpThreshold=0.2, averageDetuningCorrection=True)
-        source.data >> key.pcp
-        key.key >> (pool, "key")
-        key.scale >> (pool, "scale")
-        key.strength >> (pool, "strength")
-        essentia.run(source)
-        out[profile] = (key_name(pool["key"], pool["scale"]), round(float(pool["strength"]), 3))
+        k, scale, strength, _ = _algorithm("Key", usePolyphony=False, useThreeChords=False, numHarmonics=4, slope=0.6, profileType=profile, pcpSize=12)(pcp.astype(np.float32))
+        out[profile] = (key_name(k, scale), round(float(strength), 3))
     return out
 
 
