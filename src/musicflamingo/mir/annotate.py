@@ -112,8 +112,9 @@ def analyse(item: Item, mir: dict) -> dict:
     clock.lap("decode")
     sr = int(mir["sample_rate"])
     mono = tools.resample(decoded.samples, decoded.sample_rate, sr)
-    chordino_sr = min(decoded.sample_rate, int(mir["chordino_sample_rate"]))
+    chordino_sr, loud_sr = int(mir["chordino_sample_rate"]), int(mir["loudness_sample_rate"])
     chordino_in = tools.resample(decoded.samples, decoded.sample_rate, chordino_sr)
+    loud_in = tools.resample(decoded.samples, decoded.sample_rate, loud_sr)
     del decoded
     duration = len(mono) / sr
     clock.lap("resample")
@@ -131,13 +132,14 @@ def analyse(item: Item, mir: dict) -> dict:
     clock.lap("madmom_key")
     mc = tools.madmom_chords(mono, sr, chunk_s=mir["chunk_s"])
     clock.lap("madmom_chords")
-    chordino = tools.chordino(chordino_in, chordino_sr, duration, mir.get("chordino_step_size"))
+    chordino = tools.chordino(chordino_in, chordino_sr, duration, mir.get("chordino_step_size"), mir.get("chordino_block_size"))
     clock.lap("chordino")
     ff = features.frame_features(mono, sr)
     clock.lap("features")
-    # EBU R128 of the mono mix at the lower rate (K-weighting is defined per rate; half the memory).
-    loud = tools.loudness(chordino_in, chordino_sr, blocks=True)
+    # EBU R128 of the mono mix at loudness_sample_rate (K-weighting is defined per rate; half the memory of 44.1 kHz).
+    loud = tools.loudness(loud_in, loud_sr, blocks=True)
     momentary = loud.pop("momentary_lufs")
+    del loud_in, chordino_in
     clock.lap("loudness")
 
     chroma_c = fuse.chroma_c(mc["chroma"])

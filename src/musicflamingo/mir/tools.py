@@ -315,26 +315,27 @@ def _vamp_path() -> str:
 
 
 @lru_cache(maxsize=None)
-def _chordino_plugin(sr: int, step_size: int):
-    """(plugin, step, block): Chordino loaded and initialised for mono input at `sr` (step 0 = its own default)."""
+def _chordino_plugin(sr: int, step_size: int, block_size: int = 0):
+    """(plugin, step, block): Chordino loaded and initialised for mono input at `sr` (0 = the plugin's own step / block)."""
     os.environ.setdefault("VAMP_PATH", _vamp_path())
     import vamp.load
 
-    return vamp.load.load_and_configure(np.zeros(1, dtype=np.float32), sr, "nnls-chroma:chordino", {}, **({"step_size": step_size} if step_size else {}))
+    return vamp.load.load_and_configure(np.zeros(1, dtype=np.float32), sr, "nnls-chroma:chordino", {}, step_size=int(step_size), block_size=int(block_size))
 
 
-def chordino(audio: np.ndarray, sr: int, duration_s: float, step_size: int | None = None) -> list[list]:
+def chordino(audio: np.ndarray, sr: int, duration_s: float, step_size: int | None = None, block_size: int | None = None) -> list[list]:
     """Timed chords from Chordino, converted to Harte syntax, as [start_s, end_s, label].
 
-    `step_size` (samples): the hop of its NNLS chroma (the plugin's own default, 2048, when None);
-    its cost is per frame, so a larger hop is proportionally faster."""
+    `step_size` / `block_size` (samples at `sr`): the hop and FFT frame of its NNLS chroma (the plugin's
+    own 2048 / 16384 when None). Its cost is per frame plus the frame's FFT; conf/mir sets 1024 / 8192 at
+    11,025 Hz: the same seconds and bin spacing as the plugin's sizes at 22,050 Hz, half the FFT."""
     from vamp.collect import deduce_shape, reshape  # the module; `vamp.collect` itself is the function
     from vamp.frames import frames_from_array
     from vamp.process import process_with_initialised_plugin
 
     # vamp.collect's own steps, with the plugin loaded and initialised once per process (about 80 ms a
     # call, most of Chordino's cost on short clips); process_with_initialised_plugin resets it first.
-    plugin, step, block = _chordino_plugin(sr, int(step_size or 0))
+    plugin, step, block = _chordino_plugin(sr, int(step_size or 0), int(block_size or 0))
     output = plugin.get_output(0)
     results = process_with_initialised_plugin(frames_from_array(audio, step, block), sr, step, plugin, [output["identifier"]])
     changes = reshape(results, sr, step, output, deduce_shape(output))
@@ -360,7 +361,7 @@ def preload(mir: dict) -> None:
     if mir["tempo"]["essentia"]:
         _algorithm("RhythmExtractor2013", method="degara")
     _essentia()
-    _chordino_plugin(int(mir["chordino_sample_rate"]), int(mir.get("chordino_step_size") or 0))
+    _chordino_plugin(int(mir["chordino_sample_rate"]), int(mir.get("chordino_step_size") or 0), int(mir.get("chordino_block_size") or 0))
 
 
 def tool_versions() -> dict:
