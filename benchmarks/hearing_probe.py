@@ -107,7 +107,7 @@ def probe(x: np.ndarray, y: list[str], folds: int, seed: int) -> float:
 
     counts = Counter(y)
     k = max(2, min(folds, min(counts.values())))
-    clf = make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=[0.001, 0.01, 0.1, 1.0], cv=max(2, min(3, k)), max_iter=2000))
+    clf = make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=[0.001, 0.01, 0.1, 1.0], cv=max(2, min(3, k)), max_iter=2000, scoring="accuracy"))
     pred = cross_val_predict(clf, x, np.array(y), cv=StratifiedKFold(k, shuffle=True, random_state=seed))
     return float(np.mean(pred == np.array(y)))
 
