@@ -179,8 +179,9 @@ def _essentia():
 def _algorithm(name: str, **params):
     """One essentia standard-mode algorithm per (name, parameters) per process, for those whose
     configuration is costly: RhythmExtractor2013 takes 0.09 CPU-s to configure, which dominated
-    short clips (it then runs a 2 s clip in 0.007 s). KeyExtractor (1 ms) and LoudnessEBUR128
-    (4 ms) are built per call: a reused LoudnessEBUR128 got slower call by call."""
+    short clips (it then runs a 2 s clip in 0.007 s); the stateless per-frame algorithms of
+    `essentia_keys` and its `Key` per profile are reused too. LoudnessEBUR128 (4 ms) is built per
+    call: a reused one got slower call by call."""
     return getattr(_essentia(), name)(**params)
 
 
