@@ -1,4 +1,4 @@
-"""musicnn (MTT) ported to torch: same outputs as the original TF graph, and the float16 overflow fixed."""
+"""musicnn (MTT) ported to torch and run as its ONNX export: same outputs as the original TF graph, and the float16 overflow fixed."""
 
 import json
 
@@ -19,6 +19,17 @@ def test_torch_port_matches_the_original_tensorflow_graph():
     got = tagger.taggram_from_patches(_synthetic_patches())
     assert got.shape == (2, 50) and len(tagger.labels()) == 50
     np.testing.assert_allclose(got, np.array(ref["probs"]), atol=2e-5)
+
+
+def test_onnx_export_is_the_torch_port():
+    torch = pytest.importorskip("torch")
+    model, labels = tagger.load_torch()
+    patches = np.random.default_rng(3).normal(2.0, 1.0, (5, tagger.PATCH_FRAMES, tagger.N_MELS)).astype(np.float32)
+    with torch.inference_mode():
+        want = torch.sigmoid(model(torch.from_numpy(patches))[0]).numpy()
+    np.testing.assert_allclose(tagger.taggram_from_patches(patches), want, atol=1e-5)
+    np.testing.assert_allclose(tagger.taggram_from_patches(patches, batch_size=5), want, atol=1e-5)
+    assert tagger.labels() == labels
 
 
 def _chord(sr, seconds, gain):
@@ -54,11 +65,12 @@ def test_clips_shorter_than_a_patch_are_repeat_padded():
         tagger.patches(np.zeros((0, 96), np.float32))
 
 
-def test_altered_weights_are_refused(tmp_path, monkeypatch):
-    bad = tmp_path / "w.npz"
+@pytest.mark.parametrize("attr, loader", [("WEIGHTS", "load_torch"), ("WEIGHTS_ONNX", "load")])
+def test_altered_weights_are_refused(tmp_path, monkeypatch, attr, loader):
+    bad = tmp_path / "w.bin"
     bad.write_bytes(b"not weights")
-    monkeypatch.setattr(tagger, "WEIGHTS", bad)
-    tagger.load.cache_clear()
+    monkeypatch.setattr(tagger, attr, bad)
+    getattr(tagger, loader).cache_clear()
     with pytest.raises(ValueError, match="sha256"):
-        tagger.load()
-    tagger.load.cache_clear()
+        getattr(tagger, loader)()
+    getattr(tagger, loader).cache_clear()

@@ -289,7 +289,7 @@ def preload(mir: dict) -> None:
 
     Forked workers share them copy-on-write, so neither a worker's start nor its
     recycling (`tasks_per_worker`) pays the imports and model loading again (about
-    3 CPU-s each: torch, madmom's 13 networks, essentia, librosa). Nothing is run
+    3 CPU-s each: madmom's 13 networks, essentia, librosa, basic-pitch). Nothing is run
     here, so no thread pool exists before the fork. With a spawn start method the
     workers load lazily instead (every loader is cached per process)."""
     tools.preload(mir)
@@ -306,11 +306,15 @@ def _worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # One worker per core does the parallel work: a tool's own threads would only spin against the other
-    # workers (torch's intra-op pool, OpenBLAS; the ONNX sessions are opened with one thread in tools).
-    import torch
+    # workers (OpenBLAS, torch's intra-op pool; the ONNX sessions are opened with one thread in tools).
+    # torch is not imported for this (0.9 CPU-s): no MIR tool needs it since the tagger runs on
+    # onnxruntime, and the one backend that does (asr `whisper`) sets its own threads when it loads.
+    import sys
+
     from threadpoolctl import threadpool_limits
 
-    torch.set_num_threads(1)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
     threadpool_limits(1)
 
 

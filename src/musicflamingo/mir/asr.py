@@ -61,8 +61,10 @@ def pocketsphinx_words(audio16: np.ndarray, settings: dict | None = None) -> lis
 
 @lru_cache(maxsize=None)
 def _whisper(path: str):
+    import torch
     from transformers import pipeline
 
+    torch.set_num_threads(1)  # the MIR workers are already one per core (as cpu_threads=1 below)
     return pipeline("automatic-speech-recognition", model=path, device="cpu")
 
 

@@ -9,6 +9,8 @@ converted once by `weights/convert_musicnn.py` to `weights/musicnn_mtt.npz`
 re-implementation of `musicnn.models.build_musicnn` (front-end of timbral
 7x38 / 7x67 and temporal 128/64/32 convolutions, a dense mid-end of three
 1-D convolutions with residuals, max+mean pooling, two dense layers).
+`mir annotate` runs that forward pass exported to ONNX (`weights/musicnn_mtt.onnx`,
+`load`) on onnxruntime; `load_torch` is the port itself (the export's source).
 
 Preprocessing follows `musicnn.extractor.batch_data` (16 kHz, 512-point FFT,
 hop 256, 96 mel bands, `log10(10000 * mel + 1)`, 3 s patches of 187 frames)
@@ -39,7 +41,9 @@ PATCH_FRAMES = 187  # 3 s: librosa.time_to_frames(3, sr=16000, n_fft=512, hop_le
 PATCH_S = PATCH_FRAMES * HOP / SR
 WEIGHTS = Path(__file__).parent / "weights" / "musicnn_mtt.npz"
 WEIGHTS_SHA256 = "b55f35a64fc45bd6ee050929d67a42f22dd29e37ca69ee0fc2464f44b2d6b5f9"
-TOOL = "musicnn 0.1.0 MTT_musicnn (torch port, float32 log-mel)"
+WEIGHTS_ONNX = WEIGHTS.with_suffix(".onnx")
+WEIGHTS_ONNX_SHA256 = "abe21541ecab653768a988e59799518008c233e69b94b662b7e6acba228ca3b5"
+TOOL = "musicnn 0.1.0 MTT_musicnn (torch port, ONNX on onnxruntime, float32 log-mel)"
 BN_EPS = 1e-3  # tf.compat.v1.layers.batch_normalization's default
 
 
@@ -123,8 +127,10 @@ def _model_class():
 
 
 @lru_cache(maxsize=1)
-def load() -> tuple[object, tuple[str, ...]]:
-    """(MusiCNN in eval mode with the converted MTT weights, its 50 tag labels). Checks the weights' sha256."""
+def load_torch() -> tuple[object, tuple[str, ...]]:
+    """(MusiCNN in eval mode with the converted MTT weights, its 50 tag labels). Checks the weights' sha256.
+
+    The port's definition: `mir annotate` runs its ONNX export (`load`), which is built from this."""
     import torch
 
     from musicflamingo.whisper_weights import sha256_file
@@ -143,21 +149,44 @@ def load() -> tuple[object, tuple[str, ...]]:
     return model.eval(), labels
 
 
+@lru_cache(maxsize=1)
+def load() -> tuple[object, tuple[str, ...]]:
+    """(onnxruntime session of the port's ONNX export, its 50 tag labels). Checks the file's sha256.
+
+    `weights/musicnn_mtt.onnx` is `load_torch()`'s model exported by `weights/convert_musicnn.py --onnx`
+    (same outputs to 1e-6, tests/mir/test_tagger.py). onnxruntime, already loaded for madmom and
+    basic-pitch, runs it in 0.66-0.77x the CPU time of torch on one thread, and `mir annotate` no
+    longer imports torch (about 0.9 CPU-s per run; benchmarks/mir_benchmark.py). Labels are the
+    model's metadata (`labels`, JSON). Raises FileNotFoundError / ValueError on a missing or altered file."""
+    import json
+
+    import onnxruntime as ort
+
+    from musicflamingo.whisper_weights import sha256_file
+
+    if not WEIGHTS_ONNX.is_file():
+        raise FileNotFoundError(f"musicnn ONNX model missing: {WEIGHTS_ONNX} (export with weights/convert_musicnn.py --onnx)")
+    digest = sha256_file(WEIGHTS_ONNX)
+    if digest != WEIGHTS_ONNX_SHA256:
+        raise ValueError(f"{WEIGHTS_ONNX} has sha256 {digest}, expected {WEIGHTS_ONNX_SHA256}")
+    opts = ort.SessionOptions()
+    # One thread, as for madmom's and basic-pitch's sessions: `mir annotate` runs one worker per core.
+    opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(WEIGHTS_ONNX), sess_options=opts, providers=["CPUExecutionProvider"])
+    return session, tuple(json.loads(session.get_modelmeta().custom_metadata_map["labels"]))
+
+
 def taggram_from_patches(batch: np.ndarray, batch_size: int = 1) -> np.ndarray:
     """(n, 50) sigmoid tag probabilities for (n, 187, 96) log-mel patches.
 
     One patch at a time: the front end's activations for 16 patches (204 x 187 x 59
     floats each) spill out of the caches, and on one thread batches of 16 took
-    30.6 CPU ms per audio-s against 14.0 for batches of 1 (same outputs to 2e-7)."""
-    import torch
-
-    model, _ = load()
-    out = []
-    with torch.inference_mode():
-        for i in range(0, len(batch), batch_size):
-            logits, _ = model(torch.from_numpy(np.ascontiguousarray(batch[i : i + batch_size], dtype=np.float32)))
-            out.append(torch.sigmoid(logits).numpy())
-    return np.concatenate(out).astype(np.float64)
+    30.6 CPU ms per audio-s against 14.0 for batches of 1 (same outputs to 2e-7, torch)."""
+    session, _ = load()
+    batch = np.asarray(batch, dtype=np.float32)
+    out = [session.run(["logits"], {"patch": np.ascontiguousarray(batch[i : i + batch_size])})[0] for i in range(0, len(batch), batch_size)]
+    logits = np.concatenate(out).astype(np.float64)
+    return 1.0 / (1.0 + np.exp(-logits))
 
 
 def taggram(audio: np.ndarray, sr: int) -> np.ndarray:

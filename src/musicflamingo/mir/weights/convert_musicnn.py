@@ -21,6 +21,13 @@ and its sigmoid outputs, plus the taggram of musicnn's own unmodified
 `extractor` (float16 preprocessing), so the torch port can be compared with
 the original (`tests/mir/test_tagger.py` states the figures).
 
+`--onnx` (in the project's own environment plus `pip install onnx`, no TF) exports
+the torch port with the converted weights to `musicnn_mtt.onnx`, which `mir annotate`
+runs on onnxruntime; then pin the printed sha256 in `tagger.WEIGHTS_ONNX_SHA256`:
+
+    .venv/bin/python src/musicflamingo/mir/weights/convert_musicnn.py --onnx \
+        --out src/musicflamingo/mir/weights/musicnn_mtt.onnx
+
 Weights: Copyright (c) Music Technology Group, Universitat Pompeu Fabra 2019
 (Jordi Pons), ISC licence; see LICENSE-musicnn.md beside this file.
 """
@@ -77,13 +84,43 @@ def torch_state(v: dict) -> dict:
     return {k: np.ascontiguousarray(a, dtype=np.float32) for k, a in out.items()}
 
 
+def export_onnx(out: str) -> None:
+    """The torch port (`tagger.load_torch`) as ONNX opset 17 with a dynamic batch axis: input "patch"
+    (batch, 187, 96) float32 log-mel, outputs "logits" (batch, 50) and "embedding" (batch, 200); the
+    tag labels are the model's metadata ("labels", JSON)."""
+    import hashlib
+    import io
+    import json
+
+    import onnx
+    import torch
+
+    from musicflamingo.mir import tagger
+
+    model, labels = tagger.load_torch()
+    buf = io.BytesIO()
+    torch.onnx.export(model, (torch.from_numpy(synthetic_patches()[:1]),), buf, dynamo=False, opset_version=17,
+                      input_names=["patch"], output_names=["logits", "embedding"], dynamic_axes={"patch": {0: "batch"}})
+    proto = onnx.load_from_string(buf.getvalue())
+    onnx.helper.set_model_props(proto, {"labels": json.dumps(list(labels)), "source": "musicnn==0.1.0 MTT_musicnn via musicflamingo.mir.tagger"})
+    onnx.checker.check_model(proto)
+    data = proto.SerializeToString()
+    with open(out, "wb") as f:
+        f.write(data)
+    print(f"wrote {out}: {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True)
+    ap.add_argument("--onnx", action="store_true", help="export the torch port to ONNX (no TF needed)")
     ap.add_argument("--reference", nargs="*", default=[])
     ap.add_argument("--reference-out")
     ap.add_argument("--synthetic-reference", help="JSON: TF outputs on `synthetic_patches()` (the test fixture)")
     args = ap.parse_args()
+    if args.onnx:
+        export_onnx(args.out)
+        return
 
     import librosa
     import musicnn
