@@ -192,7 +192,7 @@ def test_every_phase_is_profiled_and_the_models_load_once_in_the_parent(chorale_
     assert notes._model().model.get_session_options().intra_op_num_threads == 1
 
 
-def test_every_madmom_network_runs_on_one_thread():
+def test_every_madmom_network_runs_on_one_thread_without_an_arena():
     from madmom.ml.nn.onnx_runtime import OnnxNeuralNetworkRuntime
 
     b = MIR["beats"]
@@ -207,6 +207,8 @@ def test_every_madmom_network_runs_on_one_thread():
         stack.extend([p._runtime] if getattr(p, "_runtime", None) is not None else [])
     assert len(runtimes) >= 8 + 1 + 1 + 1  # the downbeat ensemble, key CNN(s), chord CNN, deep chroma DNN(s)
     assert {r.session.get_session_options().intra_op_num_threads for r in runtimes} == {1}
+    # ... and without onnxruntime's memory arena, which would keep each session's largest chunk (tools._no_arena).
+    assert {r.session.get_session_options().enable_cpu_mem_arena for r in runtimes} == {False}
 
 
 def test_reused_rhythm_extractor_and_chordino_give_what_fresh_ones_give(tmp_path):
